@@ -1,0 +1,212 @@
+"""``wholechild``: the command line for data engineers, analysts and the returns team.
+
+wholechild generate --scale S --seed N --faults F --out DIR   write a synthetic authority
+wholechild run                                                materialise the whole graph in-process
+wholechild deliveries                                         the delivery manifest with row accounting
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import defaultdict
+from datetime import date
+from pathlib import Path
+
+from orchestration.settings import Paths
+
+STAGES = [  # (stage, how to recognise its steps), in pipeline order
+    ("receive deliveries", lambda k: k.startswith("ingest__deliveries")),
+    ("row accounting checks", lambda k: "row_accounting" in k),
+    ("load raw tables", lambda k: k.startswith("raw__")),
+    ("link persons", lambda k: k.startswith("identity__")),
+    ("pseudonymise to analytics", lambda k: k.startswith("pseudonymised__")),
+    ("dbt build (models and tests)", lambda k: "dbt" in k),
+    ("quality gates (Great Expectations)", lambda k: "gx_" in k),
+    ("publish reports", lambda k: k.startswith("reports__")),
+]
+
+
+def _stage_of(step_key: str) -> str:
+    for name, matches in STAGES:
+        if matches(step_key):
+            return name
+    return "other"
+
+
+def _stage_timings(instance, run_id: str) -> tuple[dict[str, float], dict[str, int], list[str]]:
+    """Wall time of each stage, from the run's event log (step start to step end)."""
+    started: dict[str, float] = {}
+    durations: dict[str, float] = defaultdict(float)
+    counts: dict[str, int] = defaultdict(int)
+    failed = []
+    for entry in instance.all_logs(run_id):
+        event = entry.dagster_event
+        if event is None or not event.step_key:
+            continue
+        if event.event_type_value == "STEP_START":
+            started[event.step_key] = entry.timestamp
+        elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE") and event.step_key in started:
+            stage = _stage_of(event.step_key)
+            durations[stage] += entry.timestamp - started[event.step_key]
+            counts[stage] += 1
+            if event.event_type_value == "STEP_FAILURE":
+                failed.append(event.step_key)
+    return durations, counts, failed
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from orchestration.synthetic import generate
+
+    paths = Paths.from_env()
+    out = Path(args.out).resolve() if args.out else paths.landing
+    truth = Path(args.truth_out).resolve() if args.truth_out else out.parent / "ground_truth"
+    as_of = date.fromisoformat(args.as_of) if args.as_of else None
+    result = generate(out, scale=args.scale, seed=args.seed, faults=args.faults, as_of=as_of, truth_out=truth)
+    print(
+        f"Synthetic authority: {result.children:,} children, {len(result.files)} files, {result.rows:,} rows, "
+        f"{result.faults:,} injected faults, in {result.seconds:.1f} s"
+    )
+    print(f"  landing files  {result.landing}")
+    print(f"  ground truth   {result.ground_truth}  (never read by the pipeline)")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    paths = Paths.from_env().ensure()
+    paths.export_env()
+    paths.ensure_dagster_home()
+    started = time.perf_counter()
+    import dagster as dg
+
+    from orchestration.definitions import defs
+    from orchestration.reports.publish import current_release
+
+    before = current_release(paths.published)
+    instance = dg.DagsterInstance.get()
+    job = defs.resolve_job_def("refresh_all")
+    print(f"Running the whole graph in-process (home {paths.home}) ...", flush=True)
+    log_level = "DEBUG" if args.verbose else "WARNING"
+    result = job.execute_in_process(
+        instance=instance,
+        raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+    )
+    elapsed = time.perf_counter() - started
+
+    durations, counts, failed_steps = _stage_timings(instance, result.run_id)
+    check_failures = [
+        e.asset_check_evaluation_data
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.asset_check_evaluation_data.passed
+    ]
+
+    print(
+        f"\nRun {result.run_id} {'succeeded' if result.success else 'FAILED'} in {elapsed:.1f} s "
+        f"(including {elapsed - sum(durations.values()):.1f} s start-up)\n"
+    )
+    print("Stage timings:")
+    for name, _ in [*STAGES, ("other", None)]:
+        if counts.get(name):
+            print(
+                f"  {name:<38} {durations[name]:7.1f} s  ({counts[name]} step{'s' if counts[name] > 1 else ''})"
+            )
+
+    for failure in check_failures:
+        print(
+            f"\nGate failed: {failure.asset_key.to_user_string()} / {failure.check_name}: {failure.description}"
+        )
+    for step in failed_steps:
+        print(f"Step failed: {step}")
+
+    after = current_release(paths.published)
+    print("\nOutputs:")
+    if after and after != before:
+        print(f"  published report   {paths.published / after / 'outcomes_summary.html'}")
+    elif after:
+        print(
+            f"  published report   NOT republished; the last good release stays current: "
+            f"{paths.published / after / 'outcomes_summary.html'}"
+        )
+    else:
+        print("  published report   none yet (nothing has passed the gates)")
+    print(f"  marts              {paths.analytics_db}  (schema marts; open read-only)")
+    print(f"  validation output  {paths.quality}")
+    print(f"  vault              {paths.vault_db}  (identifiable: pipeline account only)")
+    print("  delivery manifest  wholechild deliveries")
+    return 0 if result.success else 1
+
+
+def cmd_deliveries(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from orchestration.ingest.manifest import deliveries_frame
+
+    paths = Paths.from_env()
+    if not paths.vault_db.exists():
+        print(f"No warehouse at {paths.vault_db} yet: run `wholechild run` first.", file=sys.stderr)
+        return 1
+    with duckdb.connect(str(paths.vault_db), read_only=True) as con:
+        frame = deliveries_frame(con)
+    if frame.empty:
+        print("No deliveries yet.")
+        return 0
+    columns = [
+        "delivery_id",
+        "dataset",
+        "period",
+        "file_name",
+        "status",
+        "rows_in_file",
+        "rows_loaded",
+        "rows_quarantined",
+        "rows_duplicate",
+    ]
+    print(frame[columns].to_string(index=False, na_rep=""))
+    problems = frame[frame.status_detail.notna()]
+    for row in problems.itertuples():
+        print(f"\n{row.file_name} ({row.status}): {row.status_detail}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="wholechild", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    gen = sub.add_parser("generate", help="write a synthetic local authority in real file layouts")
+    gen.add_argument("--scale", type=float, default=0.05, help="1.0 is a whole Dudley-sized authority")
+    gen.add_argument("--seed", type=int, default=42)
+    gen.add_argument(
+        "--faults",
+        type=float,
+        default=None,
+        help="rate of injected faults (default: realistic; 0 gives clean data)",
+    )
+    gen.add_argument("--as-of", help="extract date, YYYY-MM-DD (default: the last 31 March)")
+    gen.add_argument("--out", help="landing folder to write (default: $WHOLECHILD_HOME/landing)")
+    gen.add_argument("--truth-out", help="ground truth folder (default: beside the landing folder)")
+    gen.set_defaults(func=cmd_generate)
+
+    run = sub.add_parser("run", help="materialise the whole asset graph in-process")
+    run.add_argument("--verbose", action="store_true", help="show every Dagster event, not only warnings")
+    run.set_defaults(func=cmd_run)
+
+    dl = sub.add_parser("deliveries", help="the delivery manifest with row accounting")
+    dl.set_defaults(func=cmd_deliveries)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "faults", 0) is None:
+        from orchestration.synthetic import DEFAULT_FAULT_RATE
+
+        args.faults = DEFAULT_FAULT_RATE
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,29 @@
+"""The Dagster code location: assembles the stages, nothing else."""
+
+import dagster as dg
+
+from orchestration.automation.jobs import refresh_all
+from orchestration.automation.schedules import monthly_performance_pack
+from orchestration.automation.sensors import landing_sensor
+from orchestration.identity.assets import identity_definitions
+from orchestration.ingest.assets import ingest_definitions
+from orchestration.quality.checks import build_gx_check
+from orchestration.reports.outcomes import OUTCOMES_MART, outcomes_summary
+from orchestration.resources import Warehouse
+from orchestration.transform.assets import dbt_resource, whole_child_dbt
+
+defs = dg.Definitions.merge(
+    ingest_definitions(),
+    identity_definitions(),
+    dg.Definitions(
+        assets=[whole_child_dbt, outcomes_summary],
+        asset_checks=[
+            build_gx_check(OUTCOMES_MART, "marts.fct_child_outcomes_by_year", "fct_child_outcomes_by_year")
+        ],
+        jobs=[refresh_all],
+        schedules=[monthly_performance_pack],
+        sensors=[landing_sensor],
+        resources={"warehouse": Warehouse(), "dbt": dbt_resource()},
+        executor=dg.in_process_executor,
+    ),
+)

@@ -1,0 +1,1 @@
+"""One person per child: linkage, person keys, and the pseudonymised analytics tier."""

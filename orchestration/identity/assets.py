@@ -1,0 +1,72 @@
+"""Identity assets: the person index in the vault, and each dataset copied pseudonymised to analytics."""
+
+import dagster as dg
+
+from orchestration.identity.linkage import link
+from orchestration.identity.pseudonymise import ANALYTICS_SCHEMA, publish_to_analytics
+from orchestration.ingest.assets import raw_key
+from orchestration.ingest.contracts import Contract, load_contracts
+from orchestration.resources import WAREHOUSE_POOL, Warehouse
+
+PERSON_INDEX = dg.AssetKey(["identity", "person_index"])
+
+
+def pseudonymised_key(contract: Contract) -> dg.AssetKey:
+    return dg.AssetKey([ANALYTICS_SCHEMA, contract.dataset])
+
+
+def _person_datasets() -> list[Contract]:
+    return [c for c in load_contracts().values() if c.person and c.person.describes_person]
+
+
+@dg.asset(
+    key=PERSON_INDEX,
+    deps=[raw_key(c) for c in _person_datasets()],
+    group_name="identity",
+    pool=WAREHOUSE_POOL,
+    kinds={"duckdb"},
+    description="Every person-describing record linked to one random person_key per child (vault: "
+    "identity.person_records, identity.record_keys, identity.key_events).",
+)
+def person_index(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    with warehouse.vault() as con:
+        summary = link(con, load_contracts())
+    context.log.info(
+        f"{summary.records} records -> {summary.persons} persons ({summary.new_keys} new keys, "
+        f"{summary.merges} merges, {summary.splits} splits)"
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "records": summary.records,
+            "persons": summary.persons,
+            "new_keys": summary.new_keys,
+            "merges": summary.merges,
+            "splits": summary.splits,
+            "propagation_rounds": summary.rounds,
+        }
+    )
+
+
+def build_pseudonymised_asset(contract: Contract) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=pseudonymised_key(contract),
+        deps=[raw_key(contract), PERSON_INDEX],
+        group_name=contract.partner,
+        pool=WAREHOUSE_POOL,
+        kinds={"duckdb"},
+        description=f"{contract.description} Pseudonymised copy in the analytics file: direct identifiers "
+        f"dropped, person ids replaced by person_key, dates of birth to month, postcodes to "
+        f"sector.",
+    )
+    def _pseudonymised(warehouse: Warehouse) -> dg.MaterializeResult:
+        with warehouse.analytics_with_vault() as con:
+            rows = publish_to_analytics(con, contract)
+        return dg.MaterializeResult(metadata={"rows": rows})
+
+    return _pseudonymised
+
+
+def identity_definitions() -> dg.Definitions:
+    return dg.Definitions(
+        assets=[person_index, *(build_pseudonymised_asset(c) for c in load_contracts().values())]
+    )

@@ -1,0 +1,1 @@
+"""Receiving partner files: contracts, archive, recognition, loading, the delivery manifest."""

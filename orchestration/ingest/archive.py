@@ -1,0 +1,163 @@
+"""Receive files from the landing folder: fingerprint, archive under their sha256, recognise, record.
+
+The landing folder belongs to the partners; nothing here moves or deletes their files. A file is
+identified by its content: the same bytes seen again (under any name) are recorded as a sighting of an
+existing delivery and load nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import stat
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from orchestration.ingest.contracts import Contract
+from orchestration.ingest.manifest import STATUS_FAILED, STATUS_RECEIVED, STATUS_UNRECOGNISED, ensure_manifest
+from orchestration.ingest.recognise import recognise
+
+IGNORED_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini"}
+
+
+@dataclass(frozen=True)
+class Sighting:
+    path: Path
+    relative: str
+    size: int
+    modified_ns: int
+
+
+@dataclass(frozen=True)
+class Receipt:
+    relative: str
+    delivery_id: str
+    outcome: str  # "new delivery" or "same content as delivery <id>"
+    dataset: str | None
+    status: str
+    detail: str | None
+
+
+def scan_landing(landing: Path) -> list[Sighting]:
+    """Every file under the landing folder, in a stable order."""
+    if not landing.exists():
+        return []
+    found = []
+    for path in sorted(p for p in landing.rglob("*") if p.is_file()):
+        if path.name in IGNORED_NAMES or path.name.startswith((".", "~$")):
+            continue
+        st = path.stat()
+        found.append(Sighting(path, path.relative_to(landing).as_posix(), st.st_size, st.st_mtime_ns))
+    return found
+
+
+def unseen(con: duckdb.DuckDBPyConnection, sightings: list[Sighting]) -> list[Sighting]:
+    ensure_manifest(con)
+    seen = set(con.execute("select landing_path, size_bytes, modified_ns from ingest.receipts").fetchall())
+    return [s for s in sightings if (s.relative, s.size, s.modified_ns) not in seen]
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _archive_copy(source: Path, archive: Path, sha: str) -> Path:
+    target = archive / sha[:2] / sha / source.name
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    shutil.copyfile(source, partial)
+    if sha256_of(partial) != sha:  # the partner overwrote the file while we copied it: try again later
+        partial.unlink()
+        raise OSError(f"{source} changed while it was being archived")
+    partial.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+    partial.replace(target)
+    return target
+
+
+def receive(
+    con: duckdb.DuckDBPyConnection, landing: Path, archive: Path, contracts: dict[str, Contract]
+) -> list[Receipt]:
+    """Archive and record every file in the landing folder not seen before. Idempotent."""
+    receipts = []
+    for sighting in unseen(con, scan_landing(landing)):
+        sha = sha256_of(sighting.path)
+        now = datetime.now(UTC).replace(tzinfo=None)
+        existing = con.execute(
+            "select delivery_id, dataset, status, status_detail from ingest.deliveries where sha256 = ?",
+            [sha],
+        ).fetchall()
+        existing = existing[0] if existing else None
+        if existing:
+            outcome = f"same content as delivery {existing[0]}"
+            con.execute(
+                "insert into ingest.receipts values (?, ?, ?, ?, ?, ?)",
+                [sighting.relative, sighting.size, sighting.modified_ns, sha, now, outcome],
+            )
+            receipts.append(
+                Receipt(sighting.relative, existing[0], outcome, existing[1], existing[2], existing[3])
+            )
+            continue
+
+        archived = _archive_copy(sighting.path, archive, sha)
+        match = recognise(archived, sighting.relative, contracts)
+        delivery_id = sha[:16]
+        if match.contract is None:
+            status, detail, period = STATUS_UNRECOGNISED, match.reason, None
+        else:
+            period = match.contract.period_of(sighting.relative)
+            if period is None:
+                status = STATUS_FAILED
+                detail = (
+                    f"{sighting.relative}: looks like {match.contract.dataset} but its name carries no "
+                    f"reporting period (expected to match {match.contract.period_pattern})"
+                )
+            else:
+                status, detail = STATUS_RECEIVED, None
+        contract = match.contract
+        con.execute("begin transaction")
+        con.execute(
+            """
+            insert into ingest.deliveries (delivery_id, sha256, partner, dataset, period, file_name, landing_path,
+                archive_path, size_bytes, received_at, status, status_detail)
+            values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            [
+                delivery_id,
+                sha,
+                contract.partner if contract else None,
+                contract.dataset if contract else None,
+                period,
+                sighting.path.name,
+                sighting.relative,
+                str(archived),
+                sighting.size,
+                now,
+                status,
+                detail,
+            ],
+        )
+        con.execute(
+            "insert into ingest.receipts values (?, ?, ?, ?, ?, ?)",
+            [sighting.relative, sighting.size, sighting.modified_ns, sha, now, "new delivery"],
+        )
+        con.execute("commit")
+        receipts.append(
+            Receipt(
+                sighting.relative,
+                delivery_id,
+                "new delivery",
+                contract.dataset if contract else None,
+                status,
+                detail,
+            )
+        )
+    return receipts

@@ -1,0 +1,1 @@
+"""Release gates: Great Expectations suites (expectations/) run as blocking asset checks."""

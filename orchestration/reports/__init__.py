@@ -1,0 +1,1 @@
+"""Published outputs: reports built aside, then swapped in atomically as a release."""

@@ -1,0 +1,99 @@
+"""The one place that decides where Whole Child reads and writes.
+
+Everything is under ``WHOLECHILD_HOME`` (default ``./data``), resolved to an absolute path so that dbt,
+which runs with its own working directory, and Dagster's subprocesses all see the same files.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+EXPECTATIONS_DIR = REPO_ROOT / "expectations"
+REPORT_TEMPLATES_DIR = REPO_ROOT / "reports"
+CONTRACTS_DIR = Path(__file__).resolve().parent / "ingest" / "contracts"
+
+DEFAULT_HOME = "data"
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Default locations (docs/design.md §9), all under one home folder."""
+
+    home: Path
+
+    @classmethod
+    def from_env(cls) -> Paths:
+        return cls(Path(os.environ.get("WHOLECHILD_HOME", DEFAULT_HOME)).expanduser().resolve())
+
+    @property
+    def landing(self) -> Path:
+        return self.home / "landing"
+
+    @property
+    def archive(self) -> Path:
+        return self.home / "archive"
+
+    @property
+    def ground_truth(self) -> Path:
+        return self.home / "ground_truth"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.home / "warehouse"
+
+    @property
+    def vault_db(self) -> Path:
+        return self.warehouse / "vault.duckdb"
+
+    @property
+    def analytics_db(self) -> Path:
+        return self.warehouse / "analytics.duckdb"
+
+    @property
+    def published(self) -> Path:
+        return self.home / "published"
+
+    @property
+    def current_release(self) -> Path:
+        return self.published / "current"
+
+    @property
+    def quality(self) -> Path:
+        """Validation output of the latest run of each gate, whether it passed or not."""
+        return self.home / "quality"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+    def ensure(self) -> Paths:
+        for folder in (self.landing, self.archive, self.warehouse, self.published, self.quality):
+            folder.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def export_env(self) -> None:
+        """Make child processes (dbt, Dagster steps) agree with this process on every location."""
+        os.environ["WHOLECHILD_HOME"] = str(self.home)
+        os.environ["WHOLECHILD_ANALYTICS_DB"] = str(self.analytics_db)
+        os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+        os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+    def ensure_dagster_home(self) -> Path:
+        """DAGSTER_HOME under the home folder, with the project's instance settings (telemetry off, a
+        concurrency pool of one for the warehouse)."""
+        folder = self.dagster_home
+        folder.mkdir(parents=True, exist_ok=True)
+        template = (Path(__file__).resolve().parent / "dagster.yaml").read_text(encoding="utf-8")
+        target = folder / "dagster.yaml"
+        if not target.exists() or target.read_text(encoding="utf-8") != template:
+            target.write_text(template, encoding="utf-8")
+        os.environ["DAGSTER_HOME"] = str(folder)
+        return folder
+
+
+def paths() -> Paths:
+    return Paths.from_env()

@@ -1,0 +1,1 @@
+"""dbt-duckdb models (dbt_project/) as Dagster assets."""

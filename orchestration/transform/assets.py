@@ -1,0 +1,47 @@
+"""dbt models as assets: asset keys by layer (the model's schema), groups by partner for staging and
+``outcomes`` for what joins partners together."""
+
+import shutil
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+
+from orchestration.resources import WAREHOUSE_POOL, Warehouse
+from orchestration.transform.project import dbt_project
+
+PARTNER_FOLDERS = ("social_care", "schools", "health")
+
+
+class WholeChildTranslator(DagsterDbtTranslator):
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "source":
+            return None
+        fqn = dbt_resource_props.get("fqn", [])
+        if len(fqn) > 2 and fqn[1] == "staging" and fqn[2] in PARTNER_FOLDERS:
+            return fqn[2]
+        return "outcomes"
+
+
+def dbt_executable() -> str:
+    """dbt from this interpreter's environment, whether or not the virtual environment is activated."""
+    sibling = Path(sys.executable).with_name("dbt")
+    return str(sibling) if sibling.exists() else (shutil.which("dbt") or "dbt")
+
+
+def dbt_resource() -> DbtCliResource:
+    return DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=WholeChildTranslator(),
+    pool=WAREHOUSE_POOL,
+)
+def whole_child_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse) -> Iterator:
+    warehouse.paths.export_env()  # dbt (a subprocess) must write the same analytics file
+    yield from dbt.cli(["build"], context=context).stream()

@@ -1,0 +1,178 @@
+"""The whole asset graph on a small synthetic authority, in a temporary home.
+
+The tests share one home and run in order: a first run, a rerun, a re-delivery, then a bad delivery that
+must be stopped at the gate.
+"""
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from datetime import date
+
+import dagster as dg
+import duckdb
+import pandas as pd
+import pytest
+
+from orchestration.reports.publish import current_release
+from orchestration.settings import REPO_ROOT, Paths
+from orchestration.synthetic import generate
+
+pytestmark = pytest.mark.integration
+
+MART = "marts.fct_child_outcomes_by_year"
+
+
+def refresh():
+    from orchestration.definitions import defs
+
+    return defs.resolve_job_def("refresh_all").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
+    )
+
+
+def mart(paths: Paths) -> pd.DataFrame:
+    with duckdb.connect(str(paths.analytics_db), read_only=True) as con:
+        return con.execute(f"select * from {MART} order by person_key, collection_year").df()
+
+
+def vault_scalar(paths: Paths, sql: str):
+    with duckdb.connect(str(paths.vault_db), read_only=True) as con:
+        return con.execute(sql).fetchall()[0][0]
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory):
+    patch = pytest.MonkeyPatch()
+    patch.setenv("WHOLECHILD_HOME", str(tmp_path_factory.mktemp("home")))
+    paths = Paths.from_env().ensure()
+    paths.export_env()
+    generate(paths.landing, scale=0.02, seed=11, as_of=date(2026, 3, 31))
+    result = refresh()
+    yield paths, result
+    patch.undo()
+
+
+def test_definitions_load_and_validate(home):
+    from orchestration.definitions import defs
+
+    keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
+    assert {
+        "ingest/deliveries",
+        "raw/social_care/ssd_person",
+        "identity/person_index",
+        "pseudonymised/health_assessments",
+        "staging/stg_ssd__cla_episodes",
+        "marts/fct_child_outcomes_by_year",
+        "reports/outcomes_summary",
+    } <= keys
+    assert defs.resolve_job_def("refresh_all")
+    assert [s.name for s in defs.schedules] == ["monthly_performance_pack"]
+    assert [s.name for s in defs.sensors] == ["landing_sensor"]
+    env = os.environ | {"DAGSTER_HOME": str(home.ensure_dagster_home())}
+    done = subprocess.run(
+        [sys.executable, "-m", "dagster", "definitions", "validate", "-m", "orchestration.definitions"],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env=env,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_whole_graph_materialises_and_publishes(pipeline):
+    paths, result = pipeline
+    assert result.success
+    frame = mart(paths)
+    assert len(frame) > 500
+    assert frame.person_key.str.match(r"^pk_[0-9a-f]{16}$").all()
+    assert frame.is_looked_after_during_year.any()
+    release = current_release(paths.published)
+    assert release is not None
+    report = (paths.published / "current" / "outcomes_summary.html").read_text(encoding="utf-8")
+    assert "outcomes summary" in report.lower()
+    assert (paths.quality / "fct_child_outcomes_by_year.json").exists()
+    loaded = vault_scalar(paths, "select count(*) from ingest.deliveries where status = 'loaded'")
+    assert loaded == sum(1 for p in paths.landing.rglob("*.csv"))
+
+
+def test_every_delivery_adds_up(pipeline):
+    paths, _ = pipeline
+    broken = vault_scalar(
+        paths,
+        """select count(*) from ingest.deliveries
+        where rows_in_file <> rows_loaded + rows_quarantined + rows_duplicate""",
+    )
+    assert broken == 0
+    assert vault_scalar(paths, "select sum(rows_duplicate) from ingest.deliveries") > 0  # injected duplicates
+
+
+def test_no_identifier_reaches_the_analytics_file(pipeline):
+    paths, _ = pipeline
+    truth = pd.read_csv(paths.ground_truth / "children.csv", dtype=str)
+    with duckdb.connect(str(paths.analytics_db), read_only=True) as con:
+        tables = con.execute("select table_schema, table_name from information_schema.tables").fetchall()
+        values = set()
+        for schema, table in tables:
+            frame = con.execute(f'select * from "{schema}"."{table}"').df()
+            for column in frame.columns:
+                values.update(frame[column].dropna().astype(str).unique())
+    for column in ("nhs_number", "upn", "surname"):
+        leaked = values & set(truth[column])
+        assert not leaked, f"{column} values in the analytics file: {sorted(leaked)[:3]}"
+
+
+def test_running_again_gives_the_same_mart(pipeline):
+    paths, _ = pipeline
+    before = mart(paths)
+    deliveries = vault_scalar(paths, "select count(*) from ingest.deliveries")
+    assert refresh().success
+    pd.testing.assert_frame_equal(before, mart(paths))
+    assert vault_scalar(paths, "select count(*) from ingest.deliveries") == deliveries
+
+
+def test_redelivering_the_same_file_is_recorded_once_and_loads_nothing(pipeline):
+    paths, _ = pipeline
+    original = next(paths.landing.rglob("health_assessments_*.csv"))
+    shutil.copyfile(original, original.with_name("resent_" + original.name))
+    rows = vault_scalar(paths, "select count(*) from raw.health_assessments")
+    deliveries = vault_scalar(paths, "select count(*) from ingest.deliveries")
+    assert refresh().success
+    assert vault_scalar(paths, "select count(*) from ingest.deliveries") == deliveries
+    assert vault_scalar(paths, "select count(*) from raw.health_assessments") == rows
+    outcome = vault_scalar(paths, "select outcome from ingest.receipts where landing_path like '%resent_%'")
+    assert outcome.startswith("same content as delivery")
+
+
+def test_a_failing_expectation_blocks_the_report_and_keeps_the_last_release(pipeline):
+    paths, _ = pipeline
+    release = current_release(paths.published)
+    report = paths.published / release / "outcomes_summary.html"
+    digest = hashlib.sha256(report.read_bytes()).hexdigest()
+    releases = sorted(p.name for p in paths.published.iterdir())
+
+    # a school sends a census in which one pupil missed more sessions than were possible
+    source = sorted((paths.landing / "schools" / "school_census").glob("*_pupilonroll.csv"))[-1]
+    census = pd.read_csv(source, dtype=str, keep_default_na=False)
+    census = census[census.termlysessionspossible != ""].head(50).copy()
+    census.loc[census.index[0], "termlysessionsauthorised"] = "999.0"
+    census.to_csv(source.with_name("2026_summer_pupilonroll.csv"), index=False)
+
+    result = refresh()
+    assert not result.success
+    evaluations = [
+        e.asset_check_evaluation_data
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    ]
+    gate = next(e for e in evaluations if e.check_name == "gx_fct_child_outcomes_by_year")
+    assert not gate.passed
+    assert "overall_absence_rate" in gate.description
+    assert "reports__outcomes_summary" not in {
+        e.step_key for e in result.all_events if e.event_type_value == "STEP_SUCCESS"
+    }
+    assert current_release(paths.published) == release
+    assert hashlib.sha256(report.read_bytes()).hexdigest() == digest
+    assert sorted(p.name for p in paths.published.iterdir()) == releases

@@ -1,0 +1,36 @@
+import pytest
+
+from orchestration.reports.disclosure import count_cell, rate_cell
+from orchestration.reports.publish import building_release, current_release, point_current_at
+
+
+def test_counts_of_one_to_five_are_suppressed_and_zero_is_shown():
+    assert [count_cell(n) for n in (0, 1, 5, 6, None)] == ["0", "c", "c", "6", "z"]
+
+
+def test_rates_built_on_small_counts_are_suppressed():
+    assert rate_cell(3, 100) == "c"
+    assert rate_cell(30, 4) == "c"
+    assert rate_cell(30, 100) == "30.0"
+    assert rate_cell(0, 0) == "z"
+
+
+def test_a_release_becomes_current_only_when_complete(tmp_path):
+    published = tmp_path / "published"
+    with building_release(published, "r1") as folder:
+        (folder / "report.html").write_text("one")
+    point_current_at(published, "r1")
+    assert (published / "current" / "report.html").read_text() == "one"
+
+    with pytest.raises(RuntimeError), building_release(published, "r2") as folder:
+        (folder / "report.html").write_text("half")
+        raise RuntimeError("check failed while building")
+    assert current_release(published) == "r1"
+    assert not (published / "r2").exists()
+    assert not any(p.name.startswith(".building") for p in published.iterdir())
+
+    with building_release(published, "r3") as folder:
+        (folder / "report.html").write_text("three")
+    point_current_at(published, "r3")
+    assert (published / "current" / "report.html").read_text() == "three"
+    assert (published / "r1" / "report.html").read_text() == "one"  # earlier releases kept

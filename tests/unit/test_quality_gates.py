@@ -1,0 +1,69 @@
+import json
+
+import pandas as pd
+import pytest
+
+from orchestration.quality.gx import SuiteError, validate
+from orchestration.settings import EXPECTATIONS_DIR
+
+
+@pytest.mark.parametrize("suite", sorted(p.stem for p in EXPECTATIONS_DIR.glob("*.json")))
+def test_every_suite_builds_completely(suite):
+    from orchestration.quality.gx import build_expectations, load_suite_spec
+
+    spec = load_suite_spec(suite)
+    assert len(build_expectations(spec, suite)) == len(spec["expectations"]) > 0
+
+
+def _mart(**overrides):
+    row = {
+        "person_key": "pk_0123456789abcdef",
+        "collection_year": 2025,
+        "academic_year": "2024/25",
+        "is_looked_after_during_year": True,
+        "is_looked_after_at_31_march": True,
+        "days_looked_after_in_year": 365,
+        "placements_in_year": 1,
+        "has_three_or_more_placements": False,
+        "sessions_possible": 380,
+        "sessions_authorised_absence": 10,
+        "sessions_unauthorised_absence": 5,
+        "overall_absence_rate": 15 / 380,
+        "is_persistently_absent": False,
+        "health_assessments_in_year": 1,
+        "has_health_assessment_in_year": True,
+    }
+    row.update(overrides)
+    return pd.DataFrame([row])
+
+
+def test_outcomes_suite_passes_good_rows_and_fails_impossible_absence():
+    assert validate(_mart(), "fct_child_outcomes_by_year").success
+    bad = validate(
+        _mart(sessions_authorised_absence=400, overall_absence_rate=405 / 380), "fct_child_outcomes_by_year"
+    )
+    assert not bad.success
+    failed = {o.expectation for o in bad.failures}
+    assert "expect_column_values_to_be_between" in failed
+    assert all(o.error is None for o in bad.outcomes), "a failure must be the data's, not the gate's"
+    assert "sessions" in bad.summary()
+
+
+def test_identifier_shaped_keys_fail_the_gate():
+    assert not validate(_mart(person_key="9990000018"), "fct_child_outcomes_by_year").success
+
+
+def test_a_suite_naming_an_unknown_expectation_is_an_error_not_a_pass(tmp_path):
+    (tmp_path / "broken.json").write_text(
+        json.dumps(
+            {
+                "name": "broken",
+                "expectations": [
+                    {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a"}},
+                    {"type": "expect_column_to_be_wonderful", "kwargs": {"column": "a"}},
+                ],
+            }
+        )
+    )
+    with pytest.raises(SuiteError, match="expectation 2"):
+        validate(pd.DataFrame({"a": [1]}), "broken", directory=tmp_path)
