@@ -55,7 +55,8 @@ test: $(INSTALLED) $(MANIFEST) lint  ## lint, then the whole test suite
 
 dev: $(INSTALLED) $(MANIFEST)  ## the Dagster UI on http://127.0.0.1:3000
 	@mkdir -p $(WHOLECHILD_HOME)/dagster && cp orchestration/dagster.yaml $(WHOLECHILD_HOME)/dagster/dagster.yaml
-	DAGSTER_HOME=$(WHOLECHILD_HOME)/dagster $(BIN)/dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000
+	PATH="$(CURDIR)/$(BIN):$$PATH" DAGSTER_HOME=$(WHOLECHILD_HOME)/dagster \
+		$(BIN)/dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000
 
 clean:  ## remove generated data and build output (keeps .venv)
 	rm -rf data dbt_project/target dbt_project/logs .pytest_cache .ruff_cache

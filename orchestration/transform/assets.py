@@ -28,8 +28,10 @@ class WholeChildTranslator(DagsterDbtTranslator):
 
 def dbt_executable() -> str:
     """dbt from this interpreter's environment, whether or not the virtual environment is activated."""
-    sibling = Path(sys.executable).with_name("dbt")
-    return str(sibling) if sibling.exists() else (shutil.which("dbt") or "dbt")
+    for candidate in (Path(sys.prefix) / "bin" / "dbt", Path(sys.executable).with_name("dbt")):
+        if candidate.exists():
+            return str(candidate)
+    return shutil.which("dbt") or "dbt"
 
 
 def dbt_resource() -> DbtCliResource:
