@@ -170,6 +170,20 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from orchestration import bench
+
+    stages = args.stage or list(bench.STAGES)
+    unknown = set(stages) - set(bench.STAGES)
+    if unknown:
+        print(
+            f"unknown stage(s): {', '.join(sorted(unknown))}; known: {', '.join(bench.STAGES)}",
+            file=sys.stderr,
+        )
+        return 2
+    return bench.run(stages, args.scale)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="wholechild", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -196,6 +210,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     dl = sub.add_parser("deliveries", help="the delivery manifest with row accounting")
     dl.set_defaults(func=cmd_deliveries)
+
+    bench = sub.add_parser("bench", help="time each stage and measure its peak memory, beside its target")
+    bench.add_argument("--scale", type=float, default=1.0, help="1.0 is a whole Dudley-sized authority")
+    bench.add_argument("--stage", action="append", help="a stage to run (repeatable; default: all)")
+    bench.set_defaults(func=cmd_bench)
     return parser
 
 

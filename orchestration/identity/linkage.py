@@ -73,7 +73,7 @@ def build_person_records(con: duckdb.DuckDBPyConnection, contracts: dict[str, Co
         nhs = f"regexp_replace(coalesce({col('nhs_number')}::varchar, ''), '[^0-9]', '', 'g')"
         upn = f"upper(trim(coalesce({col('upn')}::varchar, '')))"
         selects.append(
-            f"""select '{person.namespace}' as namespace, "{person.id}"::varchar as record_id,
+            f"""select '{person.namespace}' as namespace, {person.id_sql()} as record_id,
                        '{contract.dataset}' as dataset,
                        case when wc_is_valid_nhs_number({nhs}) then {nhs} end as nhs_number,
                        case when wc_is_valid_upn({upn}) then {upn} end as upn,

@@ -41,7 +41,7 @@ def pseudonymised_select(contract: Contract, vault_alias: str = "vault") -> str:
     if contract.person:
         source += (
             f" left join {vault_alias}.identity.record_keys k on k.namespace = "
-            f"'{contract.person.namespace}' and k.record_id = r.\"{contract.person.id}\"::varchar"
+            f"'{contract.person.namespace}' and k.record_id = {contract.person.id_sql('r')}"
         )
     return f"select {', '.join(columns)} from {source}"
 

@@ -21,6 +21,7 @@ TYPES = {"varchar", "integer", "decimal", "date", "boolean"}
 PRIVACY = {None, "direct", "person_id", "birth_date", "postcode"}
 SEVERITIES = {"error", "warning"}
 PERSON_FIELDS = ("nhs_number", "upn", "forename", "surname", "dob", "sex", "postcode")
+ROW_ID = "_row"  # a person id for rows with no id of their own: the delivery and line they came from
 
 
 class ContractError(ValueError):
@@ -62,6 +63,13 @@ class PersonSpec:
     @property
     def describes_person(self) -> bool:
         return bool(self.fields)
+
+    def id_sql(self, alias: str = "") -> str:
+        """SQL for a record's id in its namespace, over a raw table."""
+        prefix = f"{alias}." if alias else ""
+        if self.id == ROW_ID:
+            return f"{prefix}_delivery_id || ':' || {prefix}_source_line::varchar"
+        return f'{prefix}"{self.id}"::varchar'
 
 
 @dataclass(frozen=True)
@@ -178,7 +186,7 @@ def load_contract(folder: Path, shared: dict[str, Any]) -> Contract:
         if unknown:
             raise ContractError(f"{where}: person has unknown fields {sorted(unknown)}")
         for col in [id_column, *p.values()]:
-            if col not in names:
+            if col not in names and col != ROW_ID:
                 raise ContractError(f"{where}: person refers to unknown column {col!r}")
         person = PersonSpec(namespace=namespace, id=id_column, fields=p)
     for k in spec.get("key", []):

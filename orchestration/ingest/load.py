@@ -80,7 +80,12 @@ def _typed(col: Column) -> str:
         return f"try_cast({v} as double)"
     if col.type == "date":
         formats = ", ".join(_sql_literal(f) for f in col.formats)
-        return f"cast(try_strptime({v}, [{formats}]) as date)"
+        # a date cell Excel saved as its serial day number (days since 30 December 1899)
+        excel = (
+            f"case when {_excel_serial(v)} then date '1899-12-30' + "
+            f"cast(split_part({v}, '.', 1) as integer) end"
+        )
+        return f"coalesce(cast(try_strptime({v}, [{formats}]) as date), {excel})"
     if col.type == "boolean":
         return (
             f"case upper({v}) when 'Y' then true when 'YES' then true when 'TRUE' then true when '1' then true"
@@ -89,6 +94,14 @@ def _typed(col: Column) -> str:
     if col.codes:
         return f"upper({v})"
     return v
+
+
+def _excel_serial(v: str) -> str:
+    """Whether a cell is a plausible Excel serial date: 1900 to 2099 as a whole number."""
+    return (
+        f"(regexp_full_match({v}, '\\d{{1,5}}(\\.0+)?')"
+        f" and cast(split_part({v}, '.', 1) as integer) between 1 and 73415)"
+    )
 
 
 def _masked(col: Column) -> str:
@@ -121,6 +134,15 @@ def _checks(col: Column) -> list[tuple[str, str, str, str]]:
                 f"type:{col.type}",
                 "error",
                 f"{label} should be {expected}",
+            )
+        )
+    if col.type == "date":
+        out.append(
+            (
+                f"{v} is not null and {_excel_serial(v)}",
+                "excel_serial_date",
+                "warning",
+                f"{label} was an Excel serial day number; read as the date it stands for",
             )
         )
     if col.codes:
@@ -193,15 +215,8 @@ def load_delivery(
             "missing_required_column",
         )
     if len(data_lines) == 0:
-        return _fail(
-            con,
-            contract,
-            delivery_id,
-            file_name,
-            0,
-            f"{file_name}: has a header but no data rows",
-            "no_data_rows",
-        )
+        # a table with nothing in it this time (no UASC children, say) is valid: load nothing, say so
+        return _empty(con, contract, delivery_id, period, f"{file_name}: has a header but no rows")
 
     names = [matched.get(i, f"_extra_{i}_{normalise_header(h) or 'blank'}") for i, h in enumerate(headers)]
     extras = [n for n in names if n.startswith("_extra_")]
@@ -339,6 +354,30 @@ def load_delivery(
         con.execute("rollback")
         raise
     return LoadOutcome(delivery_id, STATUS_LOADED, rows_in_file, loaded, quarantined, duplicate, detail)
+
+
+def _empty(
+    con: duckdb.DuckDBPyConnection, contract: Contract, delivery_id: str, period: str, message: str
+) -> LoadOutcome:
+    """A header-only delivery: it replaces the period's earlier delivery like any other, with no rows."""
+    con.execute("begin transaction")
+    for (old_id,) in con.execute(
+        "select delivery_id from ingest.deliveries"
+        " where dataset = ? and period = ? and status = ? and delivery_id <> ?",
+        [contract.dataset, period, STATUS_LOADED, delivery_id],
+    ).fetchall():
+        con.execute(f"delete from {raw_table(contract)} where _delivery_id = ?", [old_id])
+        con.execute(
+            "update ingest.deliveries set status = ?, superseded_by = ? where delivery_id = ?",
+            [STATUS_SUPERSEDED, delivery_id, old_id],
+        )
+    con.execute(
+        """update ingest.deliveries set status = ?, status_detail = ?, rows_in_file = 0, rows_loaded = 0,
+               rows_quarantined = 0, rows_duplicate = 0, loaded_at = ? where delivery_id = ?""",
+        [STATUS_LOADED, message, datetime.now(UTC).replace(tzinfo=None), delivery_id],
+    )
+    con.execute("commit")
+    return LoadOutcome(delivery_id, STATUS_LOADED, 0, 0, 0, 0, message)
 
 
 def _fail(

@@ -1,65 +1,161 @@
-"""Statutory health assessments of children looked after, as the community health trust records them."""
+"""Health partners' view of children: statutory health assessments, dental checks, immunisations and SDQ
+scores of children looked after, and CAMHS referrals for any child. All keyed by NHS number."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from orchestration.synthetic.population import Window, days, years_between
-from orchestration.synthetic.util import hex_ids
+from orchestration.synthetic.population import (
+    FAR_FUTURE,
+    Window,
+    add_working_days,
+    days,
+    sigmoid,
+    years_between,
+)
+from orchestration.synthetic.util import choose, repeated_dates
 
 
-def simulate_health_assessments(
-    rng: np.random.Generator, periods: pd.DataFrame, pop: pd.DataFrame, window: Window, calib: dict
-) -> pd.DataFrame:
-    """An initial assessment after entry (due within 20 working days), then reviews every six months
-    under five and every twelve months from five, while the child stays in care."""
+def simulate_health(
+    rng: np.random.Generator,
+    periods: pd.DataFrame,
+    pop: pd.DataFrame,
+    window: Window,
+    calib: dict,
+    in_need_ids: np.ndarray,
+) -> dict[str, pd.DataFrame]:
     cfg = calib["health"]
-    n = len(periods)
+    k = len(periods)
     start = days(periods.start)
-    on_time = rng.random(n) < cfg["initial_assessment_on_time_share"]
-    working_days = np.where(on_time, rng.integers(5, 21, n), rng.integers(21, 70, n))
-    initial = np.busday_offset(start, working_days, roll="forward")
+    followed = np.minimum(days(periods.end), window.end + 1)
+    child = periods.child_id.to_numpy()
+    dob = days(pop.dob)[child]
 
-    dob = pop.set_index("child_id").dob.reindex(periods.child_id).to_numpy()
-    period_end = np.minimum(days(periods.end), window.end)
-    max_reviews = np.clip(((period_end - initial).astype(int) // 182) + 1, 0, None)
-    idx = np.repeat(np.arange(n), max_reviews)
-    seq = pd.Series(idx).groupby(idx).cumcount().to_numpy() + 1
-    # step the review dates: 182 days while under five, 365 days after
-    step = np.where(years_between(dob[idx], initial[idx]) < 5, 182, 365)
-    review_day = initial[idx] + (seq * step + rng.integers(-20, 21, len(idx))).astype("timedelta64[D]")
-    keep = (review_day < period_end[idx]) & (rng.random(len(idx)) >= cfg["review_assessment_missed_share"])
+    # initial assessment: due within 20 working days of entering care; held on time or late
+    due = add_working_days(start, 20)
+    on_time = rng.random(k) < cfg["initial_assessment_on_time_share"]
+    held = add_working_days(start, np.where(on_time, rng.integers(5, 21, k), rng.integers(21, 70, k)))
+    has_initial = held < followed
+    # reviews: every six months under five, every twelve months from five
+    review_step = np.where(years_between(dob, held) < 5, 182, 365)
+    row, when = repeated_dates(rng, held + review_step, followed, review_step, jitter_days=20)
+    keep = rng.random(len(row)) >= cfg["review_assessment_missed_share"]
+    row, when = row[keep], when[keep]
+    assessments = (
+        pd.concat(
+            [
+                pd.DataFrame(
+                    {
+                        "period_no": periods.period_no.to_numpy()[has_initial],
+                        "child_id": child[has_initial],
+                        "assessment_type": "Initial health assessment",
+                        "due_date": due[has_initial],
+                        "assessment_date": held[has_initial],
+                    }
+                ),
+                pd.DataFrame(
+                    {
+                        "period_no": periods.period_no.to_numpy()[row],
+                        "child_id": child[row],
+                        "assessment_type": "Review health assessment",
+                        "due_date": np.datetime64("NaT"),
+                        "assessment_date": when,
+                    }
+                ),
+            ],
+            ignore_index=True,
+        )
+        .sort_values(["child_id", "assessment_date"], kind="stable")
+        .reset_index(drop=True)
+    )
+    assessments["immunisations_up_to_date"] = (
+        rng.random(len(assessments)) < cfg["immunisations_up_to_date_share"]
+    )
 
-    assessments = pd.concat(
-        [
-            pd.DataFrame(
-                {
-                    "period": np.arange(n),
-                    "assessment_type": "Initial health assessment",
-                    "assessment_date": initial,
-                }
-            ),
-            pd.DataFrame(
-                {
-                    "period": idx[keep],
-                    "assessment_type": "Review health assessment",
-                    "assessment_date": review_day[keep],
-                }
-            ),
-        ],
-        ignore_index=True,
+    # dental checks: about yearly for most children in care from their first birthday
+    first_dental = np.maximum(start + rng.integers(30, 200, k).astype("timedelta64[D]"), dob + 365)
+    row, when = repeated_dates(rng, first_dental, followed, 365, jitter_days=45)
+    seen = rng.random(len(row)) < cfg["dental_check_share"]
+    dental = pd.DataFrame(
+        {
+            "period_no": periods.period_no.to_numpy()[row][seen],
+            "child_id": child[row][seen],
+            "check_date": when[seen],
+        }
     )
-    assessments = assessments[
-        (assessments.assessment_date >= window.start) & (assessments.assessment_date <= window.end)
-    ].sort_values(["period", "assessment_date"], kind="stable")
-    per = periods.iloc[assessments.period.to_numpy()]
-    assessments["child_id"] = per.child_id.to_numpy()
-    assessments["due_date"] = np.where(
-        assessments.assessment_type == "Initial health assessment",
-        np.busday_offset(days(per.start), 20, roll="forward"),
-        np.datetime64("NaT"),
+
+    # SDQ: carers complete one a year for children aged 4 to 16 looked after for twelve months or more
+    first_sdq = np.maximum(start + rng.integers(366, 420, k).astype("timedelta64[D]"), dob + 4 * 366)
+    row, when = repeated_dates(rng, first_sdq, np.minimum(followed, dob + 17 * 365), 365, jitter_days=30)
+    score = np.clip(
+        np.rint(rng.normal(cfg["sdq_mean"], cfg["sdq_sd"], len(row)) + 1.5 * pop.risk.to_numpy()[child[row]]),
+        0,
+        40,
+    ).astype(int)
+    sdq = pd.DataFrame(
+        {
+            "period_no": periods.period_no.to_numpy()[row],
+            "child_id": child[row],
+            "completed_date": when,
+            "score": score,
+        }
     )
-    assessments["outcome"] = "Completed"
-    assessments["assessment_id"] = np.char.upper(hex_ids(rng, len(assessments), 10))
-    return assessments.drop(columns="period").reset_index(drop=True)
+
+    camhs = _camhs(rng, pop, window, cfg, periods, in_need_ids)
+    return {"assessments": assessments, "dental": dental, "sdq": sdq, "camhs": camhs}
+
+
+def _camhs(
+    rng: np.random.Generator,
+    pop: pd.DataFrame,
+    window: Window,
+    cfg: dict,
+    periods: pd.DataFrame,
+    in_need_ids: np.ndarray,
+) -> pd.DataFrame:
+    """Referrals to child and adolescent mental health services for children aged 5 to 17."""
+    n = len(pop)
+    dob = days(pop.dob)
+    lo = np.maximum.reduce([dob + 5 * 365, days(pop.arrive), np.full(n, window.start)])
+    hi = np.minimum.reduce([days(pop.eighteenth), days(pop.leave), np.full(n, window.end)])
+    years = np.clip((hi - lo).astype(np.int64), 0, None) / 365.25
+    need = (
+        np.isin(pop.child_id.to_numpy(), in_need_ids) * 1.0
+        + np.isin(pop.child_id.to_numpy(), periods.child_id.to_numpy()) * 1.0
+    )
+    rate = cfg["camhs_referrals_per_year"] * np.exp(0.5 * pop.risk.to_numpy() + 0.6 * need) / np.exp(0.125)
+    count = rng.poisson(rate * years)
+    row = np.repeat(np.arange(n), count)
+    when = lo[row] + (rng.random(len(row)) * (hi[row] - lo[row]).astype(np.int64)).astype("timedelta64[D]")
+    accepted = rng.random(len(row)) < sigmoid(0.2 + 0.4 * pop.risk.to_numpy()[row])
+    first_seen = np.where(
+        accepted, when + rng.integers(14, 120, len(row)).astype("timedelta64[D]"), FAR_FUTURE
+    )
+    return (
+        pd.DataFrame(
+            {
+                "child_id": pop.child_id.to_numpy()[row],
+                "referral_date": when,
+                "referral_source": choose(
+                    rng,
+                    {
+                        "GP": 0.45,
+                        "School": 0.25,
+                        "Social care": 0.12,
+                        "Paediatrics": 0.08,
+                        "Self or family": 0.10,
+                    },
+                    len(row),
+                ),
+                "outcome": np.where(
+                    accepted, "Accepted", np.where(rng.random(len(row)) < 0.7, "Signposted", "Declined")
+                ),
+                "first_appointment_date": np.where(
+                    first_seen <= window.end, first_seen, np.datetime64("NaT")
+                ).astype("datetime64[D]"),
+            }
+        )
+        .sort_values(["child_id", "referral_date"], kind="stable")
+        .reset_index(drop=True)
+    )

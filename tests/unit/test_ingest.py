@@ -106,11 +106,17 @@ def test_windows_1252_file_with_bom_less_header_loads(home):
     assert _query(home, "select surname from raw.health_assessments")[0][0] == "O\u2019Neill"
 
 
+def test_header_only_file_loads_no_rows_and_says_so(home):
+    _deliver(home.landing, "health/health_assessments/health_assessments_2024-06.csv", HEADER)
+    _, [outcome] = _ingest(home)
+    assert (outcome.status, outcome.rows_in_file, outcome.rows_loaded) == ("loaded", 0, 0)
+    assert "has a header but no rows" in outcome.detail
+
+
 @pytest.mark.parametrize(
     "text, message",
     [
         ("assessment_id,nhs_number\nA1,9990000018\n", "required column(s) missing"),
-        (HEADER, "no data rows"),
     ],
 )
 def test_file_level_faults_fail_the_delivery_with_a_clear_message(home, text, message):
@@ -123,3 +129,14 @@ def test_file_level_faults_fail_the_delivery_with_a_clear_message(home, text, me
         assert "health_assessments_2024-06.csv" in outcomes[0].detail
     else:  # too little to recognise: archived and reported, never guessed
         assert receipts[0].status == "unrecognised"
+
+
+def test_excel_serial_dates_are_read_and_reported(home):
+    # 45385 is 3 April 2024 in Excel's day numbering
+    text = HEADER + GOOD.replace("03/04/2024", "45385")
+    _deliver(home.landing, "health/health_assessments/health_assessments_2024-07.csv", text)
+    _, [outcome] = _ingest(home)
+    assert outcome.rows_loaded == 1
+    assert str(_query(home, "select assessment_date from raw.health_assessments")[0][0]) == "2024-04-03"
+    rule, severity = _query(home, "select rule, severity from ingest.quarantine")[0]
+    assert (rule, severity) == ("excel_serial_date", "warning")

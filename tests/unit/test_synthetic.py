@@ -1,8 +1,10 @@
-"""The synthetic authority: deterministic, real layouts, identifiers valid except for injected faults."""
+"""The synthetic authority: deterministic, real layouts, identifiers valid except for injected faults,
+coherent care histories, a complete ground truth."""
 
 import hashlib
 from datetime import date
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -10,13 +12,23 @@ from orchestration.identifiers import is_valid_nhs_number, is_valid_upn
 from orchestration.synthetic import generate
 
 AS_OF = date(2026, 3, 31)
+SSD = f"social_care/ssd/{AS_OF.isoformat()}"
 
 
 @pytest.fixture(scope="module")
 def authority(tmp_path_factory):
     root = tmp_path_factory.mktemp("la")
-    result = generate(root / "landing", scale=0.02, seed=7, faults=0.05, as_of=AS_OF)
-    return result
+    return generate(root / "landing", scale=0.03, seed=7, faults=0.05, as_of=AS_OF)
+
+
+@pytest.fixture(scope="module")
+def clean_authority(tmp_path_factory):
+    root = tmp_path_factory.mktemp("clean")
+    return generate(root / "landing", scale=0.03, seed=9, faults=0.0, as_of=AS_OF)
+
+
+def _read(result, relative, **kwargs):
+    return pd.read_csv(result.landing / relative, dtype=str, keep_default_na=False, **kwargs)
 
 
 def _digests(folder):
@@ -28,66 +40,238 @@ def _digests(folder):
 
 
 def test_same_seed_gives_byte_identical_files(authority, tmp_path):
-    again = generate(tmp_path / "landing", scale=0.02, seed=7, faults=0.05, as_of=AS_OF)
+    again = generate(tmp_path / "landing", scale=0.03, seed=7, faults=0.05, as_of=AS_OF)
     assert _digests(authority.landing) == _digests(again.landing)
     assert _digests(authority.ground_truth) == _digests(again.ground_truth)
 
 
 def test_a_different_seed_gives_a_different_authority(authority, tmp_path):
-    other = generate(tmp_path / "landing", scale=0.02, seed=8, faults=0.05, as_of=AS_OF)
+    other = generate(tmp_path / "landing", scale=0.03, seed=8, faults=0.05, as_of=AS_OF)
     assert _digests(authority.landing) != _digests(other.landing)
 
 
-def test_school_census_tables_keep_the_reference_layout(authority, shared_reference):
-    sample = shared_reference / "samples" / "school_census_2024_autumn" / "2024_autumn_pupilonroll.csv"
-    reference_header = sample.read_text(encoding="utf-8").splitlines()[0].split(",")
-    generated = next((authority.landing / "schools" / "school_census").glob("*_pupilonroll.csv"))
-    assert generated.read_text(encoding="utf-8").splitlines()[0].split(",") == reference_header
+@pytest.mark.parametrize(
+    "table",
+    [
+        "pupilonroll",
+        "pupilnolongeronroll",
+        "termlysessiondetailsonroll",
+        "termlysessiondetailsoffroll",
+        "termlyexclusionsonroll",
+        "termlyexclusionsoffroll",
+        "addressesoffroll",
+        "fsmperiodsonroll",
+    ],
+)
+def test_school_census_tables_keep_the_reference_layout(authority, shared_reference, table):
+    sample = shared_reference / "samples" / "school_census_2024_autumn" / f"2024_autumn_{table}.csv"
+    reference = sample.read_text(encoding="utf-8").splitlines()[0].split(",")
+    generated = sorted((authority.landing / "schools" / "school_census").glob(f"*_{table}.csv"))
+    clean = [p for p in generated if p.read_bytes()[:3] != b"\xef\xbb\xbf"]
+    faulted = set(pd.read_csv(authority.ground_truth / "faults.csv", dtype=str).file.dropna())
+    headers = [
+        p.read_text(encoding="cp1252").splitlines()[0].split(",")
+        for p in clean
+        if p.relative_to(authority.landing).as_posix() not in faulted
+    ]
+    assert headers, f"no unfaulted {table} file"
+    assert all(h == reference for h in headers)
+
+
+def test_every_partner_dataset_is_written(authority):
+    folders = {p.parent.relative_to(authority.landing).as_posix() for p in authority.landing.rglob("*.csv")}
+    assert {
+        SSD,
+        "schools/school_census",
+        "schools/ks2",
+        "schools/ks4",
+        "health/health_assessments",
+        "health/dental_checks",
+        "health/sdq_scores",
+        "health/camhs_referrals",
+    } <= folders
+    ssd_tables = {p.stem for p in (authority.landing / SSD).glob("*.csv")}
+    for table in (
+        "ssd_person",
+        "ssd_contacts",
+        "ssd_cin_episodes",
+        "ssd_cin_assessments",
+        "ssd_assessment_factors",
+        "ssd_cin_plans",
+        "ssd_s47_enquiry",
+        "ssd_initial_cp_conference",
+        "ssd_cp_plans",
+        "ssd_cp_reviews",
+        "ssd_legal_status",
+        "ssd_cla_episodes",
+        "ssd_cla_placement",
+        "ssd_cla_reviews",
+        "ssd_missing",
+        "ssd_cla_previous_permanence",
+        "ssd_permanence",
+        "ssd_care_leavers",
+        "ssd_sdq_scores",
+        "ssd_cla_health",
+        "ssd_cla_immunisations",
+        "ssd_cla_substance_misuse",
+        "ssd_cla_convictions",
+        "ssd_involvements",
+        "ssd_professionals",
+        "ssd_immigration_status",
+        "ssd_disability",
+    ):
+        assert table in ssd_tables
+
+
+def _faulted(faults: pd.DataFrame, dataset: str, kinds: set[str]) -> set[str]:
+    rows = faults[(faults.dataset == dataset) & faults.fault.isin(kinds)]
+    return set(rows.record_id.astype(str))
 
 
 def test_identifiers_are_valid_except_injected_faults(authority):
     faults = pd.read_csv(authority.ground_truth / "faults.csv", dtype=str, keep_default_na=False)
-    bad_nhs = set(faults[faults.column == "nhs_number"].record_id)
-    health = pd.read_csv(
-        next((authority.landing / "health").rglob("*.csv")), dtype=str, keep_default_na=False
+    faulted_files = set(faults.file) - {""}
+    nhs_faults = {"wrong_nhs_check_digit", "missing_nhs_number", "transposed_names"}
+    checked = 0
+    for pattern, dataset, id_col, nhs_col in (
+        ("health/health_assessments/*.csv", "health_assessments", "assessment_id", "nhs_number"),
+        ("health/camhs_referrals/*.csv", "camhs_referrals", "referral_id", "nhs_number"),
+        (f"{SSD}/ssd_person.csv", "ssd_person", "pers_person_id", "pers_common_child_id"),
+    ):
+        for path in authority.landing.glob(pattern):
+            if path.relative_to(authority.landing).as_posix() in faulted_files:
+                continue
+            frame = _read(authority, path.relative_to(authority.landing))
+            bad = frame[~frame[nhs_col].map(is_valid_nhs_number)]
+            allowed = _faulted(faults, dataset, nhs_faults) | set(
+                faults[faults.fault == "person_recorded_twice"].record_id
+            )
+            unexplained = bad[~bad[id_col].isin(allowed)]
+            if dataset == "ssd_person":  # second records of a child recorded twice may lack the number
+                unexplained = unexplained[unexplained[nhs_col] != ""]
+            assert unexplained.empty, f"{path.name}: {unexplained[nhs_col].tolist()[:5]}"
+            assert frame[nhs_col][frame[nhs_col] != ""].str.startswith("999").all()
+            checked += len(frame)
+    upn_faults = {"wrong_upn_check_letter", "missing_upn"}
+    for path in (authority.landing / "schools" / "school_census").glob("*_pupilonroll.csv"):
+        if path.relative_to(authority.landing).as_posix() in faulted_files:
+            continue
+        frame = _read(authority, path.relative_to(authority.landing))
+        bad = frame[~frame.upn.map(is_valid_upn)]
+        unexplained = bad[
+            ~bad.pupilonrolltableid.isin(_faulted(faults, "school_census_pupil_on_roll", upn_faults))
+        ]
+        assert unexplained.empty, f"{path.name}: {unexplained.upn.tolist()[:5]}"
+        checked += len(frame)
+    assert checked > 1000
+    assert _faulted(faults, "health_assessments", nhs_faults) or _faulted(
+        faults, "camhs_referrals", nhs_faults
     )
-    for row in health.itertuples():
-        assert is_valid_nhs_number(row.nhs_number) or row.assessment_id in bad_nhs
-    assert bad_nhs, "a 5% fault rate should have injected some NHS number faults"
-    person = pd.read_csv(next((authority.landing / "social_care").rglob("ssd_person.csv")), dtype=str)
-    assert person.pers_common_child_id.map(is_valid_nhs_number).all()
-    assert person.pers_common_child_id.str.startswith("999").all()
-    assert person.pers_upn.map(is_valid_upn).all()
 
 
-def test_ground_truth_maps_every_person_record(authority):
-    records = pd.read_csv(authority.ground_truth / "records.csv", dtype=str)
-    person = pd.read_csv(next((authority.landing / "social_care").rglob("ssd_person.csv")), dtype=str)
-    pupils = pd.concat(
-        pd.read_csv(p, dtype=str) for p in (authority.landing / "schools").rglob("*pupilonroll.csv")
-    )
-    assert set(person.pers_person_id) <= set(records[records.dataset == "ssd_person"].record_id)
-    assert set(pupils.pupilonrolltableid) <= set(
-        records[records.dataset == "school_census_pupil_on_roll"].record_id
-    )
-
-
-def test_care_episodes_chain_within_each_period(authority):
-    eps = pd.read_csv(
-        next((authority.landing / "social_care").rglob("ssd_cla_episodes.csv")),
-        dtype=str,
-        keep_default_na=False,
-    )
+def test_care_episodes_chain_by_the_903_rules(clean_authority):
+    eps = _read(clean_authority, f"{SSD}/ssd_cla_episodes.csv")
+    assert len(eps) > 20
+    eps = eps.sort_values(["clae_person_id", "clae_cla_episode_start_date"], kind="stable")
     for _, period in eps.groupby("clae_cla_id"):
-        period = period.sort_values("clae_cla_episode_start_date")
-        assert period.clae_cla_episode_start_reason.iloc[0] == "S"
-        ends = period.clae_cla_episode_ceased_date.iloc[:-1].tolist()
-        starts = period.clae_cla_episode_start_date.iloc[1:].tolist()
-        assert ends == starts, "each episode must start the day the previous one ceased"
-        assert (period.clae_cla_episode_ceased_reason.iloc[:-1] == "X1").all()
+        starts = period.clae_cla_episode_start_date.tolist()
+        ends = period.clae_cla_episode_ceased_date.tolist()
+        reasons = period.clae_cla_episode_ceased_reason.tolist()
+        if period.clae_entered_care_date.iloc[0] == starts[0]:
+            assert period.clae_cla_episode_start_reason.iloc[0] == "S"  # a period seen from its start
+        assert set(period.clae_cla_episode_start_reason.iloc[1:]) <= {"L", "P", "B", "T", "U"}
+        assert ends[:-1] == starts[1:], "an X1 is followed by a continuation starting the same day"
+        assert reasons[:-1] == ["X1"] * (len(reasons) - 1)
+        for s, e in zip(starts, ends, strict=True):
+            assert e == "" or e > s, "an episode ends after it starts"
+        assert (ends[-1] == "") == (reasons[-1] == ""), "date and reason ceased are both coded or both blank"
+    # a child's periods of care never overlap
+    periods = (
+        eps.groupby(["clae_person_id", "clae_cla_id"])
+        .agg(start=("clae_cla_episode_start_date", "min"), end=("clae_cla_episode_ceased_date", "last"))
+        .reset_index()
+    )
+    periods = periods.sort_values(["clae_person_id", "start"])
+    previous_end = periods.groupby("clae_person_id").end.shift()
+    overlapping = periods[previous_end.notna() & ((previous_end == "") | (previous_end > periods.start))]
+    assert overlapping.empty
 
 
-def test_clean_authority_has_no_faults(tmp_path):
+def test_sdq_scores_only_for_children_looked_after_twelve_months(clean_authority):
+    eps = _read(clean_authority, f"{SSD}/ssd_cla_episodes.csv")
+    sdq = _read(clean_authority, f"{SSD}/ssd_sdq_scores.csv")
+    assert len(sdq)
+    periods = eps[["clae_person_id", "clae_entered_care_date"]].drop_duplicates()
+    periods["entered"] = pd.to_datetime(periods.clae_entered_care_date)
+    sdq["completed"] = pd.to_datetime(sdq.csdq_sdq_completed_date)
+    # the period each questionnaire falls in: the latest entry to care on or before it
+    matched = pd.merge_asof(
+        sdq.sort_values("completed"),
+        periods.sort_values("entered"),
+        left_on="completed",
+        right_on="entered",
+        left_by="csdq_person_id",
+        right_by="clae_person_id",
+    )
+    assert matched.entered.notna().all()
+    assert ((matched.completed - matched.entered) >= pd.Timedelta(days=365)).all()
+
+
+def test_health_items_belong_to_children_looked_after_at_the_time(clean_authority):
+    eps = _read(clean_authority, f"{SSD}/ssd_cla_episodes.csv")
+    span = eps.groupby("clae_person_id").agg(first=("clae_cla_episode_start_date", "min"))
+    for table, date_col, person_col in (
+        ("ssd_sdq_scores", "csdq_sdq_completed_date", "csdq_person_id"),
+        ("ssd_cla_health", "clah_health_check_date", "clah_person_id"),
+    ):
+        rows = _read(clean_authority, f"{SSD}/{table}.csv")
+        assert len(rows)
+        assert rows[person_col].isin(span.index).all()
+        assert (rows[date_col].to_numpy() >= span.loc[rows[person_col], "first"].to_numpy()).all()
+
+
+def test_ground_truth_covers_every_person_record(authority):
+    records = pd.read_csv(authority.ground_truth / "records.csv", dtype=str, keep_default_na=False)
+    children = pd.read_csv(authority.ground_truth / "children.csv", dtype=str)
+    assert records.child_id.isin(children.child_id).all()
+    for dataset, pattern in (
+        ("ssd_person", f"{SSD}/ssd_person.csv"),
+        ("school_census_pupil_on_roll", "schools/school_census/*_pupilonroll.csv"),
+        ("ks2_results", "schools/ks2/*.csv"),
+        ("camhs_referrals", "health/camhs_referrals/*.csv"),
+    ):
+        for path in authority.landing.glob(pattern):
+            relative = path.relative_to(authority.landing).as_posix()
+            in_file = sum(1 for line in path.read_bytes().splitlines()[1:] if line.strip(b", \r"))
+            covered = records[records.file == relative]
+            assert len(covered) >= in_file - 1, relative  # a truncated last line may be unreadable
+            assert (covered.dataset == dataset).all()
+
+
+def test_faults_zero_gives_a_clean_authority(tmp_path):
     result = generate(tmp_path / "landing", scale=0.01, seed=3, faults=0.0, as_of=AS_OF)
     assert result.faults == 0
     assert pd.read_csv(result.ground_truth / "faults.csv").empty
+
+
+def test_file_level_faults_are_logged_with_their_file(authority):
+    faults = pd.read_csv(authority.ground_truth / "faults.csv", dtype=str, keep_default_na=False)
+    files = faults[faults.file != ""]
+    assert len(files) > 0
+    for row in files.itertuples():
+        path = authority.landing / row.file
+        assert path.exists()
+        if row.fault == "byte_order_mark":
+            assert path.read_bytes().startswith(b"\xef\xbb\xbf")
+        if row.fault == "truncated":
+            assert not path.read_bytes().endswith(b"\n")
+
+
+def test_names_are_realistic_for_the_ethnic_mix(authority):
+    children = pd.read_csv(authority.ground_truth / "children.csv", dtype=str)
+    pakistani = children[children.ethnicity == "APKN"]
+    british = children[children.ethnicity == "WBRI"]
+    assert len(pakistani) > 20
+    # each community draws from its own name lists
+    assert np.mean(british.surname.isin(set(pakistani.surname) - {"Ali", "Ahmed"})) < 0.02
+    assert np.mean(pakistani.surname.isin(["Smith", "Jones", "Taylor", "Brown", "Williams"])) < 0.02
