@@ -62,6 +62,11 @@ class Paths:
         return self.published / "current"
 
     @property
+    def feedback(self) -> Path:
+        """Error reports for partners' data officers, by partner and period."""
+        return self.home / "feedback"
+
+    @property
     def quality(self) -> Path:
         """Validation output of the latest run of each gate, whether it passed or not."""
         return self.home / "quality"

@@ -5,7 +5,7 @@ import dagster as dg
 from orchestration.identity.linkage import link
 from orchestration.identity.pseudonymise import ANALYTICS_SCHEMA, publish_to_analytics
 from orchestration.ingest.assets import raw_key
-from orchestration.ingest.contracts import Contract, load_contracts
+from orchestration.ingest.contracts import Contract, ContractVersions, load_contract_versions, load_contracts
 from orchestration.resources import WAREHOUSE_POOL, Warehouse
 
 PERSON_INDEX = dg.AssetKey(["identity", "person_index"])
@@ -16,7 +16,9 @@ def pseudonymised_key(contract: Contract) -> dg.AssetKey:
 
 
 def _person_datasets() -> list[Contract]:
-    return [c for c in load_contracts().values() if c.person and c.person.describes_person]
+    return [
+        c for c in load_contracts().values() if any(t.person and t.person.describes_person for t in c.tables)
+    ]
 
 
 @dg.asset(
@@ -47,7 +49,9 @@ def person_index(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.
     )
 
 
-def build_pseudonymised_asset(contract: Contract) -> dg.AssetsDefinition:
+def build_pseudonymised_asset(versions: ContractVersions) -> dg.AssetsDefinition:
+    contract = versions.latest
+
     @dg.asset(
         key=pseudonymised_key(contract),
         deps=[raw_key(contract), PERSON_INDEX],
@@ -60,7 +64,7 @@ def build_pseudonymised_asset(contract: Contract) -> dg.AssetsDefinition:
     )
     def _pseudonymised(warehouse: Warehouse) -> dg.MaterializeResult:
         with warehouse.analytics_with_vault() as con:
-            rows = publish_to_analytics(con, contract)
+            rows = publish_to_analytics(con, versions)
         return dg.MaterializeResult(metadata={"rows": rows})
 
     return _pseudonymised
@@ -68,5 +72,5 @@ def build_pseudonymised_asset(contract: Contract) -> dg.AssetsDefinition:
 
 def identity_definitions() -> dg.Definitions:
     return dg.Definitions(
-        assets=[person_index, *(build_pseudonymised_asset(c) for c in load_contracts().values())]
+        assets=[person_index, *(build_pseudonymised_asset(v) for v in load_contract_versions().values())]
     )

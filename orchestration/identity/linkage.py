@@ -20,7 +20,6 @@ import duckdb
 
 from orchestration.identifiers import install_sql_macros
 from orchestration.ingest.contracts import Contract
-from orchestration.ingest.load import raw_table
 
 IDENTITY_DDL = """
 create schema if not exists identity;
@@ -62,27 +61,28 @@ def build_person_records(con: duckdb.DuckDBPyConnection, contracts: dict[str, Co
     install_sql_macros(con)
     selects = []
     for contract in contracts.values():
-        person = contract.person
-        if person is None or not person.describes_person:
-            continue
-        f = person.fields
+        for table in contract.tables:
+            person = table.person
+            if person is None or not person.describes_person:
+                continue
+            f = person.fields
 
-        def col(field: str, f: dict[str, str] = f) -> str:
-            return f'"{f[field]}"' if field in f else "null"
+            def col(field: str, f: dict[str, str] = f) -> str:
+                return f'"{f[field]}"' if field in f else "null"
 
-        nhs = f"regexp_replace(coalesce({col('nhs_number')}::varchar, ''), '[^0-9]', '', 'g')"
-        upn = f"upper(trim(coalesce({col('upn')}::varchar, '')))"
-        selects.append(
-            f"""select '{person.namespace}' as namespace, {person.id_sql()} as record_id,
-                       '{contract.dataset}' as dataset,
-                       case when wc_is_valid_nhs_number({nhs}) then {nhs} end as nhs_number,
-                       case when wc_is_valid_upn({upn}) then {upn} end as upn,
-                       {_normalised_name(col("forename"))} as forename,
-                       {_normalised_name(col("surname"))} as surname,
-                       {col("dob")}::date as dob,
-                       upper({col("sex")}::varchar) as sex
-                from {raw_table(contract)}"""
-        )
+            nhs = f"regexp_replace(coalesce({col('nhs_number')}::varchar, ''), '[^0-9]', '', 'g')"
+            upn = f"upper(trim(coalesce({col('upn')}::varchar, '')))"
+            selects.append(
+                f"""select '{person.namespace}' as namespace, {person.id_sql()} as record_id,
+                           '{contract.dataset}' as dataset,
+                           case when wc_is_valid_nhs_number({nhs}) then {nhs} end as nhs_number,
+                           case when wc_is_valid_upn({upn}) then {upn} end as upn,
+                           {_normalised_name(col("forename"))} as forename,
+                           {_normalised_name(col("surname"))} as surname,
+                           {col("dob")}::date as dob,
+                           upper({col("sex")}::varchar) as sex
+                    from {contract.raw_table(table)}"""
+            )
     con.execute(IDENTITY_DDL)
     con.execute(
         "create or replace table identity.person_records as select distinct on (namespace, record_id) * from ("

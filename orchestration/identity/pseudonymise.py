@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import duckdb
 
-from orchestration.ingest.contracts import Contract
-from orchestration.ingest.load import raw_table
+from orchestration.ingest.contracts import Contract, ContractVersions, Table
 
 ANALYTICS_SCHEMA = "pseudonymised"
 
@@ -24,9 +23,14 @@ def postcode_sector_sql(expr: str) -> str:
     )
 
 
-def pseudonymised_select(contract: Contract, vault_alias: str = "vault") -> str:
-    columns = ["k.person_key"] if contract.person else []
-    for col in contract.columns:
+def analytics_table(contract: Contract, table: Table) -> str:
+    suffix = "" if len(contract.tables) == 1 else f"__{table.name}"
+    return f"{ANALYTICS_SCHEMA}.{contract.dataset}{suffix}"
+
+
+def pseudonymised_select(contract: Contract, table: Table, vault_alias: str = "vault") -> str:
+    columns = ["k.person_key"] if table.person else []
+    for col in table.columns:
         quoted = f'r."{col.name}"'
         if col.privacy in ("direct", "person_id"):
             continue
@@ -37,22 +41,26 @@ def pseudonymised_select(contract: Contract, vault_alias: str = "vault") -> str:
         else:
             columns.append(quoted)
     columns += ["r._delivery_id", "r._period"]
-    source = f"{vault_alias}.{raw_table(contract)} r"
-    if contract.person:
+    source = f"{vault_alias}.{contract.raw_table(table)} r"
+    if table.person:
         source += (
             f" left join {vault_alias}.identity.record_keys k on k.namespace = "
-            f"'{contract.person.namespace}' and k.record_id = {contract.person.id_sql('r')}"
+            f"'{table.person.namespace}' and k.record_id = {table.person.id_sql('r')}"
         )
     return f"select {', '.join(columns)} from {source}"
 
 
 def publish_to_analytics(
-    con: duckdb.DuckDBPyConnection, contract: Contract, vault_alias: str = "vault"
+    con: duckdb.DuckDBPyConnection, versions: ContractVersions, vault_alias: str = "vault"
 ) -> int:
-    """Replace the dataset's analytics table in one statement; returns its row count."""
+    """Replace the dataset's analytics tables, each in one statement; returns the rows written."""
     con.execute(f"create schema if not exists {ANALYTICS_SCHEMA}")
-    con.execute(
-        f"create or replace table {ANALYTICS_SCHEMA}.{contract.dataset} as "
-        + pseudonymised_select(contract, vault_alias)
-    )
-    return con.execute(f"select count(*) from {ANALYTICS_SCHEMA}.{contract.dataset}").fetchall()[0][0]
+    rows = 0
+    for table in versions.latest.tables:
+        union = versions.union_table(table.name)
+        name = analytics_table(versions.latest, table)
+        con.execute(
+            f"create or replace table {name} as " + pseudonymised_select(versions.latest, union, vault_alias)
+        )
+        rows += con.execute(f"select count(*) from {name}").fetchall()[0][0]
+    return rows

@@ -18,7 +18,7 @@ import duckdb
 
 from orchestration.ingest.contracts import Contract
 from orchestration.ingest.manifest import STATUS_FAILED, STATUS_RECEIVED, STATUS_UNRECOGNISED, ensure_manifest
-from orchestration.ingest.recognise import recognise
+from orchestration.ingest.recognise import Match, recognise
 
 IGNORED_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini"}
 
@@ -110,25 +110,36 @@ def receive(
         archived = _archive_copy(sighting.path, archive, sha)
         match = recognise(archived, sighting.relative, contracts)
         delivery_id = sha[:16]
-        if match.contract is None:
-            status, detail, period = STATUS_UNRECOGNISED, match.reason, None
+        contract = match.contract
+        period = None
+        if contract is None:
+            status, detail = STATUS_UNRECOGNISED, match.reason
         else:
-            period = match.contract.period_of(sighting.relative)
+            period = match.period or contract.period_of(sighting.relative)
+            if period is None and contract.period_default == "received":
+                period = now.date().isoformat()
+                match = Match(
+                    contract, notes=(*match.notes, "no date in its name: its period is the day it arrived")
+                )
             if period is None:
                 status = STATUS_FAILED
+                where = "its content or its name" if contract.period_element else "its name"
+                expected = (
+                    f" (expected to match {contract.period_pattern})" if contract.period_pattern else ""
+                )
                 detail = (
-                    f"{sighting.relative}: looks like {match.contract.dataset} but its name carries no "
-                    f"reporting period (expected to match {match.contract.period_pattern})"
+                    f"{sighting.relative}: looks like {contract.dataset} but {where} carries no reporting "
+                    f"period{expected}"
                 )
             else:
                 status, detail = STATUS_RECEIVED, None
-        contract = match.contract
+        notes = "; ".join(match.notes) or None
         con.execute("begin transaction")
         con.execute(
             """
             insert into ingest.deliveries (delivery_id, sha256, partner, dataset, period, file_name, landing_path,
-                archive_path, size_bytes, received_at, status, status_detail)
-            values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                archive_path, size_bytes, received_at, status, status_detail, recognition_notes)
+            values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [
                 delivery_id,
@@ -143,6 +154,7 @@ def receive(
                 now,
                 status,
                 detail,
+                notes,
             ],
         )
         con.execute(
@@ -157,7 +169,7 @@ def receive(
                 "new delivery",
                 contract.dataset if contract else None,
                 status,
-                detail,
+                detail or notes,
             )
         )
     return receipts

@@ -1,13 +1,11 @@
-"""Ingestion assets: receive the landing folder, then one raw table per dataset contract."""
-
-from pathlib import Path
+"""Ingestion assets: receive the landing folder, then one raw asset per dataset contract."""
 
 import dagster as dg
 
 from orchestration.ingest.archive import receive
-from orchestration.ingest.contracts import Contract, load_contracts
-from orchestration.ingest.load import ensure_raw_table, load_delivery, raw_table
-from orchestration.ingest.manifest import STATUS_RECEIVED, ensure_manifest
+from orchestration.ingest.contracts import Contract, ContractVersions, load_contract_versions, load_contracts
+from orchestration.ingest.manifest import ensure_manifest
+from orchestration.ingest.service import describe, load_pending
 from orchestration.resources import WAREHOUSE_POOL, Warehouse
 
 DELIVERIES = dg.AssetKey(["ingest", "deliveries"])
@@ -49,91 +47,97 @@ def deliveries(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.Ma
     )
 
 
-def build_raw_asset(contract: Contract) -> dg.AssetsDefinition:
+def _raw_tables(contract: Contract) -> str:
+    return ", ".join(contract.raw_table(t) for t in contract.tables)
+
+
+def build_raw_asset(versions: ContractVersions) -> dg.AssetsDefinition:
+    contract = versions.latest
+
     @dg.asset(
         key=raw_key(contract),
         deps=[DELIVERIES],
         group_name=contract.partner,
         pool=WAREHOUSE_POOL,
         kinds={"duckdb"},
-        description=f"{contract.description} Loaded by contract into the vault ({raw_table(contract)}).",
+        description=f"{contract.description} Loaded by contract into the vault ({_raw_tables(contract)}).",
     )
     def _raw(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
-        paths = warehouse.paths
-        outcomes = []
         with warehouse.vault() as con:
-            ensure_manifest(con)
-            ensure_raw_table(con, contract)
-            pending = con.execute(
-                """select delivery_id, archive_path, period, file_name from ingest.deliveries
-                   where dataset = ? and status = ? order by received_at, landing_path""",
-                [contract.dataset, STATUS_RECEIVED],
-            ).fetchall()
-            for delivery_id, archive_path, period, file_name in pending:
-                outcome = load_delivery(
-                    con, contract, delivery_id, Path(archive_path), period, file_name, paths.warehouse
-                )
-                outcomes.append(outcome)
-                level = (
-                    context.log.warning if outcome.rows_quarantined or outcome.detail else context.log.info
-                )
-                level(
-                    f"{file_name}: {outcome.status}; {outcome.rows_in_file} rows = {outcome.rows_loaded} loaded"
-                    f" + {outcome.rows_quarantined} quarantined + {outcome.rows_duplicate} duplicate"
-                    + (f"; {outcome.detail}" if outcome.detail else "")
-                )
-            rows = con.execute(f"select count(*) from {raw_table(contract)}").fetchall()[0][0]
+            outcomes = load_pending(con, versions, warehouse.paths.warehouse, warehouse.paths.feedback)
+            rows = sum(
+                con.execute(f"select count(*) from {contract.raw_table(t)}").fetchall()[0][0]
+                for t in contract.tables
+            )
+        for file_name, outcome in outcomes:
+            quiet = not (outcome.rows_quarantined or outcome.status != "loaded")
+            (context.log.info if quiet else context.log.warning)(describe(file_name, outcome))
         return dg.MaterializeResult(
             metadata={
                 "deliveries_loaded": len(outcomes),
-                "rows_in_table": rows,
-                "rows_loaded_now": sum(o.rows_loaded for o in outcomes),
-                "rows_quarantined_now": sum(o.rows_quarantined for o in outcomes),
-                "rows_duplicate_now": sum(o.rows_duplicate for o in outcomes),
+                "rows_in_tables": rows,
+                "rows_loaded_now": sum(o.rows_loaded for _, o in outcomes),
+                "rows_quarantined_now": sum(o.rows_quarantined for _, o in outcomes),
+                "rows_duplicate_now": sum(o.rows_duplicate for _, o in outcomes),
             }
         )
 
     return _raw
 
 
-def build_row_accounting_check(contract: Contract) -> dg.AssetChecksDefinition:
+def build_row_accounting_check(versions: ContractVersions) -> dg.AssetChecksDefinition:
+    contract = versions.latest
+    counted = " union all ".join(f"select _delivery_id from {contract.raw_table(t)}" for t in contract.tables)
+
     @dg.asset_check(
         asset=raw_key(contract),
         name="row_accounting",
         blocking=True,
         pool=WAREHOUSE_POOL,
         description="For every delivery: rows loaded + quarantined + exact duplicates = rows in the "
-        "file, and the raw table holds exactly the rows recorded as loaded.",
+        "file, and the raw tables hold exactly the rows recorded as loaded.",
     )
     def _check(warehouse: Warehouse) -> dg.AssetCheckResult:
         with warehouse.vault(read_only=True) as con:
-            broken = con.execute(
-                f"""select d.file_name, d.status, d.rows_in_file, d.rows_loaded, d.rows_quarantined,
+            ensure = con.execute(
+                "select count(*) from information_schema.tables where table_schema = 'ingest'"
+                " and table_name = 'deliveries'"
+            ).fetchall()[0][0]
+            broken = (
+                con.execute(
+                    f"""select d.file_name, d.status, d.rows_in_file, d.rows_loaded, d.rows_quarantined,
                            d.rows_duplicate, coalesce(t.n, 0) as rows_in_table
                     from ingest.deliveries d
-                    left join (select _delivery_id, count(*) as n from {raw_table(contract)}
-                               group by _delivery_id) t on t._delivery_id = d.delivery_id
+                    left join (select _delivery_id, count(*) as n from ({counted}) group by _delivery_id) t
+                        on t._delivery_id = d.delivery_id
                     where d.dataset = ? and d.status in ('loaded', 'failed', 'superseded')
                       and (d.rows_in_file is distinct from d.rows_loaded + d.rows_quarantined + d.rows_duplicate
                            or (d.status = 'loaded' and coalesce(t.n, 0) <> d.rows_loaded)
                            or (d.status <> 'loaded' and coalesce(t.n, 0) <> 0))""",
-                [contract.dataset],
-            ).df()
+                    [contract.dataset],
+                ).df()
+                if ensure
+                else None
+            )
+        ok = broken is None or broken.empty
         return dg.AssetCheckResult(
-            passed=broken.empty,
+            passed=ok,
             severity=dg.AssetCheckSeverity.ERROR,
             description=None
-            if broken.empty
+            if ok
             else f"{len(broken)} deliveries whose rows do not add up: " + "; ".join(broken.file_name),
-            metadata={"deliveries_not_adding_up": len(broken)},
+            metadata={"deliveries_not_adding_up": 0 if ok else len(broken)},
         )
 
     return _check
 
 
 def ingest_definitions() -> dg.Definitions:
-    contracts = load_contracts().values()
+    versions = load_contract_versions().values()
     return dg.Definitions(
-        assets=[deliveries, *(build_raw_asset(c) for c in contracts)],
-        asset_checks=[build_row_accounting_check(c) for c in contracts],
+        assets=[deliveries, *(build_raw_asset(v) for v in versions)],
+        asset_checks=[build_row_accounting_check(v) for v in versions],
     )
+
+
+__all__ = ["DELIVERIES", "ensure_manifest", "ingest_definitions", "raw_key"]

@@ -1,14 +1,18 @@
 """Dataset contracts: data files that say what each partner file must look like.
 
-This module knows nothing about any one dataset. It reads ``contracts/<dataset>/base.yml`` and any
-per-collection-year difference files beside it, resolves shared formats and code lists, and answers
-questions such as "which contract column is this header?".
+This module knows nothing about any one dataset. It reads ``contracts/<dataset>/base.yml`` and the
+per-collection-year difference files beside it (``2022.yml`` applies to periods from 2022 on), resolves
+shared formats and code lists, and answers questions such as "which contract column is this header?".
+
+A contract describes one file format. A CSV holds one table; a workbook or an XML document may hold
+several (``tables:``), each loaded to its own raw table ``raw.<dataset>__<table>``.
 """
 
 from __future__ import annotations
 
+import copy
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -18,10 +22,28 @@ import yaml
 from orchestration.settings import CONTRACTS_DIR
 
 TYPES = {"varchar", "integer", "decimal", "date", "boolean"}
+FORMATS = {"csv", "xlsx", "xml"}
 PRIVACY = {None, "direct", "person_id", "birth_date", "postcode"}
 SEVERITIES = {"error", "warning"}
 PERSON_FIELDS = ("nhs_number", "upn", "forename", "surname", "dob", "sex", "postcode")
 ROW_ID = "_row"  # a person id for rows with no id of their own: the delivery and line they came from
+COLUMN_KEYS = {
+    "name",
+    "header",
+    "may_be_future",
+    "type",
+    "required",
+    "aliases",
+    "patterns",
+    "formats",
+    "codes",
+    "codes_from",
+    "check",
+    "pattern",
+    "severity",
+    "privacy",
+    "path",
+}
 
 
 class ContractError(ValueError):
@@ -30,7 +52,7 @@ class ContractError(ValueError):
 
 def normalise_header(name: str) -> str:
     """Header spelling that ignores case, spaces, punctuation and a byte-order mark."""
-    return re.sub(r"[^0-9a-z]", "", name.replace("\ufeff", "").lower())
+    return re.sub(r"[^0-9a-z]", "", str(name).replace("\ufeff", "").lower())
 
 
 @dataclass(frozen=True)
@@ -39,22 +61,36 @@ class Column:
     type: str = "varchar"
     required: bool = False
     aliases: tuple[str, ...] = ()
+    patterns: tuple[str, ...] = ()  # regular expressions over the normalised header
     formats: tuple[str, ...] = ()
     codes: tuple[str, ...] = ()
     check: str | None = None
     pattern: str | None = None
     severity: str = "error"
     privacy: str | None = None
+    path: str | None = None  # XML: where the value is, relative to the row element
+    header: str = (
+        ""  # the heading this version of the layout gives the column (its name, unless renamed later)
+    )
+    may_be_future: bool = False  # a due or target date may lie after the period the file is for
+
+    @property
+    def heading(self) -> str:
+        return self.header or self.name
 
     @property
     def spellings(self) -> set[str]:
         return {normalise_header(self.name), *(normalise_header(a) for a in self.aliases)}
 
+    def matches(self, header: str) -> bool:
+        norm = normalise_header(header)
+        return norm in self.spellings or any(re.search(p, norm) for p in self.patterns)
+
 
 @dataclass(frozen=True)
 class PersonSpec:
-    """How a dataset's rows reach a child: a namespace and id column for the identity index, and for
-    datasets that describe a person, the columns holding each identifying field."""
+    """How a table's rows reach a child: a namespace and id column for the identity index, and for
+    tables that describe a person, the columns holding each identifying field."""
 
     namespace: str
     id: str
@@ -73,20 +109,23 @@ class PersonSpec:
 
 
 @dataclass(frozen=True)
-class Contract:
-    dataset: str
-    partner: str
-    description: str
-    format: str
-    folder_hint: str
-    period_pattern: str
+class Table:
+    name: str
     key: tuple[str, ...]
     columns: tuple[Column, ...]
     person: PersonSpec | None
+    sheet: str | None = None  # xlsx: a regular expression the sheet name must match
+    rows: str | None = None  # xml: path of the row elements from the root
+    description: str = ""
 
     @property
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
+
+    @property
+    def headings(self) -> list[str]:
+        """The file's column headings in this version of the layout."""
+        return [c.heading for c in self.columns]
 
     @property
     def required(self) -> list[str]:
@@ -100,15 +139,72 @@ class Contract:
 
     def match_headers(self, headers: list[str]) -> dict[int, str]:
         """Position in the file's header -> contract column, for every header the contract knows."""
-        lookup = {spelling: c.name for c in self.columns for spelling in c.spellings}
         matched: dict[int, str] = {}
         for i, header in enumerate(headers):
-            name = lookup.get(normalise_header(header))
+            if header is None:
+                continue
+            norm = normalise_header(header)
+            exact = next((c.name for c in self.columns if norm in c.spellings), None)
+            name = exact or next((c.name for c in self.columns if c.matches(header)), None)
             if name and name not in matched.values():
                 matched[i] = name
         return matched
 
+
+@dataclass(frozen=True)
+class Contract:
+    """One dataset's contract as it applies from ``year`` (the base's is 0)."""
+
+    dataset: str
+    partner: str
+    description: str
+    format: str
+    folder_hint: str
+    period_pattern: str | None
+    period_element: str | None
+    tables: tuple[Table, ...]
+    year: int = 0
+    xml_root: str | None = None
+    xsd: str | None = None  # file name pattern with {year}, in the contract's folder
+    period_default: str | None = None  # "received": a snapshot whose period is the day it arrived
+
+    # --- one-table conveniences (CSV) ---------------------------------------------------------
+    @property
+    def table(self) -> Table:
+        if len(self.tables) != 1:
+            raise ContractError(f"{self.dataset} has {len(self.tables)} tables; name one")
+        return self.tables[0]
+
+    @property
+    def columns(self) -> tuple[Column, ...]:
+        return self.table.columns
+
+    @property
+    def column_names(self) -> list[str]:
+        return self.table.column_names
+
+    @property
+    def required(self) -> list[str]:
+        return self.table.required
+
+    @property
+    def person(self) -> PersonSpec | None:
+        return self.table.person
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        return self.table.key
+
+    def column(self, name: str) -> Column:
+        return self.table.column(name)
+
+    def match_headers(self, headers: list[str]) -> dict[int, str]:
+        return self.table.match_headers(headers)
+
+    # --- periods and raw tables ---------------------------------------------------------------
     def period_of(self, relative_path: str) -> str | None:
+        if not self.period_pattern:
+            return None
         m = re.search(self.period_pattern, relative_path)
         if not m:
             return None
@@ -117,6 +213,77 @@ class Contract:
             return groups["period"]
         return "-".join(v for v in groups.values() if v)
 
+    def raw_table(self, table: Table) -> str:
+        return f"raw.{self.dataset}" if len(self.tables) == 1 else f"raw.{self.dataset}__{table.name}"
+
+
+def period_end(period: str | None) -> str | None:
+    """The last day a period covers, ISO: a date is itself, a month its last day, a census term its census
+    month's end, a collection year its 31 March."""
+    import calendar
+
+    p = period or ""
+    if m := re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", p):
+        return p
+    if m := re.fullmatch(r"(\d{4})-(\d{2})", p):
+        y, mo = int(m.group(1)), int(m.group(2))
+        return f"{y}-{mo:02d}-{calendar.monthrange(y, mo)[1]}"
+    if m := re.fullmatch(r"(\d{4})-(autumn|spring|summer)", p):
+        return {
+            "autumn": f"{m.group(1)}-10-31",
+            "spring": f"{m.group(1)}-01-31",
+            "summer": f"{m.group(1)}-05-31",
+        }[m.group(2)]
+    if m := re.fullmatch(r"(\d{4})", p):
+        return f"{p}-03-31"
+    return None
+
+
+def period_year(period: str | None) -> int:
+    """The year a period belongs to for choosing a contract version: its first four digits."""
+    m = re.match(r"(\d{4})", period or "")
+    return int(m.group(1)) if m else 0
+
+
+@dataclass(frozen=True)
+class ContractVersions:
+    """Every version of a dataset's contract, by the year it applies from."""
+
+    versions: tuple[Contract, ...]
+
+    @property
+    def latest(self) -> Contract:
+        return self.versions[-1]
+
+    @property
+    def dataset(self) -> str:
+        return self.latest.dataset
+
+    def for_period(self, period: str | None) -> Contract:
+        year = period_year(period)
+        chosen = self.versions[0]
+        for version in self.versions:
+            if version.year <= year:
+                chosen = version
+        return chosen
+
+    def union_table(self, name: str) -> Table:
+        """A table with every column any version has had: the raw table's schema."""
+        columns: dict[str, Column] = {}
+        latest = None
+        for version in self.versions:
+            for t in version.tables:
+                if t.name == name:
+                    latest = t
+                    for c in t.columns:
+                        columns[c.name] = c
+        if latest is None:
+            raise KeyError(name)
+        return replace(latest, columns=tuple(columns.values()))
+
+
+# --- reading contract files -------------------------------------------------------------------------
+
 
 def _load_yaml(path: Path) -> dict[str, Any]:
     with path.open(encoding="utf-8") as fh:
@@ -124,19 +291,7 @@ def _load_yaml(path: Path) -> dict[str, Any]:
 
 
 def _column(spec: dict[str, Any], shared: dict[str, Any], where: str) -> Column:
-    unknown = set(spec) - {
-        "name",
-        "type",
-        "required",
-        "aliases",
-        "formats",
-        "codes",
-        "codes_from",
-        "check",
-        "pattern",
-        "severity",
-        "privacy",
-    }
+    unknown = set(spec) - COLUMN_KEYS
     if unknown:
         raise ContractError(f"{where}: column {spec.get('name')!r} has unknown keys {sorted(unknown)}")
     ctype = spec.get("type", "varchar")
@@ -157,23 +312,24 @@ def _column(spec: dict[str, Any], shared: dict[str, Any], where: str) -> Column:
     if privacy not in PRIVACY:
         raise ContractError(f"{where}: column {spec['name']!r} has unknown privacy {privacy!r}")
     return Column(
-        name=spec["name"],
+        name=str(spec["name"]),
         type=ctype,
         required=bool(spec.get("required", False)),
-        aliases=tuple(spec.get("aliases", ())),
+        aliases=tuple(str(a) for a in spec.get("aliases", ())),
+        patterns=tuple(spec.get("patterns", ())),
         formats=tuple(formats),
         codes=tuple(str(c) for c in codes),
         check=spec.get("check"),
         pattern=spec.get("pattern"),
         severity=severity,
         privacy=privacy,
+        path=spec.get("path"),
+        header=str(spec.get("header") or ""),
+        may_be_future=bool(spec.get("may_be_future", False)),
     )
 
 
-def load_contract(folder: Path, shared: dict[str, Any]) -> Contract:
-    base_path = folder / "base.yml"
-    spec = _load_yaml(base_path)
-    where = str(base_path.relative_to(folder.parent.parent))
+def _table(spec: dict[str, Any], shared: dict[str, Any], where: str) -> Table:
     columns = tuple(_column(c, shared, where) for c in spec["columns"])
     names = [c.name for c in columns]
     if len(set(names)) != len(names):
@@ -192,26 +348,138 @@ def load_contract(folder: Path, shared: dict[str, Any]) -> Contract:
     for k in spec.get("key", []):
         if k not in names:
             raise ContractError(f"{where}: key refers to unknown column {k!r}")
-    return Contract(
-        dataset=spec["dataset"],
-        partner=spec["partner"],
-        description=spec["description"],
-        format=spec.get("format", "csv"),
-        folder_hint=spec.get("recognise", {}).get("folder", ""),
-        period_pattern=spec["period"]["pattern"],
+    return Table(
+        name=spec.get("name", ""),
         key=tuple(spec.get("key", [])),
         columns=columns,
         person=person,
+        sheet=spec.get("sheet"),
+        rows=spec.get("rows"),
+        description=spec.get("description", ""),
     )
 
 
+def _apply_diff(table_spec: dict[str, Any], diff: dict[str, Any], where: str) -> dict[str, Any]:
+    """A later year's difference: ``rename`` (the column keeps its place; its old header stays an alias),
+    ``add`` (appended, or placed ``after`` a named column), ``drop``, and ``change`` (attributes of
+    existing columns). Columns keep their order: it is the layout of the file."""
+    spec = copy.deepcopy(table_spec)
+    columns = spec["columns"]
+
+    def index_of(name: str, action: str) -> int:
+        for i, c in enumerate(columns):
+            if c["name"] == name:
+                return i
+        raise ContractError(f"{where}: {action} of unknown column {name!r}")
+
+    renames = diff.get("rename") or {}
+    for old, new in renames.items():
+        column = columns[index_of(old, "rename")]
+        column["aliases"] = [*column.get("aliases", []), old]
+        column["name"] = new
+    for name in diff.get("drop") or []:
+        del columns[index_of(name, "drop")]
+    for name, changes in (diff.get("change") or {}).items():
+        columns[index_of(name, "change")].update(changes)
+    for column in diff.get("add") or []:
+        column = dict(column)
+        after = column.pop("after", None)
+        if any(c["name"] == column["name"] for c in columns):
+            raise ContractError(f"{where}: add of existing column {column['name']!r}")
+        columns.insert(index_of(after, "add after") + 1 if after else len(columns), column)
+    spec["key"] = [renames.get(k, k) for k in spec.get("key", [])]
+    if "person" in spec:
+        spec["person"] = {k: renames.get(v, v) for k, v in spec["person"].items()}
+    return spec
+
+
+def _canonical(table_specs: list[dict[str, Any]], renamed: dict[str, str]) -> list[dict[str, Any]]:
+    """An earlier year's tables under the names columns have now: old names become aliases."""
+
+    def final(name: str) -> str:
+        seen = set()
+        while name in renamed and name not in seen:
+            seen.add(name)
+            name = renamed[name]
+        return name
+
+    out = copy.deepcopy(table_specs)
+    for spec in out:
+        for column in spec["columns"]:
+            name = final(column["name"])
+            if name != column["name"]:
+                column["aliases"] = [*column.get("aliases", []), column["name"]]
+                column["header"] = column["name"]
+                column["name"] = name
+        spec["key"] = [final(k) for k in spec.get("key", [])]
+        if "person" in spec:
+            spec["person"] = {k: final(v) for k, v in spec["person"].items()}
+    return out
+
+
+def load_versions(folder: Path, shared: dict[str, Any]) -> ContractVersions:
+    base = _load_yaml(folder / "base.yml")
+    where = f"contracts/{folder.name}"
+    table_specs = (
+        base["tables"]
+        if "tables" in base
+        else [{"name": base["dataset"], **{k: base[k] for k in ("key", "person", "columns") if k in base}}]
+    )
+    diffs = sorted((int(p.stem), p) for p in folder.glob("*.yml") if p.stem.isdigit())
+    by_year: list[tuple[int, list[dict[str, Any]]]] = [(0, table_specs)]
+    renamed: dict[str, str] = {}
+    for year, path in diffs:
+        diff = _load_yaml(path)
+        if len(table_specs) == 1 and "tables" not in diff:
+            diff = {"tables": {table_specs[0]["name"]: diff}}
+        per_table = diff.get("tables") or {}
+        unknown = set(per_table) - {t["name"] for t in table_specs}
+        if unknown:
+            raise ContractError(f"{where}/{path.name}: unknown tables {sorted(unknown)}")
+        table_specs = [
+            _apply_diff(t, per_table[t["name"]], f"{where}/{path.name}") if t["name"] in per_table else t
+            for t in table_specs
+        ]
+        for t in per_table.values():
+            renamed.update(t.get("rename") or {})
+        by_year.append((year, table_specs))
+    period = base.get("period", {})
+    recognise = base.get("recognise", {})
+    fmt = base.get("format", "csv")
+    if fmt not in FORMATS:
+        raise ContractError(f"{where}: unknown format {fmt!r}")
+    versions = [
+        Contract(
+            dataset=base["dataset"],
+            partner=base["partner"],
+            description=base["description"],
+            format=fmt,
+            folder_hint=recognise.get("folder", ""),
+            period_pattern=period.get("pattern"),
+            period_element=period.get("element"),
+            tables=tuple(_table(t, shared, where) for t in _canonical(specs, renamed)),
+            year=year,
+            xml_root=recognise.get("root"),
+            xsd=base.get("xsd"),
+            period_default=period.get("default"),
+        )
+        for year, specs in by_year
+    ]
+    return ContractVersions(tuple(versions))
+
+
 @cache
-def load_contracts(directory: Path = CONTRACTS_DIR) -> dict[str, Contract]:
+def load_contract_versions(directory: Path = CONTRACTS_DIR) -> dict[str, ContractVersions]:
     shared = _load_yaml(directory / "_shared.yml")
-    contracts = {}
+    out = {}
     for folder in sorted(p for p in directory.iterdir() if (p / "base.yml").exists()):
-        contract = load_contract(folder, shared)
-        if contract.dataset != folder.name:
-            raise ContractError(f"{folder}: dataset name {contract.dataset!r} differs from its folder")
-        contracts[contract.dataset] = contract
-    return contracts
+        versions = load_versions(folder, shared)
+        if versions.dataset != folder.name:
+            raise ContractError(f"{folder}: dataset name {versions.dataset!r} differs from its folder")
+        out[versions.dataset] = versions
+    return out
+
+
+def load_contracts(directory: Path = CONTRACTS_DIR) -> dict[str, Contract]:
+    """The latest version of every contract."""
+    return {name: v.latest for name, v in load_contract_versions(directory).items()}

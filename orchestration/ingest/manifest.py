@@ -33,6 +33,7 @@ create table if not exists ingest.deliveries (
     received_at timestamp not null,
     status varchar not null,
     status_detail varchar,
+    recognition_notes varchar,     -- where the file's name or folder disagrees with its content
     rows_in_file bigint,
     rows_loaded bigint,
     rows_quarantined bigint,
@@ -46,7 +47,8 @@ create table if not exists ingest.quarantine (
     delivery_id varchar not null,
     dataset varchar not null,
     file_name varchar not null,
-    line_number bigint,
+    sheet varchar,             -- worksheet or XML table; null for a CSV
+    line_number bigint,        -- the line in a text file, the row in a worksheet
     column_name varchar,
     rule varchar not null,
     severity varchar not null,

@@ -1,12 +1,16 @@
-"""Which dataset is this file? Decided by its content (the column set), as the DfE validators do; the
-landing folder it arrived in only breaks ties. A file that matches no contract is never guessed."""
+"""Which dataset is this file? Decided by its content, as the DfE validators do: a CSV by its column set,
+a workbook by its sheets and their headings, an XML document by its root element. The landing folder it
+arrived in only breaks ties, and a name or folder that disagrees with the content is noted. A file that
+matches no contract is never guessed."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestration.ingest.contracts import Contract
+from orchestration.ingest.contracts import Contract, normalise_header
+from orchestration.ingest.sources import HEADER_SEARCH_ROWS, sniff_format
 from orchestration.ingest.textfile import decode, header_fields
 
 MIN_KNOWN_SHARE = 0.5  # at least half of a file's columns must be ones the contract knows
@@ -16,6 +20,63 @@ MIN_KNOWN_SHARE = 0.5  # at least half of a file's columns must be ones the cont
 class Match:
     contract: Contract | None
     reason: str | None = None
+    period: str | None = None  # read from the content (an XML header), when the contract says where
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _score_headers(contracts: list[Contract], headers: list[str]) -> list[tuple[bool, float, int, Contract]]:
+    """Contracts that know at least half of the file's columns (and two or more of them). Required
+    columns are not demanded here, only preferred: a file missing one is still that dataset, and fails
+    with a message that says which column it lacks."""
+    out = []
+    filled = max(1, len([h for h in headers if h not in (None, "")]))
+    for contract in contracts:
+        table = contract.tables[0]
+        matched = table.match_headers(headers)
+        known = len(matched) / filled
+        if known >= MIN_KNOWN_SHARE and len(matched) >= 2:
+            out.append((set(table.required) <= set(matched.values()), known, len(matched), contract))
+    return out
+
+
+def _pick(candidates: list[tuple[bool, float, int, Contract]], relative: str) -> Contract | None:
+    if not candidates:
+        return None
+    best = max(
+        candidates,
+        key=lambda c: (c[0], c[1], c[2], bool(c[3].folder_hint) and relative.startswith(c[3].folder_hint)),
+    )
+    return best[3]
+
+
+def _notes(contract: Contract, relative: str, contracts: dict[str, Contract]) -> tuple[str, ...]:
+    """What a partner should know when the name or folder of a file disagrees with its content."""
+    notes = []
+    if contract.folder_hint and not relative.startswith(contract.folder_hint + "/"):
+        notes.append(f"arrived outside {contract.folder_hint}/ but its content is {contract.dataset}")
+    stem = normalise_header(Path(relative).stem)
+    if normalise_header(contract.dataset) not in stem:
+        named = [c.dataset for c in contracts.values() if normalise_header(c.dataset) in stem]
+        if named:
+            notes.append(f"its name says {max(named, key=len)} but its content is {contract.dataset}")
+    return tuple(notes)
+
+
+def _csv_hint(headers: list[str], contracts: dict[str, Contract]) -> str:
+    """Why a CSV matched nothing, in the partner's terms."""
+    for contract in contracts.values():
+        if contract.format == "xlsx":
+            for table in contract.tables:
+                if len(table.match_headers(headers)) >= max(3, len(table.columns) // 2):
+                    return (
+                        f"; it looks like '{table.description or table.name}' of {contract.dataset} saved as "
+                        "CSV: send the whole workbook"
+                    )
+    filled = [h for h in headers if h]
+    data_like = [h for h in filled if re.fullmatch(r"[\d\s/.:,+-]+|\w{1,3}|.*\d{3,}.*", h)]
+    if filled and len(data_like) * 2 >= len(filled):
+        return "; the first line looks like data, not column headings: is the header row missing?"
+    return ""
 
 
 def recognise(path: Path, relative: str, contracts: dict[str, Contract]) -> Match:
@@ -23,21 +84,79 @@ def recognise(path: Path, relative: str, contracts: dict[str, Contract]) -> Matc
         head = fh.read(1 << 20)
     if not head.strip():
         return Match(None, f"{relative}: the file is empty")
+    kind = sniff_format(path)
+    if kind == "xlsx":
+        return _recognise_workbook(path, relative, contracts)
+    if kind == "xml":
+        return _recognise_xml(path, relative, contracts)
+    if b"\x00" in head[:4096] and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return Match(None, f"{relative}: this is not a text file (it contains binary data)")
     headers = header_fields(decode(head).text_bytes)
     if not headers:
         return Match(None, f"{relative}: no header row found")
-    candidates = []
-    for contract in contracts.values():
-        matched = contract.match_headers(headers)
-        if not set(contract.required) <= set(matched.values()):
-            continue
-        known_share = len(matched) / len(headers)
-        if known_share < MIN_KNOWN_SHARE:
-            continue
-        in_hinted_folder = bool(contract.folder_hint) and relative.startswith(contract.folder_hint)
-        candidates.append((known_share, len(matched), in_hinted_folder, contract.dataset, contract))
-    if not candidates:
+    csv_contracts = [c for c in contracts.values() if c.format == "csv"]
+    chosen = _pick(_score_headers(csv_contracts, headers), relative)
+    if chosen is None:
         shown = ", ".join(headers[:8]) + (", ..." if len(headers) > 8 else "")
-        return Match(None, f"{relative}: columns ({shown}) match no known dataset")
-    candidates.sort(key=lambda c: (c[0], c[1], c[2]), reverse=True)
-    return Match(candidates[0][4])
+        return Match(
+            None, f"{relative}: columns ({shown}) match no known dataset{_csv_hint(headers, contracts)}"
+        )
+    return Match(chosen, notes=_notes(chosen, relative, contracts))
+
+
+def _recognise_workbook(path: Path, relative: str, contracts: dict[str, Contract]) -> Match:
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:
+        return Match(None, f"{relative}: looks like an Excel workbook but cannot be opened ({exc})")
+    titles = [ws.title.strip() for ws in book.worksheets]
+    best: tuple[int, Contract] | None = None
+    for contract in contracts.values():
+        if contract.format != "xlsx":
+            continue
+        hits = sum(1 for t in contract.tables if t.sheet and any(re.search(t.sheet, s, re.I) for s in titles))
+        if hits and (best is None or hits > best[0]):
+            best = (hits, contract)
+    if best is not None:
+        return Match(best[1], notes=_notes(best[1], relative, contracts))
+    # a CSV dataset saved as a workbook: its first sheet's heading row says which
+    rows = list(book.worksheets[0].iter_rows(values_only=True, max_row=HEADER_SEARCH_ROWS)) if titles else []
+    for row in rows:
+        headers = [str(c) for c in row if c is not None]
+        chosen = _pick(
+            _score_headers([c for c in contracts.values() if c.format == "csv"], headers), relative
+        )
+        if chosen is not None:
+            return Match(
+                chosen,
+                notes=(
+                    *_notes(chosen, relative, contracts),
+                    "an Excel workbook where a CSV file was expected",
+                ),
+            )
+    return Match(
+        None, f"{relative}: an Excel workbook whose sheets ({', '.join(titles[:6])}) match no known dataset"
+    )
+
+
+def _recognise_xml(path: Path, relative: str, contracts: dict[str, Contract]) -> Match:
+    from lxml import etree
+
+    try:
+        tree = etree.parse(
+            str(path), etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+        )
+    except etree.XMLSyntaxError as exc:
+        return Match(None, f"{relative}: not well-formed XML at line {exc.lineno}: {exc.msg}")
+    root = tree.getroot()
+    name = etree.QName(root).localname
+    for contract in contracts.values():
+        if contract.format == "xml" and contract.xml_root == name:
+            period = None
+            if contract.period_element:
+                found = root.xpath(contract.period_element)
+                period = (found[0].text or "").strip() if found and hasattr(found[0], "text") else None
+            return Match(contract, period=period or None, notes=_notes(contract, relative, contracts))
+    return Match(None, f"{relative}: an XML document with root <{name}> matches no known dataset")

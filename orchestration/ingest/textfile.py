@@ -19,10 +19,13 @@ class DecodedFile:
 
 
 def decode(data: bytes) -> DecodedFile:
-    """UTF-8 (with or without a BOM) as it is; anything else is taken as Windows-1252, which is what
-    Excel writes by default on English Windows, and re-encoded as UTF-8."""
+    """UTF-8 (with or without a BOM) as it is; UTF-16 (which Excel writes as "Unicode text") by its BOM;
+    anything else is taken as Windows-1252, what Excel writes by default on English Windows. All become
+    UTF-8 for reading."""
     if data.startswith(BOM):
         return DecodedFile(data[len(BOM) :], "utf-8-sig", True)
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return DecodedFile(data.decode("utf-16", errors="replace").encode("utf-8"), "utf-16", True)
     try:
         data.decode("utf-8")
         return DecodedFile(data, "utf-8", False)

@@ -13,7 +13,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from orchestration.ingest.contracts import load_contracts
+from orchestration.ingest.contracts import load_contract_versions
 from orchestration.synthetic.faults import HUMAN_HEADERS, FaultLog, excel_serial
 from orchestration.synthetic.health import simulate_health
 from orchestration.synthetic.population import (
@@ -81,9 +81,11 @@ def _fmt(values: np.ndarray | pd.Series, fmt: str) -> np.ndarray:
     return np.where(blank, "", text)
 
 
-def _layout(dataset: str) -> list[str]:
-    """Column order of a partner table as its contract records it: the real extract layout."""
-    return load_contracts()[dataset].column_names
+def _layout(dataset: str, period: str = "9999") -> tuple[list[str], list[str]]:
+    """(contract names, file headings) of a partner table in the given period, in the file's order: the
+    real extract layout of that year."""
+    table = load_contract_versions()[dataset].for_period(period).table
+    return table.column_names, table.headings
 
 
 class Timer:
@@ -265,9 +267,13 @@ def _census_specs(sim: dict) -> list[FileSpec]:
         frame = pd.concat(parts, ignore_index=True)
         shaped = _shape_census(table, frame, pop)
         for label, rows in shaped.groupby("_census", sort=True):
-            spec = FileSpec(
-                f"schools/school_census/{label}_{table}.csv", dataset, rows.reset_index(drop=True)
-            )
+            # the layout of that year's census: columns added, dropped or renamed since are as they were
+            names, headings = _layout(dataset, label.replace("_", "-"))
+            keep = [c for c in rows.columns if c.startswith("_")]
+            rows = rows.reindex(columns=names + keep).reset_index(drop=True)
+            rows[names] = rows[names].fillna("")
+            rows.columns = headings + keep
+            spec = FileSpec(f"schools/school_census/{label}_{table}.csv", dataset, rows)
             if table in ("pupilonroll", "pupilnolongeronroll"):
                 key = "pupilonrolltableid" if table == "pupilonroll" else "pupilnolongeronrolltableid"
                 spec.id_column, spec.describes_person = key, True
@@ -337,13 +343,12 @@ def _shape_census(table: str, frame: pd.DataFrame, pop: pd.DataFrame) -> pd.Data
         if table == "pupilnolongeronroll":
             out["leavingdate"] = _fmt(frame.leavingdate, CENSUS_DATETIME)
             out["ncyearleaving"] = out.pop("ncyearactual")
-        out = out.reindex(
-            columns=_layout(
-                "school_census_pupil_on_roll"
-                if table == "pupilonroll"
-                else "school_census_pupil_no_longer_on_roll"
-            )
-        ).fillna("")
+        dataset = (
+            "school_census_pupil_on_roll"
+            if table == "pupilonroll"
+            else "school_census_pupil_no_longer_on_roll"
+        )
+        out = out.reindex(columns=_layout(dataset)[0]).fillna("")
         out["_previous_postcode"] = ""
     elif table.startswith("termlysessiondetails"):
         out = pd.DataFrame(
@@ -407,7 +412,12 @@ def _shape_census(table: str, frame: pd.DataFrame, pop: pd.DataFrame) -> pd.Data
                 "reason1": frame.reason1.to_numpy(),
                 "reason2": "",
                 "reason3": "",
-                "category": frame.category.to_numpy(),
+                # a fixed-period exclusion was recorded as FIXD until it became a suspension in 2022
+                "category": np.where(
+                    (frame.census.str[:4].astype(int) < 2022) & (frame.category == "SUSP"),
+                    "FIXD",
+                    frame.category,
+                ),
                 "senprovision": frame.senprovision.to_numpy(),
             }
         )

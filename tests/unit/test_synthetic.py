@@ -67,15 +67,13 @@ def test_school_census_tables_keep_the_reference_layout(authority, shared_refere
     sample = shared_reference / "samples" / "school_census_2024_autumn" / f"2024_autumn_{table}.csv"
     reference = sample.read_text(encoding="utf-8").splitlines()[0].split(",")
     generated = sorted((authority.landing / "schools" / "school_census").glob(f"*_{table}.csv"))
-    clean = [p for p in generated if p.read_bytes()[:3] != b"\xef\xbb\xbf"]
     faulted = set(pd.read_csv(authority.ground_truth / "faults.csv", dtype=str).file.dropna())
-    headers = [
-        p.read_text(encoding="cp1252").splitlines()[0].split(",")
-        for p in clean
-        if p.relative_to(authority.landing).as_posix() not in faulted
-    ]
-    assert headers, f"no unfaulted {table} file"
-    assert all(h == reference for h in headers)
+    unfaulted = [p for p in generated if p.relative_to(authority.landing).as_posix() not in faulted]
+    # from 2024 on, exactly the reference extract's layout; before, that year's (a column since renamed)
+    recent = [p for p in unfaulted if p.name >= "2024"]
+    assert recent, f"no unfaulted {table} file from 2024 on"
+    for p in recent:
+        assert p.read_text(encoding="utf-8").splitlines()[0].split(",") == reference, p.name
 
 
 def test_every_partner_dataset_is_written(authority):

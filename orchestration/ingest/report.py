@@ -1,0 +1,91 @@
+"""Error reports for partners: one per delivery with problems, as CSV and as an Excel workbook that a
+data officer can open, filter and fix from. Values of identifiers are masked; rows are numbered as the
+officer finds them (the line of a text file, the row of a worksheet)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import duckdb
+
+COLUMNS = [
+    "File",
+    "Sheet",
+    "Row",
+    "Column",
+    "Problem",
+    "Value (masked if an identifier)",
+    "What happened",
+    "Rule",
+]
+
+
+def write_error_report(
+    con: duckdb.DuckDBPyConnection, delivery_id: str, folder: Path
+) -> tuple[Path, Path] | None:
+    """Write ``<file>-<delivery>-errors.csv`` and ``.xlsx`` under ``folder``; None when there is nothing
+    to report."""
+    summary = con.execute(
+        """select file_name, dataset, period, status, rows_in_file, rows_loaded, rows_quarantined, rows_duplicate,
+                  received_at::varchar, coalesce(status_detail, ''), coalesce(recognition_notes, '')
+           from ingest.deliveries where delivery_id = ?""",
+        [delivery_id],
+    ).fetchall()
+    if not summary:
+        return None
+    (file_name, dataset, period, status, rows, loaded, quarantined, duplicates, received, detail, notes) = (
+        summary[0]
+    )
+    issues = con.execute(
+        """select file_name, coalesce(sheet, ''), line_number, coalesce(column_name, ''), message, coalesce(value, ''),
+                  case when severity = 'error' then 'Row not loaded' else 'Row loaded; please check' end, rule
+           from ingest.quarantine where delivery_id = ?
+           order by sheet nulls first, line_number nulls first, column_name""",
+        [delivery_id],
+    ).fetchall()
+    if not issues and status == "loaded" and not duplicates:
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = f"{Path(file_name).stem}-{delivery_id}-errors"
+    csv_path, xlsx_path = folder / f"{stem}.csv", folder / f"{stem}.xlsx"
+    with csv_path.open("w", newline="", encoding="utf-8-sig") as fh:  # the BOM makes Excel read UTF-8
+        writer = csv.writer(fh, lineterminator="\r\n")
+        writer.writerow(COLUMNS)
+        writer.writerows(issues)
+
+    import openpyxl
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    from openpyxl.styles import Font
+
+    book = openpyxl.Workbook(write_only=True)
+    about = book.create_sheet("Summary")
+    bold = Font(bold=True)
+    facts = [
+        ("File", file_name),
+        ("Dataset", dataset),
+        ("Period", period),
+        ("Received", received),
+        ("Status", status),
+        ("Rows in the file", rows),
+        ("Rows loaded", loaded),
+        ("Rows not loaded (see Problems)", quarantined),
+        ("Rows that repeat an earlier row exactly (counted once)", duplicates),
+        ("Notes", "; ".join(x for x in (detail, notes) if x)),
+    ]
+    for label, value in facts:
+        about.append([_bold(about, label, bold), value])
+    sheet = book.create_sheet("Problems")
+    sheet.append([_bold(sheet, c, bold) for c in COLUMNS])
+    for row in issues:
+        sheet.append([ILLEGAL_CHARACTERS_RE.sub("?", v) if isinstance(v, str) else v for v in row])
+    book.save(xlsx_path)
+    return csv_path, xlsx_path
+
+
+def _bold(sheet, text: str, font):
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(sheet, value=text)
+    cell.font = font
+    return cell

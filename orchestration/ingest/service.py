@@ -1,0 +1,71 @@
+"""Ingestion as plain functions, shared by the Dagster assets and the ``wholechild ingest`` command."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import duckdb
+
+from orchestration.ingest.contracts import Contract, ContractVersions, period_year
+from orchestration.ingest.load import LoadOutcome, ensure_raw_tables, load_delivery
+from orchestration.ingest.manifest import STATUS_RECEIVED, ensure_manifest
+from orchestration.ingest.report import write_error_report
+from orchestration.settings import CONTRACTS_DIR
+
+
+def xsd_for(contract: Contract, period: str | None, contracts_dir: Path = CONTRACTS_DIR) -> Path | None:
+    """The XSD of the delivery's collection year, or the nearest year there is one for."""
+    if not contract.xsd:
+        return None
+    folder = contracts_dir / contract.dataset
+    pattern = re.escape(contract.xsd).replace(r"\{year\}", r"(\d{4})")
+    available = {
+        int(m.group(1)): p
+        for p in folder.rglob("*.xsd")
+        if (m := re.fullmatch(pattern, p.relative_to(folder).as_posix()))
+    }
+    if not available:
+        return None
+    year = period_year(period)
+    nearest = min(available, key=lambda y: (abs(y - year), -y))
+    return available[nearest]
+
+
+def load_pending(
+    con: duckdb.DuckDBPyConnection, versions: ContractVersions, scratch: Path, feedback: Path | None = None
+) -> list[tuple[str, LoadOutcome]]:
+    """Load every received, not yet loaded, delivery of one dataset, oldest first."""
+    ensure_manifest(con)
+    ensure_raw_tables(con, versions)
+    pending = con.execute(
+        """select delivery_id, archive_path, period, file_name, recognition_notes from ingest.deliveries
+           where dataset = ? and status = ? order by received_at, landing_path""",
+        [versions.dataset, STATUS_RECEIVED],
+    ).fetchall()
+    out = []
+    for delivery_id, archive_path, period, file_name, notes in pending:
+        contract = versions.for_period(period)
+        outcome = load_delivery(
+            con,
+            versions,
+            delivery_id,
+            Path(archive_path),
+            period,
+            file_name,
+            scratch,
+            xsd=xsd_for(contract, period),
+            notes=[notes] if notes else None,
+        )
+        out.append((file_name, outcome))
+        if feedback is not None:
+            write_error_report(con, delivery_id, feedback / versions.latest.partner / str(period))
+    return out
+
+
+def describe(file_name: str, outcome: LoadOutcome) -> str:
+    text = (
+        f"{file_name}: {outcome.status}; {outcome.rows_in_file} rows = {outcome.rows_loaded} loaded"
+        f" + {outcome.rows_quarantined} quarantined + {outcome.rows_duplicate} exact duplicates"
+    )
+    return text + (f" ({outcome.detail})" if outcome.detail else "")

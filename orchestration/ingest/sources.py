@@ -1,0 +1,454 @@
+"""Reading a delivered file into DuckDB as text, table by table, with each row's place in the file.
+
+Three readers, one result: for every table of the contract, a temporary DuckDB table of text columns
+(named by the contract where a header matched, ``_extra_<n>_<header>`` where it did not) with ``_row``
+(1, 2, ...), ``_line`` (the line in a text file or the row in a worksheet, as a person finds it) and
+``_sheet``. Typing and validation happen afterwards, in SQL, the same way for every format.
+
+- CSV: DuckDB's own reader with every column as text and no type sniffing; rows it cannot read are
+  reported with their line. Lines come from a vectorised scan of record starts.
+- XLSX: openpyxl; a sheet per table, found by a pattern on its name, its header row found among the
+  first rows. Cells are written back as the text a person sees (dates as ISO dates).
+- XML: lxml; rows are elements found by a path, values by paths relative to them, checked against the
+  XSD of the collection year when the contract names one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from orchestration.ingest.contracts import Contract, Table, normalise_header
+from orchestration.ingest.textfile import decode, header_fields, record_start_lines
+
+XLSX_MAGIC = b"PK\x03\x04"
+HEADER_SEARCH_ROWS = 12
+ISSUE_COLUMNS = ["_row", "column_name", "rule", "severity", "value", "message"]
+
+
+@dataclass
+class Staged:
+    """One table of a delivery, staged as text in DuckDB."""
+
+    table: Table
+    temp: str
+    names: list[str]
+    extras: dict[str, str]
+    rows: int
+    sheet: str | None = None
+    malformed: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["line", "rule", "message"]))
+    cell_issues: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ISSUE_COLUMNS))
+    missing_required: list[str] = field(default_factory=list)
+    absent: bool = False  # the file has no such table at all (a workbook without that list)
+
+
+@dataclass
+class Read:
+    staged: list[Staged]
+    notes: list[str] = field(default_factory=list)
+
+
+class FileProblem(Exception):
+    """The file cannot be read as its contract says, as a whole; the message is for the partner."""
+
+    def __init__(self, message: str, rule: str, rows: int = 0) -> None:
+        super().__init__(message)
+        self.rule = rule
+        self.rows = rows
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def sniff_format(path: Path) -> str:
+    with path.open("rb") as fh:
+        head = fh.read(512)
+    if head.startswith(XLSX_MAGIC):
+        return "xlsx"
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if stripped.startswith(b"<"):
+        return "xml"
+    return "csv"
+
+
+def _names_for(table: Table, headers: list[str]) -> tuple[list[str], dict[str, str]]:
+    matched = table.match_headers(headers)
+    names, extras = [], {}
+    for i, h in enumerate(headers):
+        if i in matched:
+            names.append(matched[i])
+        else:
+            name = f"_extra_{i}_{normalise_header(h or '') or 'blank'}"
+            names.append(name)
+            extras[name] = str(h or "")
+    return names, extras
+
+
+def _register(con: duckdb.DuckDBPyConnection, temp: str, frame: pd.DataFrame) -> None:
+    con.register("_frame_in", frame)
+    con.execute(f"create or replace temp table {temp} as select * from _frame_in")
+    con.unregister("_frame_in")
+
+
+# --- CSV ------------------------------------------------------------------------------------------
+
+
+def read_csv(con: duckdb.DuckDBPyConnection, table: Table, path: Path, file_name: str, scratch: Path) -> Read:
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise FileProblem(f"{file_name}: the file is empty", "empty_file")
+    if b"\x00" in raw[:4096] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise FileProblem(f"{file_name}: this is not a text file (it contains binary data)", "not_text")
+    decoded = decode(raw)
+    notes = [] if decoded.encoding == "utf-8" else [f"read as {decoded.encoding}"]
+    lines = record_start_lines(decoded.text_bytes)
+    headers = header_fields(decoded.text_bytes)
+    data_lines = lines[1:]
+    names, extras = _names_for(table, headers)
+    temp = f"_src_{table.name or 'table'}"
+    missing = [c for c in table.required if c not in names]
+    if not len(data_lines):
+        _register(
+            con,
+            temp,
+            pd.DataFrame(
+                {
+                    "_row": pd.Series(dtype="int64"),
+                    "_line": pd.Series(dtype="int64"),
+                    "_sheet": pd.Series(dtype=str),
+                    **{n: pd.Series(dtype=str) for n in names},
+                }
+            ),
+        )
+        return Read([Staged(table, temp, names, extras, 0, missing_required=missing)], notes)
+    with tempfile.TemporaryDirectory(dir=scratch) as tmp:
+        source = path
+        if decoded.transcoded:
+            source = Path(tmp) / "utf8.csv"
+            source.write_bytes(decoded.text_bytes)
+        con.execute("drop table if exists reject_errors; drop table if exists reject_scans")
+        columns = ", ".join(f"{_lit(n)}: 'VARCHAR'" for n in names)
+        con.execute(
+            f"""create or replace temp table {temp}_raw as
+                select row_number() over () as _row, *
+                from read_csv({_lit(str(source))}, header = true, delim = ',', quote = '"', escape = '"',
+                              store_rejects = true, auto_detect = false, columns = {{{columns}}})"""
+        )
+        # the reader reports one error per missing or extra cell: one per line is what a person needs
+        rejected = con.execute(
+            """select line, any_value(error_type order by column_idx) as error_type,
+                      any_value(error_message order by column_idx) as error_message
+               from reject_errors group by line order by line"""
+        ).df()
+    rejected_lines = (
+        rejected["line"].to_numpy(dtype=np.int64) if len(rejected) else np.array([], dtype=np.int64)
+    )
+    parsed_lines = data_lines[~np.isin(data_lines, rejected_lines)]
+    parsed = con.execute(f"select count(*) from {temp}_raw").fetchall()[0][0]
+    if parsed != len(parsed_lines):  # cannot map rows to lines exactly: fall back to record order
+        parsed_lines = np.arange(2, parsed + 2)
+        notes.append("line numbers are approximate")
+    con.register("_lines_in", pd.DataFrame({"_row": np.arange(1, parsed + 1), "_line": parsed_lines}))
+    con.execute(f"""create or replace temp table {temp} as
+                    select s._row, l._line, null::varchar as _sheet, s.* exclude (_row)
+                    from {temp}_raw s join _lines_in l using (_row)""")
+    con.unregister("_lines_in")
+    con.execute(f"drop table {temp}_raw")
+    malformed = pd.DataFrame(
+        {
+            "line": rejected["line"].astype(int) if len(rejected) else pd.Series(dtype=int),
+            "rule": ("malformed:" + rejected["error_type"].astype(str))
+            if len(rejected)
+            else pd.Series(dtype=str),
+            "message": [
+                f"line {int(r.line)} could not be read as CSV: {r.error_message}"
+                for r in rejected.itertuples()
+            ],
+        }
+    )
+    return Read(
+        [Staged(table, temp, names, extras, parsed, malformed=malformed, missing_required=missing)], notes
+    )
+
+
+# --- XLSX -----------------------------------------------------------------------------------------
+
+
+def _cell_text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time(0) else value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    text = str(value).replace("\xa0", " ")
+    return text if text.strip() else None
+
+
+def _header_row(rows: list[tuple], table: Table) -> int | None:
+    """Index of the row that heads the table: the one among the first rows matching most columns."""
+    best, best_score = None, 0
+    for i, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
+        headers = [str(c) if c is not None else None for c in row]
+        score = len(table.match_headers(headers))
+        if score > best_score:
+            best, best_score = i, score
+    needed = max(1, min(len(table.required) or 1, len(table.columns) // 2))
+    return best if best_score >= needed else None
+
+
+def read_xlsx(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path, file_name: str) -> Read:
+    import openpyxl
+
+    try:
+        values = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        formulas = openpyxl.load_workbook(path, read_only=True, data_only=False)
+    except Exception as exc:
+        raise FileProblem(
+            f"{file_name}: cannot be opened as an Excel workbook ({exc})", "not_a_workbook"
+        ) from exc
+    notes = []
+    out = []
+    taken: set[str] = set()
+    for index, table in enumerate(contract.tables):
+        temp = f"_src_{table.name or 'table'}_{index}"
+        sheet = None
+        for ws in values.worksheets:
+            pattern = table.sheet or ".*"
+            if ws.title not in taken and re.search(pattern, ws.title.strip(), flags=re.IGNORECASE):
+                sheet = ws
+                break
+        if sheet is None:
+            names = table.column_names
+            _register(
+                con,
+                temp,
+                pd.DataFrame(
+                    {
+                        "_row": pd.Series(dtype="int64"),
+                        "_line": pd.Series(dtype="int64"),
+                        "_sheet": pd.Series(dtype=str),
+                        **{n: pd.Series(dtype=str) for n in names},
+                    }
+                ),
+            )
+            out.append(Staged(table, temp, names, {}, 0, absent=True))
+            notes.append(f"no sheet for {table.description or table.name}")
+            continue
+        taken.add(sheet.title)
+        rows = list(sheet.iter_rows(values_only=True))
+        raw_rows = list(formulas[sheet.title].iter_rows(values_only=True))
+        header_at = _header_row(rows, table)
+        if header_at is None:
+            names = table.column_names
+            _register(
+                con,
+                temp,
+                pd.DataFrame(
+                    {
+                        "_row": pd.Series(dtype="int64"),
+                        "_line": pd.Series(dtype="int64"),
+                        "_sheet": pd.Series(dtype=str),
+                        **{n: pd.Series(dtype=str) for n in names},
+                    }
+                ),
+            )
+            out.append(
+                Staged(
+                    table,
+                    temp,
+                    names,
+                    {},
+                    0,
+                    sheet=sheet.title,
+                    missing_required=table.required or [table.columns[0].name],
+                )
+            )
+            notes.append(f"sheet '{sheet.title}': no row of column headings found")
+            continue
+        header = [str(c) if c is not None else None for c in rows[header_at]]
+        width = max(len(header), max((len(r) for r in rows), default=0))
+        header += [None] * (width - len(header))
+        while (
+            header
+            and header[-1] is None
+            and all(len(r) < len(header) or r[len(header) - 1] is None for r in rows[header_at + 1 :])
+        ):
+            header.pop()
+        names, extras = _names_for(table, header)
+        body = [(i + 1, r) for i, r in enumerate(rows) if i > header_at and any(c is not None for c in r)]
+        frame = (
+            pd.DataFrame(
+                [[_cell_text(c) for c in (list(r) + [None] * len(names))[: len(names)]] for _, r in body],
+                columns=names,
+                dtype=object,
+            )
+            if body
+            else pd.DataFrame({n: pd.Series(dtype=object) for n in names})
+        )
+        frame.insert(0, "_sheet", sheet.title)
+        frame.insert(0, "_line", np.array([i for i, _ in body], dtype=np.int64))
+        frame.insert(0, "_row", np.arange(1, len(body) + 1))
+        issues = []
+        for row_no, (excel_row, _) in enumerate(body, start=1):
+            formula_row = raw_rows[excel_row - 1] if excel_row - 1 < len(raw_rows) else ()
+            for col_idx, name in enumerate(names):
+                cell = formula_row[col_idx] if col_idx < len(formula_row) else None
+                if (
+                    isinstance(cell, str)
+                    and cell.startswith("=")
+                    and frame.iat[row_no - 1, col_idx + 3] is None
+                ):
+                    issues.append(
+                        (
+                            row_no,
+                            name,
+                            "formula_without_value",
+                            "warning",
+                            cell,
+                            f"{name} holds a formula ({cell}) with no saved value; open and save the workbook "
+                            "in Excel so the value is stored",
+                        )
+                    )
+        _register(con, temp, frame.astype(dict.fromkeys(names, "object")))
+        out.append(
+            Staged(
+                table,
+                temp,
+                names,
+                extras,
+                len(frame),
+                sheet=sheet.title,
+                cell_issues=pd.DataFrame(issues, columns=ISSUE_COLUMNS),
+                missing_required=[c for c in table.required if c not in names],
+            )
+        )
+    return Read(out, notes)
+
+
+# --- XML ------------------------------------------------------------------------------------------
+
+
+def read_xml(
+    con: duckdb.DuckDBPyConnection, contract: Contract, path: Path, file_name: str, xsd: Path | None
+) -> Read:
+    from lxml import etree
+
+    try:
+        tree = etree.parse(
+            str(path), etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+        )
+    except etree.XMLSyntaxError as exc:
+        raise FileProblem(
+            f"{file_name}: not well-formed XML at line {exc.lineno}: {exc.msg}", "bad_xml"
+        ) from exc
+    root = tree.getroot()
+    notes: list[str] = []
+    errors: list[tuple[int, str]] = []
+    if xsd is not None:
+        schema = etree.XMLSchema(etree.parse(str(xsd)))
+        if not schema.validate(tree):
+            errors = [(e.line, e.message) for e in schema.error_log]
+        notes.append(f"checked against {xsd.name}: {len(errors)} problem(s)")
+    staged = []
+    spans: list[tuple[int, int, int, int]] = []  # (first line, last line, staged index, row)
+    for index, table in enumerate(contract.tables):
+        temp = f"_src_{table.name}_{index}"
+        elements = root.xpath(table.rows)
+        data = {}
+        for column in table.columns:
+            finder = etree.XPath(column.path or column.name)
+            data[column.name] = [_xml_value(finder(el)) for el in elements]
+        frame = pd.DataFrame(data, dtype=object)
+        lines = np.array([el.sourceline or 0 for el in elements], dtype=np.int64)
+        ends = [max((d.sourceline or 0) for d in el.iter()) for el in elements] if errors else lines
+        frame.insert(0, "_sheet", table.name)
+        frame.insert(0, "_line", lines)
+        frame.insert(0, "_row", np.arange(1, len(elements) + 1))
+        _register(con, temp, frame)
+        staged.append(Staged(table, temp, table.column_names, {}, len(frame), sheet=table.name))
+        spans += [
+            (int(a), int(b), index, row) for row, (a, b) in enumerate(zip(lines, ends, strict=True), start=1)
+        ]
+    # each schema problem belongs to the innermost row element around its line
+    if errors:
+        first = np.array([s[0] for s in spans])
+        last = np.array([s[1] for s in spans])
+        per_table: dict[int, list[tuple]] = {}
+        for line, message in errors:
+            around = np.flatnonzero((first <= line) & (last >= line))
+            if len(around) == 0:
+                notes.append(f"line {line}: {_plain_xsd(message)}")
+                continue
+            _, _, index, row = spans[around[np.argmin(last[around] - first[around])]]
+            per_table.setdefault(index, []).append(
+                (row, None, "xsd", "error", None, f"line {line}: {_plain_xsd(message)}")
+            )
+        for index, issues in per_table.items():
+            staged[index].cell_issues = pd.DataFrame(issues, columns=ISSUE_COLUMNS)
+    return Read(staged, notes)
+
+
+def _xml_value(found: object) -> str | None:
+    if isinstance(found, list):
+        if not found:
+            return None
+        found = found[0]
+    if isinstance(found, float):
+        return str(int(found)) if found.is_integer() else str(found)
+    if isinstance(found, str):
+        return found.strip() or None
+    text = getattr(found, "text", None)
+    return text.strip() if text and text.strip() else None
+
+
+def _plain_xsd(message: str) -> str:
+    """lxml's schema messages without the namespace noise."""
+    return re.sub(r"\{https?://[^}]*\}", "", message).replace("Element '", "'")
+
+
+def read(
+    con: duckdb.DuckDBPyConnection,
+    contract: Contract,
+    path: Path,
+    file_name: str,
+    scratch: Path,
+    xsd: Path | None = None,
+) -> Read:
+    """Stage every table of a delivery as text; FileProblem when the file as a whole cannot be read."""
+    kind = sniff_format(path)
+    if contract.format == "xml":
+        if kind != "xml":
+            raise FileProblem(f"{file_name}: expected an XML document", "wrong_format")
+        return read_xml(con, contract, path, file_name, xsd)
+    if contract.format == "xlsx" or kind == "xlsx":
+        if kind != "xlsx":
+            raise FileProblem(f"{file_name}: expected an Excel workbook, got a text file", "wrong_format")
+        result = read_xlsx(con, contract, path, file_name)
+        if contract.format == "csv":
+            result.notes.append(
+                f"delivered as an Excel workbook, not CSV: read its sheet '{result.staged[0].sheet}'"
+            )
+        return result
+    if kind == "xml":
+        raise FileProblem(f"{file_name}: expected a CSV file, got an XML document", "wrong_format")
+    return read_csv(con, contract.table, path, file_name, scratch)
+
+
+__all__ = ["FileProblem", "Read", "Staged", "read", "sniff_format"]
