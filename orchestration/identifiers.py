@@ -96,13 +96,17 @@ def _weighted_digits(positions_and_weights: list[tuple[int, int]]) -> str:
     return " + ".join(f"try_cast(substr(s, {p}, 1) as integer) * {w}" for p, w in positions_and_weights)
 
 
-_NHS_SUM = _weighted_digits([(i, 11 - i) for i in range(1, 10)])
+# the nine weighted digits of an NHS number held as an integer n (faster than cutting the text nine times).
+# wc_nhs_number_ok takes the text and its number (worked out once by the caller where it is hot); its CASE
+# keeps the regular expression and arithmetic to the rows that can pass.
+_NHS_SUM = " + ".join(f"(n // {10 ** (10 - i)}) % 10 * {11 - i}" for i in range(1, 10))
 _UPN_SUM = _weighted_digits([(p, p) for p in range(2, 13)])
 _SQL_MACROS = f"""
-create or replace macro wc_nhs_check(s) as (11 - ({_NHS_SUM}) % 11) % 11;
-create or replace macro wc_is_valid_nhs_number(s) as
-    coalesce(regexp_full_match(s, '\\d{{10}}') and wc_nhs_check(s) = try_cast(substr(s, 10, 1) as integer),
-             false);
+create or replace macro wc_nhs_check(n) as (11 - ({_NHS_SUM}) % 11) % 11;
+create or replace macro wc_nhs_number_ok(s, n) as
+    case when length(s) = 10 and n is not null then regexp_full_match(s, '\\d{{10}}') and wc_nhs_check(n) = n % 10
+         else false end;
+create or replace macro wc_is_valid_nhs_number(s) as wc_nhs_number_ok(s, try_cast(s as bigint));
 create or replace macro wc_upn_last_value(c) as
     case when regexp_full_match(c, '\\d') then try_cast(c as integer) else strpos('{UPN_ALPHABET}', c) - 1 end;
 create or replace macro wc_is_valid_upn(s) as

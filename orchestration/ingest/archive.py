@@ -8,8 +8,10 @@ existing delivery and load nothing.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import stat
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -68,16 +70,38 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _archive_copy(source: Path, archive: Path, sha: str) -> Path:
-    target = archive / sha[:2] / sha / source.name
+def _copy_and_hash(source: Path, archive: Path) -> tuple[str, Path]:
+    """Copy a delivered file into the archive's staging area (by the kernel where it can) and hash the
+    copy: the bytes hashed are the bytes kept. A file that changes meanwhile is not taken."""
+    staging = archive / ".incoming"
+    staging.mkdir(parents=True, exist_ok=True)
+    before = source.stat()
+    handle, name = tempfile.mkstemp(dir=staging, suffix=".partial")
+    os.close(handle)
+    partial = Path(name)
+    shutil.copyfile(source, partial)
+    with partial.open("rb") as fh:
+        digest = hashlib.file_digest(fh, "sha256")
+    after = source.stat()
+    if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
+        partial.unlink()
+        raise FileChangedError(
+            f"{source} changed while it was being archived; it will be read on the next run"
+        )
+    return digest.hexdigest(), partial
+
+
+class FileChangedError(OSError):
+    """The partner was still writing the file."""
+
+
+def _archive_place(partial: Path, archive: Path, sha: str, file_name: str) -> Path:
+    """Move the staged copy to its permanent, read-only place under its sha256."""
+    target = archive / sha[:2] / sha / file_name
     if target.exists():
+        partial.unlink()
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".partial")
-    shutil.copyfile(source, partial)
-    if sha256_of(partial) != sha:  # the partner overwrote the file while we copied it: try again later
-        partial.unlink()
-        raise OSError(f"{source} changed while it was being archived")
     partial.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
     partial.replace(target)
     return target
@@ -89,7 +113,10 @@ def receive(
     """Archive and record every file in the landing folder not seen before. Idempotent."""
     receipts = []
     for sighting in unseen(con, scan_landing(landing)):
-        sha = sha256_of(sighting.path)
+        try:
+            sha, partial = _copy_and_hash(sighting.path, archive)
+        except FileChangedError:
+            continue  # still being written: its next sighting will be taken
         now = datetime.now(UTC).replace(tzinfo=None)
         existing = con.execute(
             "select delivery_id, dataset, status, status_detail from ingest.deliveries where sha256 = ?",
@@ -97,6 +124,7 @@ def receive(
         ).fetchall()
         existing = existing[0] if existing else None
         if existing:
+            partial.unlink()
             outcome = f"same content as delivery {existing[0]}"
             con.execute(
                 "insert into ingest.receipts values (?, ?, ?, ?, ?, ?)",
@@ -107,7 +135,7 @@ def receive(
             )
             continue
 
-        archived = _archive_copy(sighting.path, archive, sha)
+        archived = _archive_place(partial, archive, sha, sighting.path.name)
         match = recognise(archived, sighting.relative, contracts)
         delivery_id = sha[:16]
         contract = match.contract

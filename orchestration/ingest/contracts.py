@@ -11,6 +11,7 @@ several (``tables:``), each loaded to its own raw table ``raw.<dataset>__<table>
 from __future__ import annotations
 
 import copy
+import functools
 import re
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -26,7 +27,7 @@ FORMATS = {"csv", "xlsx", "xml"}
 PRIVACY = {None, "direct", "person_id", "birth_date", "postcode"}
 SEVERITIES = {"error", "warning"}
 PERSON_FIELDS = ("nhs_number", "upn", "forename", "surname", "dob", "sex", "postcode")
-ROW_ID = "_row"  # a person id for rows with no id of their own: the delivery and line they came from
+ROW_ID = "_row"  # a person id for rows with no id of their own: the delivery and record they came from
 COLUMN_KEYS = {
     "name",
     "header",
@@ -50,6 +51,7 @@ class ContractError(ValueError):
     """A contract file is itself malformed: a programming error, raised at load time."""
 
 
+@functools.lru_cache(maxsize=8192)
 def normalise_header(name: str) -> str:
     """Header spelling that ignores case, spaces, punctuation and a byte-order mark."""
     return re.sub(r"[^0-9a-z]", "", str(name).replace("\ufeff", "").lower())
@@ -78,9 +80,9 @@ class Column:
     def heading(self) -> str:
         return self.header or self.name
 
-    @property
-    def spellings(self) -> set[str]:
-        return {normalise_header(self.name), *(normalise_header(a) for a in self.aliases)}
+    @functools.cached_property
+    def spellings(self) -> frozenset[str]:
+        return frozenset({normalise_header(self.name), *(normalise_header(a) for a in self.aliases)})
 
     def matches(self, header: str) -> bool:
         norm = normalise_header(header)
@@ -104,7 +106,7 @@ class PersonSpec:
         """SQL for a record's id in its namespace, over a raw table."""
         prefix = f"{alias}." if alias else ""
         if self.id == ROW_ID:
-            return f"{prefix}_delivery_id || ':' || {prefix}_source_line::varchar"
+            return f"{prefix}_delivery_id || ':' || {prefix}_record::varchar"
         return f'{prefix}"{self.id}"::varchar'
 
 

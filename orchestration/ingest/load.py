@@ -19,7 +19,16 @@ from orchestration.ingest.contracts import Column, Contract, ContractVersions, T
 from orchestration.ingest.manifest import STATUS_FAILED, STATUS_LOADED, STATUS_SUPERSEDED, ensure_manifest
 from orchestration.ingest.sources import FileProblem, Staged, read
 
-META_COLUMNS = ("_delivery_id", "_period", "_source_line", "_sheet")
+META_COLUMNS = (
+    "_delivery_id",
+    "_period",
+    "_record",
+    "_source_line",
+    "_sheet",
+    "_extra",
+    "_row_hash",
+    "_issue_level",
+)
 _SQL_TYPES = {
     "varchar": "varchar",
     "integer": "bigint",
@@ -53,6 +62,21 @@ def raw_table(contract: Contract, table: Table | None = None) -> str:
     return contract.raw_table(table or contract.table)
 
 
+# Lineage columns every raw table has before and after the contract's own columns.
+_META_BEFORE = (
+    ("_delivery_id", "varchar not null"),  # the delivery (ingest.deliveries) the row came in
+    ("_period", "varchar"),
+    ("_record", "bigint"),  # the row's place among the records of its table in the file, from 1
+    ("_source_line", "bigint"),  # the line of a text file, or the worksheet row as Excel numbers it
+    ("_sheet", "varchar"),
+)
+_META_AFTER = (
+    ("_extra", "json"),  # columns the file had that its contract does not know, kept by heading
+    ("_row_hash", "ubigint"),  # a hash of the row's text as received, for finding exact repeats
+    ("_issue_level", "utinyint"),  # 0 clean; 1 loaded with warnings listed in ingest.quarantine
+)
+
+
 def ensure_raw_tables(con: duckdb.DuckDBPyConnection, versions: ContractVersions) -> None:
     """A raw table per contract table with every column any version has had; new columns are added."""
     con.execute("create schema if not exists raw")
@@ -60,11 +84,12 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection, versions: ContractVersions
     for table in latest.tables:
         union = versions.union_table(table.name)
         name = latest.raw_table(table)
-        columns = ", ".join(f"{_quote(c.name)} {_SQL_TYPES[c.type]}" for c in union.columns)
-        con.execute(
-            f"create table if not exists {name} (_delivery_id varchar not null, _period varchar,"
-            f" _source_line bigint not null, _sheet varchar, {columns}, _extra json)"
-        )
+        wanted = [
+            *_META_BEFORE,
+            *((c.name, _SQL_TYPES[c.type]) for c in union.columns),
+            *_META_AFTER,
+        ]
+        con.execute(f"create table if not exists {name} ({', '.join(f'{_quote(n)} {t}' for n, t in wanted)})")
         schema, tbl = name.split(".")
         present = {
             r[0]
@@ -73,9 +98,11 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection, versions: ContractVersions
                 [schema, tbl],
             ).fetchall()
         }
-        for c in union.columns:
-            if c.name not in present:
-                con.execute(f"alter table {name} add column {_quote(c.name)} {_SQL_TYPES[c.type]}")
+        for column, sql_type in wanted:
+            if column not in present:
+                con.execute(
+                    f"alter table {name} add column {_quote(column)} {sql_type.replace(' not null', '')}"
+                )
 
 
 def ensure_raw_table(con: duckdb.DuckDBPyConnection, contract: Contract) -> None:
@@ -87,7 +114,9 @@ def ensure_raw_table(con: duckdb.DuckDBPyConnection, contract: Contract) -> None
 
 def _value(col: Column) -> str:
     """The cell as text, trimmed, with empty meaning missing."""
-    return f"nullif(trim({_quote(col.name)}), '')"
+    c = _quote(col.name)
+    # trim only the cells with a space at either end (trimming every cell costs a copy of each)
+    return f"case when starts_with({c}, ' ') or ends_with({c}, ' ') then nullif(trim({c}), '') else nullif({c}, '') end"
 
 
 def _is_identifier(col: Column, table: Table) -> bool:
@@ -103,13 +132,25 @@ def _is_identifier(col: Column, table: Table) -> bool:
 def _excel_serial(v: str) -> str:
     """Whether a cell is a plausible Excel serial date: 1900 to 2099 as a whole number."""
     return (
-        f"(regexp_full_match({v}, '\\d{{1,5}}(\\.0+)?')"
-        f" and cast(split_part({v}, '.', 1) as integer) between 1 and 73415)"
+        f"(case when length({v}) <= 12 and not contains({v}, '/') and not contains({v}, '-')"
+        f" then regexp_full_match({v}, '\\d{{1,5}}(\\.0+)?')"
+        f" and try_cast(split_part({v}, '.', 1) as integer) between 1 and 73415 else false end)"
     )
 
 
-def _typed(col: Column, table: Table) -> str:
-    v = _value(col)
+def _text_name(col: Column) -> str:
+    """The column of the trimmed text of a cell, in the first step of a load's query."""
+    return _quote(f"{col.name}__text")
+
+
+def _number_name(col: Column) -> str:
+    """The column of an NHS number as a number, in the last step of a load's query."""
+    return _quote(f"{col.name}__number")
+
+
+def _typed(col: Column, table: Table, v: str | None = None) -> str:
+    """SQL typing the cell's trimmed text ``v`` (by default, worked out from the cell)."""
+    v = v or _value(col)
     if col.type == "integer":
         plain = f"replace({v}, ',', '')"  # 1,234 as a spreadsheet shows it
         return (
@@ -121,7 +162,8 @@ def _typed(col: Column, table: Table) -> str:
     if col.type == "date":
         formats = ", ".join(_lit(f) for f in col.formats)
         # a date cell Excel saved as its serial day number (days since 30 December 1899)
-        excel = f"case when {_excel_serial(v)} then date '1899-12-30' + cast(split_part({v}, '.', 1) as integer) end"
+        serial = f"try_cast(split_part({v}, '.', 1) as integer)"
+        excel = f"case when {_excel_serial(v)} then date '1899-12-30' + {serial} end"
         return f"coalesce(cast(try_strptime({v}, [{formats}]) as date), {excel})"
     if col.type == "boolean":
         return (
@@ -130,14 +172,17 @@ def _typed(col: Column, table: Table) -> str:
         )
     if _is_identifier(col, table):
         # a number Excel turned into 1234.0 is still the identifier 1234
-        v = f"regexp_replace({v}, '^(\\d+)\\.0+$', '\\1')"
+        v = f"case when {v} like '%.0%' then regexp_replace({v}, '^(\\d+)\\.0+$', '\\1') else {v} end"
+    if col.check == "nhs_number":
+        # 943 476 5919 and 943-476-5919 are the same number
+        v = f"case when {v} like '% %' or {v} like '%-%' then regexp_replace({v}, '[\\s-]', '', 'g') else {v} end"
     if col.codes:
         return f"upper({v})"
     return v
 
 
-def _masked(col: Column) -> str:
-    v = _value(col)
+def _masked(col: Column, v: str | None = None) -> str:
+    v = v or _value(col)
     if col.privacy in ("direct", "person_id", "birth_date"):
         return (
             f"case when {v} is null then null when length({v}) <= 2 then repeat('*', length({v}))"
@@ -166,9 +211,18 @@ def _plain_format(fmt: str) -> str:
     return date_part
 
 
-def _checks(col: Column, table: Table, period: str | None = None) -> list[tuple[str, str, str, str]]:
-    """(condition on a row, rule, severity, message) for one column."""
-    v, typed = _value(col), _typed(col, table)
+def _checks(
+    col: Column,
+    table: Table,
+    period: str | None = None,
+    v: str | None = None,
+    typed: str | None = None,
+    number: str | None = None,
+) -> list[tuple[str, str, str, str]]:
+    """(condition on a row, rule, severity, message) for one column: over its trimmed text ``v`` and typed
+    value ``typed`` where a query has them as columns, else over the staged cell."""
+    v = v or _value(col)
+    typed = typed or _typed(col, table, v)
     last_day = period_end(period)
     label = col.name
     out = []
@@ -210,7 +264,7 @@ def _checks(col: Column, table: Table, period: str | None = None) -> list[tuple[
     if col.type == "varchar" and _is_identifier(col, table):
         out.append(
             (
-                f"regexp_full_match({v}, '\\d+\\.0+')",
+                f"case when contains({v}, '.0') then regexp_full_match({v}, '\\d+\\.0+') else false end",
                 "trailing_decimal",
                 "warning",
                 f"{label} had a trailing .0 (a spreadsheet treated it as a number); read without it",
@@ -220,7 +274,8 @@ def _checks(col: Column, table: Table, period: str | None = None) -> list[tuple[
         codes = ", ".join(_lit(c.upper()) for c in col.codes)
         out.append(
             (
-                f"{v} is not null and upper({v}) not in ({codes})",
+                # a text column's typed value is its code in capitals
+                f"{typed if col.type == 'varchar' else f'upper({v})'} not in ({codes})",
                 "code_list",
                 col.severity,
                 f"{label} is not one of the allowed codes ({', '.join(col.codes)})",
@@ -238,7 +293,7 @@ def _checks(col: Column, table: Table, period: str | None = None) -> list[tuple[
     if col.check == "nhs_number":
         out.append(
             (
-                f"{v} is not null and not wc_is_valid_nhs_number(regexp_replace({typed}, '[\\s-]', '', 'g'))",
+                f"{v} is not null and not wc_nhs_number_ok({typed}, {number or f'try_cast({typed} as bigint)'})",
                 "nhs_number_check_digit",
                 col.severity,
                 f"{label} is not a valid NHS number (10 digits with a correct modulus 11 check digit)",
@@ -264,42 +319,157 @@ class _TableCounts:
     duplicate: int
 
 
-def _stage_checks(
-    con: duckdb.DuckDBPyConnection, staged: Staged, contract: Contract, tag: str, period: str | None
-) -> None:
-    """_dups_<tag> and _issues_<tag> for one staged table."""
+def _row_checks(staged: Staged, period: str | None, layered: bool = False) -> list[tuple[str, str, str]]:
+    """Every check on a row, as (condition, issue struct, severity) SQL: over the staged text, or
+    (``layered``) over a query with each column's trimmed text and typed value as columns."""
     table = staged.table
-    temp = staged.temp
-    all_columns = ", ".join(_quote(n) for n in staged.names) or "_row"
-    con.execute(
-        f"""create or replace temp table _dups_{tag} as
-            select _row from (select _row, row_number() over (partition by {all_columns} order by _row) as n
-                              from {temp}) where n > 1"""
-    )
-    selects = []
+    checks = []
     if staged.missing_required:
         message = f"required column(s) missing from the header: {', '.join(staged.missing_required)}"
-        selects.append(
-            f"select _row, null::varchar as column_name, 'missing_required_column' as rule, 'error' as "
-            f"severity, null::varchar as value, {_lit(message)} as message from {temp}"
-        )
-    present = [n for n in staged.names if not n.startswith("_extra_")]
-    for name in present:
-        col = table.column(name)
-        for condition, rule, severity, message in _checks(col, table, period):
-            selects.append(
-                f"select _row, {_lit(col.name)} as column_name, {_lit(rule)} as rule, {_lit(severity)} as severity,"
-                f" {_masked(col)} as value, {_lit(message)} as message from {temp}"
-                f" where {condition} and _row not in (select _row from _dups_{tag})"
+        checks.append(
+            (
+                "true",
+                f"{{'c': null::varchar, 'r': 'missing_required_column', 's': 'error', "
+                f"'v': null::varchar, 'm': {_lit(message)}}}",
+                "error",
             )
-    if len(staged.cell_issues):
-        con.register(f"_cell_issues_{tag}", staged.cell_issues.astype({"_row": "int64"}))
-        selects.append(f"select _row, column_name, rule, severity, value, message from _cell_issues_{tag}")
-    empty = (
-        "select null::bigint as _row, null::varchar as column_name, null::varchar as rule,"
-        " null::varchar as severity, null::varchar as value, null::varchar as message where false"
+        )
+    for col in _present(staged):
+        text = _text_name(col) if layered else None
+        typed = _quote(col.name) if layered else None
+        number = _number_name(col) if layered and col.check == "nhs_number" else None
+        for condition, rule, severity, message in _checks(col, table, period, text, typed, number):
+            checks.append(
+                (
+                    f"coalesce({condition}, false)",
+                    f"{{'c': {_lit(col.name)}, 'r': {_lit(rule)}, 's': {_lit(severity)}, "
+                    f"'v': ({_masked(col, text)})::varchar, 'm': {_lit(message)}}}",
+                    severity,
+                )
+            )
+    return checks
+
+
+def _present(staged: Staged) -> list[Column]:
+    return [staged.table.column(n) for n in staged.names if not n.startswith("_extra_")]
+
+
+def _load_table(
+    con: duckdb.DuckDBPyConnection,
+    contract: Contract,
+    s: Staged,
+    tag: str,
+    delivery_id: str,
+    period: str,
+    file_name: str,
+) -> tuple[_TableCounts, list[str]]:
+    """Load one staged table of a delivery, inside the delivery's transaction.
+
+    One pass reads the source into the raw table: each value typed, the row's level of issue (0 none,
+    1 warnings, 2 errors) and a hash of its text. Only then, and only for the rows that need it: the
+    issues of flagged rows (a second read of just those), exact duplicates (compared in full where
+    hashes repeat), and taking out the rows that are quarantined or duplicates.
+    """
+    table = s.table
+    target = contract.raw_table(table)
+    present = _present(s)
+    checks = _row_checks(s, period, layered=True)
+    errors = " or ".join(c for c, _, sev in checks if sev == "error") or "false"
+    warnings = " or ".join(c for c, _, sev in checks if sev != "error") or "false"
+    extra_json = (
+        "to_json({" + ", ".join(f"{_lit(h)}: {_quote(e)}" for e, h in s.extras.items()) + "})"
+        if s.extras
+        else "null::json"
     )
-    con.execute(f"create or replace temp table _issues_{tag} as " + " union all ".join(selects or [empty]))
+    hashed = ", ".join(_quote(n) for n in s.names) or "_row"
+    # each cell trimmed once, then typed once; the checks read both (so no expression is repeated)
+    texts = "".join(f", {_value(c)} as {_text_name(c)}" for c in present)
+    typed = "".join(f", {_typed(c, table, _text_name(c))} as {_quote(c.name)}" for c in present)
+    extras = "".join(f", {_quote(e)}" for e in s.extras)
+    numbers = "".join(
+        f", try_cast({_quote(c.name)} as bigint) as {_number_name(c)}"
+        for c in present
+        if c.check == "nhs_number"
+    )
+    layered = (
+        f"(select *{numbers} from (select *{typed} from (select _row, _line, _sheet{texts}{extras},"
+        f" hash({hashed}) as _row_hash from {s.temp})))"
+    )
+    columns = [_quote(c.name) for c in present]
+    this = f"_delivery_id = {_lit(delivery_id)}"
+    con.execute(
+        f"""insert into {target} (_delivery_id, _period, _record, _source_line, _sheet,
+                {"".join(c + ", " for c in columns)}_extra, _row_hash, _issue_level)
+            select ?, ?, _row, _line, _sheet{"".join(", " + c for c in columns)},
+                {extra_json}, _row_hash, case when {errors} then 2 when {warnings} then 1 else 0 end
+            from {layered}""",
+        [delivery_id, period],
+    )
+    notes: list[str] = []
+    sheet = _lit(s.sheet) if s.sheet else "null"
+    if len(s.cell_issues):
+        con.register(f"_cell_issues_in_{tag}", s.cell_issues.astype({"_row": "int64"}))
+        con.execute(
+            f"""update {target} t set _issue_level = greatest(t._issue_level, c.level)
+                from (select _row, max(case when severity = 'error' then 2 else 1 end) as level
+                      from _cell_issues_in_{tag} group by _row) c
+                where t.{this} and t._record = c._row"""
+        )
+    # exact repeats of an earlier row: by hash, then in full over the typed values (hash collisions)
+    full = ", ".join(["_row_hash", *columns, "_extra::varchar"])
+    con.execute(
+        f"""create or replace temp table _dups_{tag} as
+            with repeated as (
+                select _row_hash from {target} where {this} group by _row_hash having count(*) > 1)
+            select _record from (
+                select _record, row_number() over (partition by {full} order by _record) as n
+                from {target} where {this} and _row_hash in (select _row_hash from repeated))
+            where n > 1"""
+    )
+    structs = ", ".join(f"case when {c} then {st} end" for c, st, _ in checks) or "null"
+    con.execute(
+        f"""create or replace temp table _issues_{tag} as
+            with flagged as (
+                select _record, _source_line from {target}
+                where {this} and _issue_level > 0 and _record not in (select _record from _dups_{tag}))
+            select f._source_line as line, i.c, i.r, i.s, i.v, i.m from (
+                select _row, unnest(list_filter([{structs}], lambda x: x is not null)) as i
+                from {layered} where _row in (select _record from flagged)) x
+            join flagged f on f._record = x._row"""
+    )
+    if len(s.cell_issues):
+        con.execute(
+            f"""insert into _issues_{tag}
+                select t._source_line, c.column_name, c.rule, c.severity, c.value, c.message
+                from _cell_issues_in_{tag} c join {target} t on t.{this} and t._record = c._row
+                where c._row not in (select _record from _dups_{tag})"""
+        )
+        con.unregister(f"_cell_issues_in_{tag}")
+    con.execute(
+        f"""insert into ingest.quarantine
+            select ?, ?, ?, {sheet}, line, c, r, s, v, m from _issues_{tag} order by line, c, r""",
+        [delivery_id, contract.dataset, file_name],
+    )
+    for row in s.malformed.itertuples(index=False):
+        con.execute(
+            "insert into ingest.quarantine values (?, ?, ?, ?, ?, null, ?, 'error', null, ?)",
+            [delivery_id, contract.dataset, file_name, s.sheet, int(row.line), row.rule, row.message],
+        )
+    quarantined, duplicate = con.execute(
+        f"""select count(*) filter (where _issue_level = 2 and _record not in (select _record from _dups_{tag})),
+                   (select count(*) from _dups_{tag})
+            from {target} where {this}"""
+    ).fetchall()[0]
+    if quarantined or duplicate:
+        con.execute(
+            f"""delete from {target} where {this}
+                and (_issue_level = 2 or _record in (select _record from _dups_{tag}))"""
+        )
+    loaded = con.execute(f"select count(*) from {target} where {this}").fetchall()[0][0]
+    for name in (f"_dups_{tag}", f"_issues_{tag}"):
+        con.execute(f"drop table if exists {name}")
+    counts = _TableCounts(s.rows + len(s.malformed), loaded, quarantined + len(s.malformed), duplicate)
+    return counts, notes
 
 
 def load_delivery(
@@ -325,25 +495,45 @@ def load_delivery(
     except FileProblem as problem:
         return _fail(con, contract, delivery_id, file_name, problem.rows, str(problem), problem.rule)
     staged = [s for s in result.staged if not s.absent]
-    notes = list(notes or []) + result.notes
+    try:
+        return _load_staged(
+            con, versions, contract, staged, delivery_id, period, file_name, list(notes or []) + result.notes
+        )
+    finally:
+        # the staged text of a large file is held in memory until dropped
+        for (name,) in con.execute(
+            "select table_name from duckdb_tables() where temporary"
+            " and (starts_with(table_name, '_src_') or starts_with(table_name, '_lines_'))"
+        ).fetchall():
+            con.execute(f"drop table if exists temp.{_quote(name)}")
+
+
+def _load_staged(
+    con: duckdb.DuckDBPyConnection,
+    versions: ContractVersions,
+    contract: Contract,
+    staged: list[Staged],
+    delivery_id: str,
+    period: str,
+    file_name: str,
+    notes: list[str],
+) -> LoadOutcome:
     if len(contract.tables) == 1 and staged and staged[0].missing_required:
         missing = ", ".join(staged[0].missing_required)
+        first = staged[0]
+        rows = first.rows + len(first.malformed)
         return _fail(
             con,
             contract,
             delivery_id,
             file_name,
-            staged[0].rows + len(staged[0].malformed),
+            rows,
             f"{file_name}: required column(s) missing from the header: {missing}",
             "missing_required_column",
         )
-    for index, s in enumerate(staged):
-        _stage_checks(con, s, contract, str(index), period)
     extras = sorted({h for s in staged for h in s.extras.values()})
     if extras:
         notes.append(f"unknown extra columns kept: {', '.join(extras)}")
-    if sum(s.rows + len(s.malformed) for s in staged) == 0:
-        notes.append("the file has a header but no rows")
     now = datetime.now(UTC).replace(tzinfo=None)
 
     con.execute("begin transaction")
@@ -351,19 +541,21 @@ def load_delivery(
         _supersede(con, versions, contract.dataset, period, delivery_id)
         totals = _TableCounts(0, 0, 0, 0)
         for index, s in enumerate(staged):
-            counts = _insert_table(con, contract, s, str(index), delivery_id, period, file_name)
+            counts, table_notes = _load_table(con, contract, s, str(index), delivery_id, period, file_name)
+            notes += table_notes
             totals = _TableCounts(
                 *(a + b for a, b in zip(vars(totals).values(), vars(counts).values(), strict=True))
             )
-        detail = "; ".join(notes) or None
-        rows_in_file = totals.parsed
+        if totals.parsed == 0:
+            notes.append("the file has a header but no rows")
+        detail = "; ".join(dict.fromkeys(notes)) or None
         con.execute(
             """update ingest.deliveries set status = ?, status_detail = ?, rows_in_file = ?, rows_loaded = ?,
                    rows_quarantined = ?, rows_duplicate = ?, loaded_at = ? where delivery_id = ?""",
             [
                 STATUS_LOADED,
                 detail,
-                rows_in_file,
+                totals.parsed,
                 totals.loaded,
                 totals.quarantined,
                 totals.duplicate,
@@ -376,7 +568,7 @@ def load_delivery(
         con.execute("rollback")
         raise
     return LoadOutcome(
-        delivery_id, STATUS_LOADED, rows_in_file, totals.loaded, totals.quarantined, totals.duplicate, detail
+        delivery_id, STATUS_LOADED, totals.parsed, totals.loaded, totals.quarantined, totals.duplicate, detail
     )
 
 
@@ -400,59 +592,6 @@ def _supersede(
     for name in tables:
         con.execute(f"delete from {name} where _delivery_id = ?", [delivery_id])
     con.execute("delete from ingest.quarantine where delivery_id = ?", [delivery_id])
-
-
-def _insert_table(
-    con: duckdb.DuckDBPyConnection,
-    contract: Contract,
-    s: Staged,
-    tag: str,
-    delivery_id: str,
-    period: str,
-    file_name: str,
-) -> _TableCounts:
-    table = s.table
-    target = contract.raw_table(table)
-    present = [n for n in s.names if not n.startswith("_extra_")]
-    select_cols = ", ".join(f"{_typed(table.column(n), table)} as {_quote(n)}" for n in present)
-    extra_json = (
-        "to_json({" + ", ".join(f"{_lit(h)}: {_quote(e)}" for e, h in s.extras.items()) + "})"
-        if s.extras
-        else "null::json"
-    )
-    target_columns = ", ".join(
-        ["_delivery_id", "_period", "_source_line", "_sheet", *(_quote(n) for n in present), "_extra"]
-    )
-    con.execute(
-        f"""insert into {target} ({target_columns})
-            select ?, ?, _line, _sheet{", " + select_cols if select_cols else ""}, {extra_json}
-            from {s.temp}
-            where _row not in (select _row from _dups_{tag})
-              and _row not in (select _row from _issues_{tag} where severity = 'error')
-            order by _row""",
-        [delivery_id, period],
-    )
-    con.execute(
-        f"""insert into ingest.quarantine
-            select ?, ?, ?, {_lit(s.sheet) if s.sheet else "null"}, t._line, i.column_name, i.rule, i.severity,
-                   i.value, i.message
-            from _issues_{tag} i join {s.temp} t using (_row) order by t._line, i.column_name""",
-        [delivery_id, contract.dataset, file_name],
-    )
-    for row in s.malformed.itertuples(index=False):
-        con.execute(
-            "insert into ingest.quarantine values (?, ?, ?, ?, ?, null, ?, 'error', null, ?)",
-            [delivery_id, contract.dataset, file_name, s.sheet, int(row.line), row.rule, row.message],
-        )
-    loaded = con.execute(f"select count(*) from {target} where _delivery_id = ?", [delivery_id]).fetchall()[
-        0
-    ][0]
-    quarantined, duplicate = con.execute(
-        f"""select (select count(distinct _row) from _issues_{tag} where severity = 'error'),
-                   (select count(*) from _dups_{tag})"""
-    ).fetchall()[0]
-    quarantined += len(s.malformed)
-    return _TableCounts(s.rows + len(s.malformed), loaded, quarantined, duplicate)
 
 
 def _fail(

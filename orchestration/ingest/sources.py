@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from orchestration.ingest.contracts import Contract, Table, normalise_header
-from orchestration.ingest.textfile import decode, header_fields, record_start_lines
+from orchestration.ingest.textfile import decode, header_fields, line_count_if_simple, record_start_lines
 
 XLSX_MAGIC = b"PK\x03\x04"
 HEADER_SEARCH_ROWS = 12
@@ -35,7 +35,9 @@ ISSUE_COLUMNS = ["_row", "column_name", "rule", "severity", "value", "message"]
 
 @dataclass
 class Staged:
-    """One table of a delivery, staged as text in DuckDB."""
+    """One table of a delivery, as text in DuckDB: ``temp`` is something to select from, with columns
+    ``_row``, ``_line``, ``_sheet`` and one text column per heading (a temporary table, or for a CSV, the
+    reader itself, run once by the first pass of the load)."""
 
     table: Table
     temp: str
@@ -106,84 +108,87 @@ def _register(con: duckdb.DuckDBPyConnection, temp: str, frame: pd.DataFrame) ->
 
 
 def read_csv(con: duckdb.DuckDBPyConnection, table: Table, path: Path, file_name: str, scratch: Path) -> Read:
+    """Read a CSV into a temporary table, every column as text, no type sniffing. DuckDB reads it in
+    parallel, keeping file order (so a row's rowid is its place); each row's line comes from a scan of
+    where records start, less the lines the reader rejected."""
     raw = path.read_bytes()
-    if not raw.strip():
+    if not raw[:4096].strip() and not raw.strip():
         raise FileProblem(f"{file_name}: the file is empty", "empty_file")
     if b"\x00" in raw[:4096] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise FileProblem(f"{file_name}: this is not a text file (it contains binary data)", "not_text")
     decoded = decode(raw)
+    del raw
     notes = [] if decoded.encoding == "utf-8" else [f"read as {decoded.encoding}"]
-    lines = record_start_lines(decoded.text_bytes)
-    headers = header_fields(decoded.text_bytes)
-    data_lines = lines[1:]
+    text = decoded.text_bytes
+    simple = line_count_if_simple(text)
+    data_lines = record_start_lines(text)[1:] if simple is None else None
+    records = len(data_lines) if data_lines is not None else simple - 1
+    headers = header_fields(text)
     names, extras = _names_for(table, headers)
-    temp = f"_src_{table.name or 'table'}"
     missing = [c for c in table.required if c not in names]
-    if not len(data_lines):
-        _register(
-            con,
-            temp,
-            pd.DataFrame(
-                {
-                    "_row": pd.Series(dtype="int64"),
-                    "_line": pd.Series(dtype="int64"),
-                    "_sheet": pd.Series(dtype=str),
-                    **{n: pd.Series(dtype=str) for n in names},
-                }
-            ),
+    tag = re.sub(r"\W", "_", table.name or "table")
+    temp = f"_src_{tag}"
+    empty = "".join(f", null::varchar as {_q(n)}" for n in names)
+    if records <= 0:
+        con.execute(
+            f"create or replace temp table {temp} as"
+            f" select null::bigint as _row, null::bigint as _line, null::varchar as _sheet{empty} where false"
         )
         return Read([Staged(table, temp, names, extras, 0, missing_required=missing)], notes)
-    with tempfile.TemporaryDirectory(dir=scratch) as tmp:
-        source = path
-        if decoded.transcoded:
-            source = Path(tmp) / "utf8.csv"
-            source.write_bytes(decoded.text_bytes)
+    source = path
+    if decoded.transcoded:
+        source = Path(tempfile.mkstemp(prefix="utf8-", suffix=".csv", dir=scratch)[1])
+        source.write_bytes(text)
+    columns = ", ".join(f"{_lit(n)}: 'VARCHAR'" for n in names)
+    try:
         con.execute("drop table if exists reject_errors; drop table if exists reject_scans")
-        columns = ", ".join(f"{_lit(n)}: 'VARCHAR'" for n in names)
         con.execute(
-            f"""create or replace temp table {temp}_raw as
-                select row_number() over () as _row, *
-                from read_csv({_lit(str(source))}, header = true, delim = ',', quote = '"', escape = '"',
-                              store_rejects = true, auto_detect = false, columns = {{{columns}}})"""
+            f"""create or replace temp table {temp}_text as select * from read_csv({_lit(str(source))},
+                header = true, delim = ',', quote = '"', escape = '"', store_rejects = true, auto_detect = false,
+                columns = {{{columns}}})"""
         )
-        # the reader reports one error per missing or extra cell: one per line is what a person needs
-        rejected = con.execute(
-            """select line, any_value(error_type order by column_idx) as error_type,
-                      any_value(error_message order by column_idx) as error_message
-               from reject_errors group by line order by line"""
-        ).df()
-    rejected_lines = (
-        rejected["line"].to_numpy(dtype=np.int64) if len(rejected) else np.array([], dtype=np.int64)
-    )
-    parsed_lines = data_lines[~np.isin(data_lines, rejected_lines)]
-    parsed = con.execute(f"select count(*) from {temp}_raw").fetchall()[0][0]
-    if parsed != len(parsed_lines):  # cannot map rows to lines exactly: fall back to record order
-        parsed_lines = np.arange(2, parsed + 2)
+    finally:
+        if source != path:
+            source.unlink(missing_ok=True)
+    rows = con.execute(f"select count(*) from {temp}_text").fetchall()[0][0]
+    rejected = con.execute(
+        """select line, any_value(error_type order by column_idx) as error_type,
+                  any_value(error_message order by column_idx) as error_message
+           from reject_errors group by line order by line"""
+    ).df()
+    if data_lines is None and (len(rejected) or rows != records):
+        data_lines = record_start_lines(text)[1:]  # a quoted newline or a rejected line: scan for records
+    if data_lines is None:
+        kept = np.arange(2, rows + 2)
+    else:
+        kept = data_lines[~np.isin(data_lines, rejected["line"].to_numpy(dtype=np.int64))]
+    if len(kept) != rows:  # the reader split records unlike the line scan: keep record order
+        kept = np.arange(2, rows + 2)
         notes.append("line numbers are approximate")
-    con.register("_lines_in", pd.DataFrame({"_row": np.arange(1, parsed + 1), "_line": parsed_lines}))
-    con.execute(f"""create or replace temp table {temp} as
-                    select s._row, l._line, null::varchar as _sheet, s.* exclude (_row)
-                    from {temp}_raw s join _lines_in l using (_row)""")
-    con.unregister("_lines_in")
-    con.execute(f"drop table {temp}_raw")
-    malformed = pd.DataFrame(
+    if np.array_equal(kept, np.arange(2, rows + 2)):  # one line per record, after a one-line header
+        line, join = "t.rowid + 2", ""
+    else:
+        _register(con, f"_lines_{tag}", pd.DataFrame({"_row": np.arange(1, rows + 1), "_line": kept}))
+        line, join = "l._line", f" join _lines_{tag} l on l._row = t.rowid + 1"
+    staged = Staged(
+        table,
+        f"(select t.rowid + 1 as _row, {line} as _line, null::varchar as _sheet, t.* from {temp}_text t{join})",
+        names,
+        extras,
+        rows,
+        missing_required=missing,
+    )
+    staged.malformed = pd.DataFrame(
         {
-            "line": rejected["line"].astype(int) if len(rejected) else pd.Series(dtype=int),
-            "rule": ("malformed:" + rejected["error_type"].astype(str))
-            if len(rejected)
-            else pd.Series(dtype=str),
+            "line": rejected["line"].astype(int),
+            "rule": "malformed:" + rejected["error_type"].astype(str),
             "message": [
                 f"line {int(r.line)} could not be read as CSV: {r.error_message}"
                 for r in rejected.itertuples()
             ],
         }
     )
-    return Read(
-        [Staged(table, temp, names, extras, parsed, malformed=malformed, missing_required=missing)], notes
-    )
-
-
-# --- XLSX -----------------------------------------------------------------------------------------
+    return Read([staged], notes)
 
 
 def _cell_text(value: object) -> str | None:

@@ -140,3 +140,26 @@ def test_excel_serial_dates_are_read_and_reported(home):
     assert str(_query(home, "select assessment_date from raw.health_assessments")[0][0]) == "2024-04-03"
     rule, severity = _query(home, "select rule, severity from ingest.quarantine")[0]
     assert (rule, severity) == ("excel_serial_date", "warning")
+
+
+@pytest.mark.parametrize("quoted_newline", [False, True], ids=["one-line-records", "a-quoted-newline"])
+def test_every_row_of_a_large_file_keeps_its_own_line(home, quoted_newline):
+    """Rows are read in parallel; each must still carry the line it was on. The id of each row here is
+    the line it is written on, so any row given another row's line shows up."""
+    n = 400_000  # about 40 MB: more than one of the reader's buffers, so it is read in parallel
+    rows = [
+        f"L{line},9990000018,Amy,Khan,01/02/2015,F,DY1 4QT,Initial health assessment,03/04/2024,,Completed\n"
+        for line in range(2, n + 2)
+    ]
+    if quoted_newline:  # the record on line 1001 spans two lines, so every later record starts a line later
+        rows[999] = rows[999].replace("Amy", '"Amy\nMay"')
+        rows[1000:] = [r.replace(f"L{i + 2},", f"L{i + 3},", 1) for i, r in enumerate(rows[1000:], start=1000)]
+    _deliver(home.landing, "health/health_assessments/health_assessments_2024-04.csv", HEADER + "".join(rows))
+    _, [outcome] = _ingest(home)
+    assert (outcome.rows_in_file, outcome.rows_loaded) == (n, n)
+    wrong = _query(
+        home,
+        "select count(*) filter (where assessment_id <> 'L' || _source_line), count(distinct _record)"
+        " from raw.health_assessments",
+    )
+    assert wrong == [(0, n)]
