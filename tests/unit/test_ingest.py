@@ -153,7 +153,9 @@ def test_every_row_of_a_large_file_keeps_its_own_line(home, quoted_newline):
     ]
     if quoted_newline:  # the record on line 1001 spans two lines, so every later record starts a line later
         rows[999] = rows[999].replace("Amy", '"Amy\nMay"')
-        rows[1000:] = [r.replace(f"L{i + 2},", f"L{i + 3},", 1) for i, r in enumerate(rows[1000:], start=1000)]
+        rows[1000:] = [
+            r.replace(f"L{i + 2},", f"L{i + 3},", 1) for i, r in enumerate(rows[1000:], start=1000)
+        ]
     _deliver(home.landing, "health/health_assessments/health_assessments_2024-04.csv", HEADER + "".join(rows))
     _, [outcome] = _ingest(home)
     assert (outcome.rows_in_file, outcome.rows_loaded) == (n, n)
