@@ -2,6 +2,7 @@
 
 wholechild generate --scale S --seed N --faults F --out DIR   write a synthetic authority
 wholechild run                                                materialise the whole graph in-process
+wholechild ingest [PATH ...]                                  ingest now (named files, or the landing folder)
 wholechild deliveries                                         the delivery manifest with row accounting
 """
 
@@ -138,16 +139,51 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0 if result.success else 1
 
 
-def cmd_deliveries(args: argparse.Namespace) -> int:
-    import duckdb
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from orchestration.duckdb_files import WarehouseBusyError, connect
+    from orchestration.ingest.service import describe, ingest
 
+    paths = Paths.from_env().ensure()
+    files = [Path(p) for p in args.paths] or None
+    try:
+        with connect(paths.vault_db) as con:
+            result = ingest(con, paths, files)
+    except (FileNotFoundError, WarehouseBusyError) as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    if not result.receipts and not result.loads:
+        print(f"Nothing new in {paths.landing}." if files is None else "Nothing to ingest.")
+        return 0
+    loaded = {outcome.delivery_id: (name, outcome) for name, outcome in result.loads}
+    problems = 0
+    for receipt in result.receipts:
+        if receipt.delivery_id in loaded:
+            name, outcome = loaded.pop(receipt.delivery_id)
+            print(f"{receipt.relative}\n  {describe(name, outcome)}")
+            problems += outcome.status != "loaded"
+        elif receipt.outcome != "new delivery":
+            print(f"{receipt.relative}\n  already received: {receipt.outcome}; nothing loaded again")
+        else:
+            print(f"{receipt.relative}\n  {receipt.status}: {receipt.detail or ''}".rstrip())
+            problems += receipt.status in ("unrecognised", "failed")
+    for name, outcome in loaded.values():  # received earlier, loaded now
+        print(f"{name} (received earlier)\n  {describe(name, outcome)}")
+        problems += outcome.status != "loaded"
+    reports = paths.feedback
+    if any(o.rows_quarantined or o.status != "loaded" for _, o in result.loads):
+        print(f"\nError reports for partners: {reports}")
+    return 1 if problems else 0
+
+
+def cmd_deliveries(args: argparse.Namespace) -> int:
+    from orchestration.duckdb_files import connect
     from orchestration.ingest.manifest import deliveries_frame
 
     paths = Paths.from_env()
     if not paths.vault_db.exists():
         print(f"No warehouse at {paths.vault_db} yet: run `wholechild run` first.", file=sys.stderr)
         return 1
-    with duckdb.connect(str(paths.vault_db), read_only=True) as con:
+    with connect(paths.vault_db, read_only=True) as con:
         frame = deliveries_frame(con)
     if frame.empty:
         print("No deliveries yet.")
@@ -207,6 +243,15 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="materialise the whole asset graph in-process")
     run.add_argument("--verbose", action="store_true", help="show every Dagster event, not only warnings")
     run.set_defaults(func=cmd_run)
+
+    ing = sub.add_parser(
+        "ingest",
+        help="archive and load files now, and say what happened to each (default: the landing folder)",
+    )
+    ing.add_argument(
+        "paths", nargs="*", help="files or folders to ingest (default: everything new in landing)"
+    )
+    ing.set_defaults(func=cmd_ingest)
 
     dl = sub.add_parser("deliveries", help="the delivery manifest with row accounting")
     dl.set_defaults(func=cmd_deliveries)

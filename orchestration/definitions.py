@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from orchestration.automation.jobs import refresh_all
+from orchestration.automation.jobs import ingest_deliveries, refresh_all
 from orchestration.automation.schedules import monthly_performance_pack
 from orchestration.automation.sensors import landing_sensor
 from orchestration.identity.assets import identity_definitions
@@ -20,7 +20,7 @@ defs = dg.Definitions.merge(
         asset_checks=[
             build_gx_check(OUTCOMES_MART, "marts.fct_child_outcomes_by_year", "fct_child_outcomes_by_year")
         ],
-        jobs=[refresh_all],
+        jobs=[refresh_all, ingest_deliveries],
         schedules=[monthly_performance_pack],
         sensors=[landing_sensor],
         resources={"warehouse": Warehouse(), "dbt": dbt_resource()},

@@ -9,6 +9,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from orchestration.duckdb_files import connect
 from orchestration.settings import Paths
 
 # Every asset or check that writes a DuckDB file runs in this pool, limited to one step at a time
@@ -31,14 +32,14 @@ class Warehouse(dg.ConfigurableResource):
 
     @contextmanager
     def vault(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        with duckdb.connect(str(self.paths.vault_db), read_only=read_only) as con:
+        with connect(self.paths.vault_db, read_only=read_only) as con:
             yield con
 
     @contextmanager
     def analytics_with_vault(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """The analytics file for writing, with the vault attached read-only as ``vault``."""
         paths = self.paths
-        with duckdb.connect(str(paths.analytics_db)) as con:
+        with connect(paths.analytics_db) as con:
             con.execute(f"attach '{paths.vault_db}' as vault (read_only)")
             try:
                 yield con
@@ -47,5 +48,5 @@ class Warehouse(dg.ConfigurableResource):
 
     @contextmanager
     def analytics(self, read_only: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
-        with duckdb.connect(str(self.paths.analytics_db), read_only=read_only) as con:
+        with connect(self.paths.analytics_db, read_only=read_only) as con:
             yield con

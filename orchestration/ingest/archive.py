@@ -21,6 +21,7 @@ import duckdb
 from orchestration.ingest.contracts import Contract
 from orchestration.ingest.manifest import STATUS_FAILED, STATUS_RECEIVED, STATUS_UNRECOGNISED, ensure_manifest
 from orchestration.ingest.recognise import Match, recognise
+from orchestration.pause_points import pause_point
 
 IGNORED_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini"}
 
@@ -54,6 +55,37 @@ def scan_landing(landing: Path) -> list[Sighting]:
         st = path.stat()
         found.append(Sighting(path, path.relative_to(landing).as_posix(), st.st_size, st.st_mtime_ns))
     return found
+
+
+def sightings_of(paths: list[Path], landing: Path) -> list[Sighting]:
+    """Files named by a user (a folder means every file in it), as sightings. A file inside the landing
+    folder is named as the sensor would name it; one elsewhere by its full path, whose folders still hint
+    at its dataset."""
+    found = []
+    landing = landing.resolve()
+    for given in paths:
+        given = given.expanduser().resolve()
+        if not given.exists():
+            raise FileNotFoundError(f"{given}: no such file or folder")
+        files = sorted(p for p in given.rglob("*") if p.is_file()) if given.is_dir() else [given]
+        for path in files:
+            if path.name in IGNORED_NAMES or path.name.startswith((".", "~$")):
+                continue
+            st = path.stat()
+            relative = (
+                path.relative_to(landing).as_posix() if path.is_relative_to(landing) else path.as_posix()
+            )
+            found.append(Sighting(path, relative, st.st_size, st.st_mtime_ns))
+    return found
+
+
+def _clear_incoming(archive: Path) -> None:
+    """Remove copies left half-made by a run that was killed. Safe: the caller holds the vault's write
+    lock, so no other ingestion is copying now."""
+    staging = archive / ".incoming"
+    if staging.exists():
+        for leftover in staging.glob("*.partial"):
+            leftover.unlink(missing_ok=True)
 
 
 def unseen(con: duckdb.DuckDBPyConnection, sightings: list[Sighting]) -> list[Sighting]:
@@ -108,15 +140,23 @@ def _archive_place(partial: Path, archive: Path, sha: str, file_name: str) -> Pa
 
 
 def receive(
-    con: duckdb.DuckDBPyConnection, landing: Path, archive: Path, contracts: dict[str, Contract]
+    con: duckdb.DuckDBPyConnection,
+    landing: Path,
+    archive: Path,
+    contracts: dict[str, Contract],
+    sightings: list[Sighting] | None = None,
 ) -> list[Receipt]:
-    """Archive and record every file in the landing folder not seen before. Idempotent."""
+    """Archive and record every file in the landing folder not seen before, or (``sightings``) the files a
+    user named, seen before or not. Idempotent: the same bytes are one delivery however often they come."""
+    ensure_manifest(con)
+    _clear_incoming(archive)
     receipts = []
-    for sighting in unseen(con, scan_landing(landing)):
+    for sighting in unseen(con, scan_landing(landing)) if sightings is None else sightings:
         try:
             sha, partial = _copy_and_hash(sighting.path, archive)
         except FileChangedError:
             continue  # still being written: its next sighting will be taken
+        pause_point("receive:copied")
         now = datetime.now(UTC).replace(tzinfo=None)
         existing = con.execute(
             "select delivery_id, dataset, status, status_detail from ingest.deliveries where sha256 = ?",
@@ -127,7 +167,7 @@ def receive(
             partial.unlink()
             outcome = f"same content as delivery {existing[0]}"
             con.execute(
-                "insert into ingest.receipts values (?, ?, ?, ?, ?, ?)",
+                "insert or ignore into ingest.receipts values (?, ?, ?, ?, ?, ?)",
                 [sighting.relative, sighting.size, sighting.modified_ns, sha, now, outcome],
             )
             receipts.append(
@@ -186,7 +226,7 @@ def receive(
             ],
         )
         con.execute(
-            "insert into ingest.receipts values (?, ?, ?, ?, ?, ?)",
+            "insert or ignore into ingest.receipts values (?, ?, ?, ?, ?, ?)",
             [sighting.relative, sighting.size, sighting.modified_ns, sha, now, "new delivery"],
         )
         con.execute("commit")

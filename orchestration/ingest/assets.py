@@ -1,14 +1,22 @@
 """Ingestion assets: receive the landing folder, then one raw asset per dataset contract."""
 
 import dagster as dg
+from pydantic import Field
 
-from orchestration.ingest.archive import receive
+from orchestration.ingest.archive import receive, sightings_of
 from orchestration.ingest.contracts import Contract, ContractVersions, load_contract_versions, load_contracts
 from orchestration.ingest.manifest import ensure_manifest
 from orchestration.ingest.service import describe, load_pending
 from orchestration.resources import WAREHOUSE_POOL, Warehouse
 
 DELIVERIES = dg.AssetKey(["ingest", "deliveries"])
+
+
+class ReceiveConfig(dg.Config):
+    """Which files to receive: by default every new file in the landing folder; the landing sensor names
+    the one file each run is for (paths relative to the landing folder)."""
+
+    files: list[str] = Field(default_factory=list)
 
 
 def raw_key(contract: Contract) -> dg.AssetKey:
@@ -23,10 +31,15 @@ def raw_key(contract: Contract) -> dg.AssetKey:
     description="Every file in the landing folder archived under its sha256 and recorded once in the "
     "delivery manifest (vault: ingest.deliveries, ingest.receipts).",
 )
-def deliveries(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+def deliveries(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, config: ReceiveConfig
+) -> dg.MaterializeResult:
     paths = warehouse.paths
+    sightings = (
+        sightings_of([paths.landing / f for f in config.files], paths.landing) if config.files else None
+    )
     with warehouse.vault() as con:
-        receipts = receive(con, paths.landing, paths.archive, load_contracts())
+        receipts = receive(con, paths.landing, paths.archive, load_contracts(), sightings)
         totals = dict(
             con.execute("select status, count(*) from ingest.deliveries group by status").fetchall()
         )

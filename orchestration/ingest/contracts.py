@@ -30,6 +30,7 @@ PERSON_FIELDS = ("nhs_number", "upn", "forename", "surname", "dob", "sex", "post
 ROW_ID = "_row"  # a person id for rows with no id of their own: the delivery and record they came from
 COLUMN_KEYS = {
     "name",
+    "pattern_from",
     "header",
     "may_be_future",
     "type",
@@ -68,6 +69,7 @@ class Column:
     codes: tuple[str, ...] = ()
     check: str | None = None
     pattern: str | None = None
+    pattern_means: str = ""  # what a value matching the pattern is, in words for the error report
     severity: str = "error"
     privacy: str | None = None
     path: str | None = None  # XML: where the value is, relative to the row element
@@ -307,6 +309,10 @@ def _column(spec: dict[str, Any], shared: dict[str, Any], where: str) -> Column:
     codes = spec.get("codes", ())
     if "codes_from" in spec:
         codes = shared["code_lists"][spec["codes_from"]]
+    pattern, pattern_means = spec.get("pattern"), ""
+    if "pattern_from" in spec:
+        named = shared["value_patterns"][spec["pattern_from"]]
+        pattern, pattern_means = named["pattern"], named["means"]
     severity = spec.get("severity", "error")
     if severity not in SEVERITIES:
         raise ContractError(f"{where}: column {spec['name']!r} has unknown severity {severity!r}")
@@ -322,7 +328,8 @@ def _column(spec: dict[str, Any], shared: dict[str, Any], where: str) -> Column:
         formats=tuple(formats),
         codes=tuple(str(c) for c in codes),
         check=spec.get("check"),
-        pattern=spec.get("pattern"),
+        pattern=pattern,
+        pattern_means=pattern_means,
         severity=severity,
         privacy=privacy,
         path=spec.get("path"),

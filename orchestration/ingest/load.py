@@ -18,6 +18,7 @@ from orchestration.identifiers import install_sql_macros
 from orchestration.ingest.contracts import Column, Contract, ContractVersions, Table, period_end, period_year
 from orchestration.ingest.manifest import STATUS_FAILED, STATUS_LOADED, STATUS_SUPERSEDED, ensure_manifest
 from orchestration.ingest.sources import FileProblem, Staged, read
+from orchestration.pause_points import pause_point
 
 META_COLUMNS = (
     "_delivery_id",
@@ -287,7 +288,9 @@ def _checks(
                 f"{v} is not null and not regexp_full_match({v}, {_lit(col.pattern)})",
                 "pattern",
                 col.severity,
-                f"{label} does not have the expected form",
+                f"{label} is not {col.pattern_means}"
+                if col.pattern_means
+                else f"{label} does not have the expected form",
             )
         )
     if col.check == "nhs_number":
@@ -341,7 +344,7 @@ def _row_checks(staged: Staged, period: str | None, layered: bool = False) -> li
         for condition, rule, severity, message in _checks(col, table, period, text, typed, number):
             checks.append(
                 (
-                    f"coalesce({condition}, false)",
+                    f"({condition})",  # a NULL is not true: CASE WHEN treats it as false
                     f"{{'c': {_lit(col.name)}, 'r': {_lit(rule)}, 's': {_lit(severity)}, "
                     f"'v': ({_masked(col, text)})::varchar, 'm': {_lit(message)}}}",
                     severity,
@@ -365,10 +368,12 @@ def _load_table(
 ) -> tuple[_TableCounts, list[str]]:
     """Load one staged table of a delivery, inside the delivery's transaction.
 
-    One pass reads the source into the raw table: each value typed, the row's level of issue (0 none,
-    1 warnings, 2 errors) and a hash of its text. Only then, and only for the rows that need it: the
-    issues of flagged rows (a second read of just those), exact duplicates (compared in full where
-    hashes repeat), and taking out the rows that are quarantined or duplicates.
+    One pass reads the source into the raw table: each value typed, rows with an error left out, each
+    row's level of issue (0 none, 1 warnings) and a hash of its text kept. Only then, and only when there
+    is something to find: exact repeats (compared in full where hashes repeat) taken out, and every issue
+    of the rows left out or warned about (a second read of the source) recorded in the quarantine.
+    Nothing is deleted that was not a repeat or (from a workbook or XML file) flagged by the reader:
+    deleting scattered rows of a large insert is slow to commit.
     """
     table = s.table
     target = contract.raw_table(table)
@@ -397,23 +402,26 @@ def _load_table(
     )
     columns = [_quote(c.name) for c in present]
     this = f"_delivery_id = {_lit(delivery_id)}"
-    con.execute(
+    inserted = con.execute(
         f"""insert into {target} (_delivery_id, _period, _record, _source_line, _sheet,
                 {"".join(c + ", " for c in columns)}_extra, _row_hash, _issue_level)
-            select ?, ?, _row, _line, _sheet{"".join(", " + c for c in columns)},
-                {extra_json}, _row_hash, case when {errors} then 2 when {warnings} then 1 else 0 end
-            from {layered}""",
+            select * from (
+                select ?, ?, _row, _line, _sheet{"".join(", " + c for c in columns)}, {extra_json}, _row_hash,
+                    case when {errors} then 2 when {warnings} then 1 else 0 end as level
+                from {layered})
+            where level < 2  -- rows with an error stay out; their issues are recorded below""",
         [delivery_id, period],
-    )
-    notes: list[str] = []
+    ).fetchall()[0][0]
+    pause_point("load:inserted")
+    rejected = s.rows - inserted  # rows with an error in some cell
     sheet = _lit(s.sheet) if s.sheet else "null"
-    if len(s.cell_issues):
+    if len(s.cell_issues):  # what the reader found (a formula with no value, an XML schema error)
         con.register(f"_cell_issues_in_{tag}", s.cell_issues.astype({"_row": "int64"}))
         con.execute(
-            f"""update {target} t set _issue_level = greatest(t._issue_level, c.level)
+            f"""update {target} t set _issue_level = c.level
                 from (select _row, max(case when severity = 'error' then 2 else 1 end) as level
                       from _cell_issues_in_{tag} group by _row) c
-                where t.{this} and t._record = c._row"""
+                where t.{this} and t._record = c._row and c.level > t._issue_level"""
         )
     # exact repeats of an earlier row: by hash, then in full over the typed values (hash collisions)
     full = ", ".join(["_row_hash", *columns, "_extra::varchar"])
@@ -426,17 +434,26 @@ def _load_table(
                 from {target} where {this} and _row_hash in (select _row_hash from repeated))
             where n > 1"""
     )
-    structs = ", ".join(f"case when {c} then {st} end" for c, st, _ in checks) or "null"
+    warned, reader_rejected, duplicate = con.execute(
+        f"""select count(*) filter (where _issue_level = 1), count(*) filter (where _issue_level = 2),
+                   (select count(*) from _dups_{tag})
+            from {target} where {this} and _record not in (select _record from _dups_{tag})"""
+    ).fetchall()[0]
     con.execute(
-        f"""create or replace temp table _issues_{tag} as
-            with flagged as (
-                select _record, _source_line from {target}
-                where {this} and _issue_level > 0 and _record not in (select _record from _dups_{tag}))
-            select f._source_line as line, i.c, i.r, i.s, i.v, i.m from (
-                select _row, unnest(list_filter([{structs}], lambda x: x is not null)) as i
-                from {layered} where _row in (select _record from flagged)) x
-            join flagged f on f._record = x._row"""
+        f"create or replace temp table _issues_{tag}"
+        " (line bigint, c varchar, r varchar, s varchar, v varchar, m varchar)"
     )
+    if rejected or warned:
+        structs = ", ".join(f"case when {c} then {st} end" for c, st, _ in checks) or "null"
+        con.execute(
+            f"""insert into _issues_{tag}
+                select _line, i.c, i.r, i.s, i.v, i.m from (
+                    select _row, _line, unnest(list_filter([{structs}], lambda x: x is not null)) as i
+                    from {layered}
+                    where ({errors}) or _row in (
+                        select _record from {target} where {this} and _issue_level = 1
+                        and _record not in (select _record from _dups_{tag})))"""
+        )
     if len(s.cell_issues):
         con.execute(
             f"""insert into _issues_{tag}
@@ -455,12 +472,7 @@ def _load_table(
             "insert into ingest.quarantine values (?, ?, ?, ?, ?, null, ?, 'error', null, ?)",
             [delivery_id, contract.dataset, file_name, s.sheet, int(row.line), row.rule, row.message],
         )
-    quarantined, duplicate = con.execute(
-        f"""select count(*) filter (where _issue_level = 2 and _record not in (select _record from _dups_{tag})),
-                   (select count(*) from _dups_{tag})
-            from {target} where {this}"""
-    ).fetchall()[0]
-    if quarantined or duplicate:
+    if reader_rejected or duplicate:
         con.execute(
             f"""delete from {target} where {this}
                 and (_issue_level = 2 or _record in (select _record from _dups_{tag}))"""
@@ -468,8 +480,8 @@ def _load_table(
     loaded = con.execute(f"select count(*) from {target} where {this}").fetchall()[0][0]
     for name in (f"_dups_{tag}", f"_issues_{tag}"):
         con.execute(f"drop table if exists {name}")
-    counts = _TableCounts(s.rows + len(s.malformed), loaded, quarantined + len(s.malformed), duplicate)
-    return counts, notes
+    quarantined = rejected + reader_rejected + len(s.malformed)
+    return _TableCounts(s.rows + len(s.malformed), loaded, quarantined, duplicate), []
 
 
 def load_delivery(

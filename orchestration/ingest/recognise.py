@@ -44,15 +44,23 @@ def _pick(candidates: list[tuple[bool, float, int, Contract]], relative: str) ->
         return None
     best = max(
         candidates,
-        key=lambda c: (c[0], c[1], c[2], bool(c[3].folder_hint) and relative.startswith(c[3].folder_hint)),
+        key=lambda c: (c[0], c[1], c[2], in_folder(relative, c[3].folder_hint)),
     )
     return best[3]
+
+
+def in_folder(relative: str, folder: str | None) -> bool:
+    """Whether a file sits in a dataset's folder: at the top of the landing folder, or (for a file named
+    by its full path) anywhere along its path."""
+    if not folder:
+        return False
+    return relative.startswith(folder + "/") or (relative.startswith("/") and f"/{folder}/" in relative)
 
 
 def _notes(contract: Contract, relative: str, contracts: dict[str, Contract]) -> tuple[str, ...]:
     """What a partner should know when the name or folder of a file disagrees with its content."""
     notes = []
-    if contract.folder_hint and not relative.startswith(contract.folder_hint + "/"):
+    if contract.folder_hint and not in_folder(relative, contract.folder_hint):
         notes.append(f"arrived outside {contract.folder_hint}/ but its content is {contract.dataset}")
     stem = normalise_header(Path(relative).stem)
     if normalise_header(contract.dataset) not in stem:

@@ -9,6 +9,10 @@ from pathlib import Path
 
 import duckdb
 
+# A workbook is for reading and filtering by a person; past this many problems the Summary sheet's counts by
+# kind are what to act on, and the CSV beside it has every one.
+MAX_WORKBOOK_ROWS = 10_000
+
 COLUMNS = [
     "File",
     "Sheet",
@@ -37,6 +41,14 @@ def write_error_report(
     (file_name, dataset, period, status, rows, loaded, quarantined, duplicates, received, detail, notes) = (
         summary[0]
     )
+    kinds = con.execute(
+        """select coalesce(column_name, '(whole row)'), message,
+                  case when severity = 'error' then 'Row not loaded' else 'Row loaded; please check' end,
+                  count(*), min(line_number)
+           from ingest.quarantine where delivery_id = ?
+           group by all order by count(*) desc, min(line_number)""",
+        [delivery_id],
+    ).fetchall()
     issues = con.execute(
         """select file_name, coalesce(sheet, ''), line_number, coalesce(column_name, ''), message, coalesce(value, ''),
                   case when severity = 'error' then 'Row not loaded' else 'Row loaded; please check' end, rule
@@ -73,11 +85,22 @@ def write_error_report(
         ("Rows that repeat an earlier row exactly (counted once)", duplicates),
         ("Notes", "; ".join(x for x in (detail, notes) if x)),
     ]
+    if len(issues) > MAX_WORKBOOK_ROWS:
+        facts.append(
+            (
+                "Problems sheet",
+                f"the first {MAX_WORKBOOK_ROWS:,} of {len(issues):,} problems; every one is in {csv_path.name}",
+            )
+        )
     for label, value in facts:
         about.append([_bold(about, label, bold), value])
+    about.append([])
+    about.append([_bold(about, h, bold) for h in ("Column", "Problem", "What happened", "Rows", "First row")])
+    for kind in kinds:
+        about.append(list(kind))
     sheet = book.create_sheet("Problems")
     sheet.append([_bold(sheet, c, bold) for c in COLUMNS])
-    for row in issues:
+    for row in issues[:MAX_WORKBOOK_ROWS]:
         sheet.append([ILLEGAL_CHARACTERS_RE.sub("?", v) if isinstance(v, str) else v for v in row])
     book.save(xlsx_path)
     return csv_path, xlsx_path

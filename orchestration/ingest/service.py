@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
-from orchestration.ingest.contracts import Contract, ContractVersions, period_year
+from orchestration.ingest.archive import Receipt, receive, sightings_of
+from orchestration.ingest.contracts import (
+    Contract,
+    ContractVersions,
+    load_contract_versions,
+    load_contracts,
+    period_year,
+)
 from orchestration.ingest.load import LoadOutcome, ensure_raw_tables, load_delivery
 from orchestration.ingest.manifest import STATUS_RECEIVED, ensure_manifest
 from orchestration.ingest.report import write_error_report
-from orchestration.settings import CONTRACTS_DIR
+from orchestration.settings import CONTRACTS_DIR, Paths
 
 
 def xsd_for(contract: Contract, period: str | None, contracts_dir: Path = CONTRACTS_DIR) -> Path | None:
@@ -69,3 +77,27 @@ def describe(file_name: str, outcome: LoadOutcome) -> str:
         f" + {outcome.rows_quarantined} quarantined + {outcome.rows_duplicate} exact duplicates"
     )
     return text + (f" ({outcome.detail})" if outcome.detail else "")
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    receipts: list[Receipt]
+    loads: list[tuple[str, LoadOutcome]]
+
+
+def ingest(con: duckdb.DuckDBPyConnection, paths: Paths, files: list[Path] | None = None) -> IngestResult:
+    """Receive the landing folder (or the named files) and load every delivery waiting to be loaded."""
+    contracts = load_contracts()
+    versions = load_contract_versions()
+    sightings = None if files is None else sightings_of(files, paths.landing)
+    receipts = receive(con, paths.landing, paths.archive, contracts, sightings)
+    waiting = [
+        d
+        for (d,) in con.execute(
+            "select distinct dataset from ingest.deliveries where status = ? order by 1", [STATUS_RECEIVED]
+        ).fetchall()
+    ]
+    loads = []
+    for dataset in waiting:
+        loads += load_pending(con, versions[dataset], paths.warehouse, paths.feedback)
+    return IngestResult(receipts, loads)

@@ -165,3 +165,46 @@ def test_every_row_of_a_large_file_keeps_its_own_line(home, quoted_newline):
         " from raw.health_assessments",
     )
     assert wrong == [(0, n)]
+
+
+def test_error_report_lists_every_problem_and_counts_them_by_kind(home, monkeypatch):
+    import csv
+
+    import openpyxl
+
+    from orchestration.ingest import report
+
+    monkeypatch.setattr(report, "MAX_WORKBOOK_ROWS", 2)
+    bad = [GOOD.replace("A1,", f"B{i},").replace("01/02/2015", "31/02/2015") for i in range(3)]
+    text = HEADER + GOOD + "".join(bad) + GOOD.replace("A1,", "C1,").replace("DY1 4QT", "NOWHERE")
+    _deliver(home.landing, "health/health_assessments/health_assessments_2024-04.csv", text)
+    _, [outcome] = _ingest(home)
+    with duckdb.connect(str(home.vault_db)) as con:
+        csv_path, xlsx_path = report.write_error_report(con, outcome.delivery_id, home.feedback)
+    with csv_path.open(encoding="utf-8-sig") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["Row"], r["Column"], r["What happened"]) for r in rows] == [
+        ("3", "date_of_birth", "Row not loaded"),
+        ("4", "date_of_birth", "Row not loaded"),
+        ("5", "date_of_birth", "Row not loaded"),
+        ("6", "postcode", "Row loaded; please check"),
+    ]
+    assert rows[0]["Value (masked if an identifier)"] == "3********5"  # a date of birth is masked
+    book = openpyxl.load_workbook(xlsx_path, read_only=True)
+    summary = [tuple(r) for r in book["Summary"].iter_rows(values_only=True)]
+    assert ("Problems sheet", f"the first 2 of 4 problems; every one is in {csv_path.name}") in summary
+    assert (
+        "date_of_birth",
+        "date_of_birth should be a date such as dd/mm/yyyy or yyyy-mm-dd or dd-mm-yyyy",
+        "Row not loaded",
+        3,
+        3,
+    ) in summary
+    assert (
+        "postcode",
+        "postcode is not a full UK postcode such as DY1 4QT",
+        "Row loaded; please check",
+        1,
+        6,
+    ) in (summary)
+    assert len(list(book["Problems"].iter_rows(values_only=True))) == 1 + 2

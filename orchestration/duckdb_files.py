@@ -1,0 +1,49 @@
+"""Opening the warehouse's DuckDB files when another process may hold them.
+
+DuckDB lets one process write a database file (or several read it). Dagster's pool keeps the pipeline's
+own steps to one at a time; this covers everything else (``wholechild ingest`` while a run is going, two
+people running the command at once): the second waits for the first to finish instead of failing, and
+since every change is one transaction, neither can leave the other's work half done.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import duckdb
+
+DEFAULT_WAIT_SECONDS = 600.0
+
+
+class WarehouseBusyError(RuntimeError):
+    """Another process held the file for longer than we were willing to wait."""
+
+
+def _held_by_another_process(exc: duckdb.Error) -> bool:
+    return "lock" in str(exc).lower()
+
+
+def connect(
+    path: Path, read_only: bool = False, wait_seconds: float | None = None
+) -> duckdb.DuckDBPyConnection:
+    """``duckdb.connect``, waiting (up to ``WHOLECHILD_LOCK_WAIT_SECONDS``, default 600) while another
+    process holds the file's lock."""
+    if wait_seconds is None:
+        wait_seconds = float(os.environ.get("WHOLECHILD_LOCK_WAIT_SECONDS", DEFAULT_WAIT_SECONDS))
+    deadline = time.monotonic() + wait_seconds
+    delay = 0.05
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if not _held_by_another_process(exc):
+                raise
+            if time.monotonic() >= deadline:
+                raise WarehouseBusyError(
+                    f"{path} is in use by another process (a pipeline run or another command) and stayed "
+                    f"so for {wait_seconds:.0f} s; try again when it has finished"
+                ) from exc
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)

@@ -1,0 +1,190 @@
+"""Ingestion as users start it: the landing sensor, ``wholechild ingest``, overlapping processes, and a
+process killed in the middle of an ingest."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+HEADER = (
+    "assessment_id,nhs_number,forename,surname,date_of_birth,sex,postcode,assessment_type,assessment_date,"
+    "due_date,outcome\n"
+)
+
+
+def _row(i: int, dob: str = "01/02/2015") -> str:
+    return f"A{i},9990000018,Amy,Khan,{dob},F,DY1 4QT,Initial health assessment,03/04/2024,,Completed\n"
+
+
+def _write(path: Path, rows: int, bad_every: int = 0) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = "".join(
+        _row(i, "31/02/2015" if bad_every and i % bad_every == 0 else "01/02/2015") for i in range(rows)
+    )
+    path.write_text(HEADER + body, encoding="utf-8")
+    return path
+
+
+def _wholechild(home: Path, *args: str, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", *args],
+        env=os.environ | {"WHOLECHILD_HOME": str(home)} | (env or {}),
+        capture_output=True,
+        text=True,
+        **kwargs,
+    )
+
+
+def _state(vault: Path) -> dict:
+    """Everything ingestion writes, without the clocks: what a rerun must reproduce exactly."""
+    with duckdb.connect(str(vault), read_only=True) as con:
+        return {
+            "deliveries": con.execute(
+                "select * exclude (received_at, loaded_at, archive_path) from ingest.deliveries order by delivery_id"
+            ).fetchall(),
+            "quarantine": con.execute("select * from ingest.quarantine order by all").fetchall(),
+            "receipts": con.execute(
+                "select * exclude (received_at) from ingest.receipts order by all"
+            ).fetchall(),
+            "raw": con.execute("select * from raw.health_assessments order by all").fetchall(),
+        }
+
+
+# --- the landing sensor -----------------------------------------------------------------------------
+
+
+def test_sensor_starts_one_keyed_run_per_new_file_and_none_twice(home):
+    from orchestration.automation.sensors import landing_sensor
+
+    a = _write(home.landing / "health/health_assessments/health_assessments_2024-04.csv", 3)
+    _write(home.landing / "health/health_assessments/health_assessments_2024-05.csv", 3)
+    with dg.instance_for_test() as instance:
+        first = landing_sensor(dg.build_sensor_context(instance=instance))
+        assert sorted(r.tags["wholechild/file"] for r in first.run_requests) == [
+            "health/health_assessments/health_assessments_2024-04.csv",
+            "health/health_assessments/health_assessments_2024-05.csv",
+        ]
+        assert len({r.run_key for r in first.run_requests}) == 2
+        again = landing_sensor(dg.build_sensor_context(instance=instance, cursor=first.cursor))
+        assert isinstance(again, dg.SkipReason)
+        # a changed file is a new delivery: one run, with a new key
+        a.write_text(a.read_text() + _row(99), encoding="utf-8")
+        os.utime(a, ns=(time.time_ns(), time.time_ns() + 1_000_000))
+        changed = landing_sensor(dg.build_sensor_context(instance=instance, cursor=first.cursor))
+        assert [r.tags["wholechild/file"] for r in changed.run_requests] == [
+            "health/health_assessments/health_assessments_2024-04.csv"
+        ]
+        assert changed.run_requests[0].run_key not in {r.run_key for r in first.run_requests}
+
+
+def test_a_sensor_run_ingests_only_its_own_file(home):
+    from orchestration.automation.sensors import landing_sensor
+    from orchestration.definitions import defs
+
+    _write(home.landing / "health/health_assessments/health_assessments_2024-04.csv", 3)
+    _write(home.landing / "health/health_assessments/health_assessments_2024-05.csv", 4)
+    with dg.instance_for_test() as instance:
+        request = landing_sensor(dg.build_sensor_context(instance=instance)).run_requests[0]
+        result = defs.resolve_job_def("ingest_deliveries").execute_in_process(
+            run_config=request.run_config, instance=instance
+        )
+    assert result.success
+    with duckdb.connect(str(home.vault_db), read_only=True) as con:
+        rows = con.execute("select file_name, status, rows_loaded from ingest.deliveries").fetchall()
+    assert rows == [("health_assessments_2024-04.csv", "loaded", 3)]
+
+
+# --- the command line -------------------------------------------------------------------------------
+
+
+def test_ingest_command_says_what_happened_to_each_file(home, tmp_path):
+    drop = tmp_path / "drop"
+    _write(drop / "health/health_assessments/health_assessments_2024-04.csv", 5, bad_every=2)
+    (drop / "notes.txt").write_text("not a dataset\n", encoding="utf-8")
+    done = _wholechild(home.home, "ingest", str(drop))
+    assert done.returncode == 1, done.stderr  # something needs a person's attention
+    assert "health_assessments_2024-04.csv: loaded; 5 rows = 2 loaded + 3 quarantined" in done.stdout
+    assert "notes.txt\n  unrecognised:" in done.stdout
+    assert "Error reports for partners" in done.stdout
+    again = _wholechild(home.home, "ingest", str(drop / "health"))
+    assert again.returncode == 0, again.stderr
+    assert "already received: same content as delivery" in again.stdout
+    listing = _wholechild(home.home, "deliveries")
+    assert "health_assessments_2024-04.csv" in listing.stdout and "unrecognised" in listing.stdout
+
+
+def test_ingest_command_names_a_missing_path(home):
+    done = _wholechild(home.home, "ingest", "/no/such/file.csv")
+    assert done.returncode == 2
+    assert "/no/such/file.csv: no such file or folder" in done.stderr
+
+
+# --- overlapping processes and killed processes ---------------------------------------------------
+
+
+def test_overlapping_ingests_wait_for_each_other_and_both_land(home, tmp_path):
+    first = _write(tmp_path / "one/health/health_assessments/health_assessments_2024-04.csv", 200_000)
+    second = _write(tmp_path / "two/health/health_assessments/health_assessments_2024-05.csv", 1_000)
+    env = os.environ | {"WHOLECHILD_HOME": str(home.home)}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "orchestration.cli", "ingest", str(p)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for p in (first, second)
+    ]
+    outputs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    with duckdb.connect(str(home.vault_db), read_only=True) as con:
+        assert con.execute(
+            "select period, rows_loaded from ingest.deliveries order by period"
+        ).fetchall() == [("2024-04", 200_000), ("2024-05", 1_000)]
+        assert con.execute("select count(*) from raw.health_assessments").fetchall() == [(201_000,)]
+
+
+@pytest.mark.parametrize("stage", ["receive:copied", "load:inserted"])
+def test_a_killed_ingest_leaves_nothing_a_rerun_would_not(home, tmp_path, stage):
+    """Kill the process at a point inside an ingest, rerun: the warehouse and the manifest end exactly as
+    if the first run had never started (compared with a clean run, clocks aside)."""
+    drop = tmp_path / "drop"
+    _write(drop / "health/health_assessments/health_assessments_2024-04.csv", 50_000, bad_every=1000)
+    marker = tmp_path / "paused"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "orchestration.cli", "ingest", str(drop)],
+        env=os.environ
+        | {
+            "WHOLECHILD_HOME": str(home.home),
+            "WHOLECHILD_PAUSE_AT": stage,
+            "WHOLECHILD_PAUSE_MARKER": str(marker),
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 120
+    while not marker.exists():
+        assert proc.poll() is None, proc.stderr.read()
+        assert time.monotonic() < deadline, "the ingest never reached its pause point"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    rerun = _wholechild(home.home, "ingest", str(drop))
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+
+    clean = tmp_path / "clean"
+    done = _wholechild(clean, "ingest", str(drop))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert _state(home.vault_db) == _state(clean / "warehouse" / "vault.duckdb")
+    archived = sorted(p.relative_to(home.archive).as_posix() for p in home.archive.rglob("*") if p.is_file())
+    clean_archived = sorted(
+        p.relative_to(clean / "archive").as_posix() for p in (clean / "archive").rglob("*") if p.is_file()
+    )
+    assert archived == clean_archived
