@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+import weakref
 from pathlib import Path
 
 import duckdb
@@ -47,3 +48,17 @@ def connect(
                 ) from exc
             time.sleep(delay)
             delay = min(delay * 2, 2.0)
+
+
+_DONE: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, set] = weakref.WeakKeyDictionary()
+
+
+def first_time(con: duckdb.DuckDBPyConnection, what: object) -> bool:
+    """True the first time ``what`` is asked about on this connection: for set-up (schemas, macros) that
+    need not be repeated for every file a connection loads. Only for set-up done outside a transaction,
+    so that a rollback cannot undo what is remembered as done."""
+    done = _DONE.setdefault(con, set())
+    if what in done:
+        return False
+    done.add(what)
+    return True

@@ -102,14 +102,14 @@ def _weighted_digits(positions_and_weights: list[tuple[int, int]]) -> str:
 _NHS_SUM = " + ".join(f"(n // {10 ** (10 - i)}) % 10 * {11 - i}" for i in range(1, 10))
 _UPN_SUM = _weighted_digits([(p, p) for p in range(2, 13)])
 _SQL_MACROS = f"""
-create or replace macro wc_nhs_check(n) as (11 - ({_NHS_SUM}) % 11) % 11;
-create or replace macro wc_nhs_number_ok(s, n) as
+create or replace temp macro wc_nhs_check(n) as (11 - ({_NHS_SUM}) % 11) % 11;
+create or replace temp macro wc_nhs_number_ok(s, n) as
     case when length(s) = 10 and n is not null then regexp_full_match(s, '\\d{{10}}') and wc_nhs_check(n) = n % 10
          else false end;
-create or replace macro wc_is_valid_nhs_number(s) as wc_nhs_number_ok(s, try_cast(s as bigint));
-create or replace macro wc_upn_last_value(c) as
+create or replace temp macro wc_is_valid_nhs_number(s) as wc_nhs_number_ok(s, try_cast(s as bigint));
+create or replace temp macro wc_upn_last_value(c) as
     case when regexp_full_match(c, '\\d') then try_cast(c as integer) else strpos('{UPN_ALPHABET}', c) - 1 end;
-create or replace macro wc_is_valid_upn(s) as
+create or replace temp macro wc_is_valid_upn(s) as
     coalesce(regexp_full_match(s, '[A-HJ-NP-RT-Z]\\d{{11}}[0-9A-HJ-NP-RT-Z]')
              and substr('{UPN_ALPHABET}', (({_UPN_SUM} + wc_upn_last_value(substr(s, 13, 1)) * 13) % 23) + 1, 1)
                  = substr(s, 1, 1),
@@ -118,5 +118,9 @@ create or replace macro wc_is_valid_upn(s) as
 
 
 def install_sql_macros(con: duckdb.DuckDBPyConnection) -> None:
-    """wc_is_valid_nhs_number(text) and wc_is_valid_upn(text) on this connection."""
-    con.execute(_SQL_MACROS)
+    """wc_is_valid_nhs_number(text) and wc_is_valid_upn(text) on this connection (temporary macros: they
+    live with the connection, and nothing is written to the database file)."""
+    from orchestration.duckdb_files import first_time
+
+    if first_time(con, "wc_macros"):
+        con.execute(_SQL_MACROS)

@@ -141,17 +141,29 @@ class Table:
                 return c
         raise KeyError(name)
 
+    @functools.cached_property
+    def _by_spelling(self) -> dict[str, str]:
+        """Normalised spelling -> column, the first column claiming a spelling winning."""
+        out: dict[str, str] = {}
+        for c in self.columns:
+            for spelling in sorted(c.spellings):
+                out.setdefault(spelling, c.name)
+        return out
+
     def match_headers(self, headers: list[str]) -> dict[int, str]:
         """Position in the file's header -> contract column, for every header the contract knows."""
         matched: dict[int, str] = {}
+        taken: set[str] = set()
+        by_spelling = self._by_spelling
         for i, header in enumerate(headers):
             if header is None:
                 continue
-            norm = normalise_header(header)
-            exact = next((c.name for c in self.columns if norm in c.spellings), None)
-            name = exact or next((c.name for c in self.columns if c.matches(header)), None)
-            if name and name not in matched.values():
+            name = by_spelling.get(normalise_header(header)) or next(
+                (c.name for c in self.columns if c.patterns and c.matches(header)), None
+            )
+            if name and name not in taken:
                 matched[i] = name
+                taken.add(name)
         return matched
 
 
@@ -477,8 +489,13 @@ def load_versions(folder: Path, shared: dict[str, Any]) -> ContractVersions:
     return ContractVersions(tuple(versions))
 
 
-@cache
 def load_contract_versions(directory: Path = CONTRACTS_DIR) -> dict[str, ContractVersions]:
+    """Every dataset's contract versions, read once per process (contracts change only with the code)."""
+    return _load_contract_versions(Path(directory).resolve())
+
+
+@cache
+def _load_contract_versions(directory: Path) -> dict[str, ContractVersions]:
     shared = _load_yaml(directory / "_shared.yml")
     out = {}
     for folder in sorted(p for p in directory.iterdir() if (p / "base.yml").exists()):

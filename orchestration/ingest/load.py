@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.duckdb_files import first_time
 from orchestration.identifiers import install_sql_macros
 from orchestration.ingest.contracts import Column, Contract, ContractVersions, Table, period_end, period_year
 from orchestration.ingest.manifest import STATUS_FAILED, STATUS_LOADED, STATUS_SUPERSEDED, ensure_manifest
@@ -80,6 +81,8 @@ _META_AFTER = (
 
 def ensure_raw_tables(con: duckdb.DuckDBPyConnection, versions: ContractVersions) -> None:
     """A raw table per contract table with every column any version has had; new columns are added."""
+    if not first_time(con, ("raw_tables", versions.dataset, len(versions.versions))):
+        return
     con.execute("create schema if not exists raw")
     latest = versions.latest
     for table in latest.tables:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import duckdb
 
+from orchestration.duckdb_files import first_time
+
 MANIFEST_DDL = """
 create schema if not exists ingest;
 create schema if not exists raw;
@@ -65,7 +67,8 @@ STATUS_FAILED = "failed"
 
 
 def ensure_manifest(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(MANIFEST_DDL)
+    if first_time(con, "ingest_manifest"):
+        con.execute(MANIFEST_DDL)
 
 
 def deliveries_frame(con: duckdb.DuckDBPyConnection):
