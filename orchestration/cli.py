@@ -4,6 +4,10 @@ wholechild generate --scale S --seed N --faults F --out DIR   write a synthetic 
 wholechild run                                                materialise the whole graph in-process
 wholechild ingest [PATH ...]                                  ingest now (named files, or the landing folder)
 wholechild deliveries                                         the delivery manifest with row accounting
+wholechild linkage-report                                     linkage quality against ground truth, when present
+wholechild linkage-train                                      estimate the linkage model (no labels needed)
+wholechild sar --upn U | --nhs-number N | --la-person-id I | --name "F S" --dob D --reason R [--export DIR]
+wholechild audit-verify                                       check the audit log's hash chain
 """
 
 from __future__ import annotations
@@ -206,6 +210,123 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_linkage_train(args: argparse.Namespace) -> int:
+    import json
+
+    from orchestration.duckdb_files import connect
+    from orchestration.identity import model as linkage_model
+    from orchestration.identity.linkage import _deterministic_groups, _profiles
+    from orchestration.identity.records import build_person_records
+    from orchestration.identity.review import DECISIONS_DDL
+    from orchestration.ingest.contracts import load_contracts
+
+    paths = Paths.from_env()
+    if not paths.vault_db.exists():
+        print(f"No warehouse at {paths.vault_db}: ingest an authority's files first.", file=sys.stderr)
+        return 1
+    with connect(paths.vault_db) as con:
+        build_person_records(con, load_contracts())
+        con.execute(DECISIONS_DDL)
+        _deterministic_groups(con)
+        profiles = _profiles(con)
+    started = time.perf_counter()
+    trained = linkage_model.train(profiles)
+    out = Path(args.out) if args.out else linkage_model.MODEL_PATH
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(trained, indent=2) + "\n", encoding="utf-8")
+    print(f"Trained on {len(profiles):,} descriptions in {time.perf_counter() - started:.1f} s; wrote {out}")
+    return 0
+
+
+def cmd_linkage_report(args: argparse.Namespace) -> int:
+    from orchestration.identity.evaluate import evaluate, format_report
+    from orchestration.ingest.contracts import load_contracts
+
+    paths = Paths.from_env()
+    truth = Path(args.truth) if args.truth else paths.ground_truth
+    if not (truth / "records.csv").exists():
+        print(f"No ground truth at {truth}: the report needs a synthetic authority.", file=sys.stderr)
+        return 1
+    if not paths.vault_db.exists():
+        print(f"No warehouse at {paths.vault_db}: run `wholechild run` first.", file=sys.stderr)
+        return 1
+    print(format_report(evaluate(paths.vault_db, truth, load_contracts())))
+    return 0
+
+
+def cmd_sar(args: argparse.Namespace) -> int:
+    from orchestration.audit import AuditLogError
+    from orchestration.identity.sar import SearchError, export, search
+    from orchestration.ingest.contracts import load_contracts
+
+    paths = Paths.from_env()
+    given = [
+        (k, v)
+        for k, v in (
+            ("upn", args.upn),
+            ("nhs_number", args.nhs_number),
+            ("la_person_id", args.la_person_id),
+            ("name_dob", args.name),
+        )
+        if v
+    ]
+    if len(given) != 1:
+        print("Search by exactly one of --upn, --nhs-number, --la-person-id, --name.", file=sys.stderr)
+        return 2
+    kind, term = given[0]
+    if kind == "name_dob":
+        if not args.dob:
+            print("A search by --name needs --dob (yyyy-mm-dd).", file=sys.stderr)
+            return 2
+        term = f"{term} {args.dob}"
+    if not paths.vault_db.exists():
+        print(f"No warehouse at {paths.vault_db}.", file=sys.stderr)
+        return 1
+    try:
+        found = search(
+            paths.vault_db,
+            paths.analytics_db,
+            paths.audit_log,
+            load_contracts(),
+            kind,
+            term,
+            args.reason or "",
+        )
+    except (SearchError, AuditLogError) as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    print(f"Search logged to {paths.audit_log}.")
+    if not found.person_keys:
+        print("No child found.")
+        return 0
+    print(
+        f"{len(found.person_keys)} person{'s' if len(found.person_keys) > 1 else ''} found "
+        f"({', '.join(found.person_keys)}); {found.total_rows:,} rows held:"
+    )
+    for (tier, table), frame in sorted(found.rows.items()):
+        print(f"  {tier:<10} {table:<55} {len(frame):>6} rows")
+    print("  published  (counts after disclosure control only: no row about any child)")
+    if args.export:
+        written = export(found, Path(args.export), paths.vault_db, paths.audit_log, args.reason)
+        print(f"Wrote {len(written)} files to {args.export} (export logged).")
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from orchestration.audit import AuditLogError, verify
+    from orchestration.duckdb_files import connect
+
+    paths = Paths.from_env()
+    try:
+        with connect(paths.vault_db, read_only=True) as con:
+            state = verify(paths.audit_log, con)
+    except AuditLogError as exc:
+        print(f"AUDIT LOG ALTERED: {exc}", file=sys.stderr)
+        return 1
+    print(f"{paths.audit_log}: {state.entries} entries, chain intact.")
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from orchestration import bench
 
@@ -255,6 +376,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     dl = sub.add_parser("deliveries", help="the delivery manifest with row accounting")
     dl.set_defaults(func=cmd_deliveries)
+
+    train = sub.add_parser(
+        "linkage-train",
+        help="estimate the linkage model's parameters from the warehouse's records (no labels)",
+    )
+    train.add_argument("--out", help="where to write the model (default: the one in the repository)")
+    train.set_defaults(func=cmd_linkage_train)
+
+    report = sub.add_parser(
+        "linkage-report", help="linkage quality against a synthetic authority's ground truth"
+    )
+    report.add_argument("--truth", help="ground truth folder (default: $WHOLECHILD_HOME/ground_truth)")
+    report.set_defaults(func=cmd_linkage_report)
+
+    sar = sub.add_parser("sar", help="subject access: every row held about one child, in every tier (logged)")
+    sar.add_argument("--upn")
+    sar.add_argument("--nhs-number")
+    sar.add_argument("--la-person-id")
+    sar.add_argument("--name", help="forename and surname, with --dob")
+    sar.add_argument("--dob", help="date of birth, yyyy-mm-dd (with --name)")
+    sar.add_argument("--reason", required=True, help="why the search is made (written to the audit log)")
+    sar.add_argument("--export", help="write every row found to this folder, a CSV per table")
+    sar.set_defaults(func=cmd_sar)
+
+    av = sub.add_parser("audit-verify", help="check the subject access audit log has not been altered")
+    av.set_defaults(func=cmd_audit_verify)
 
     bench = sub.add_parser("bench", help="time each stage and measure its peak memory, beside its target")
     bench.add_argument("--scale", type=float, default=1.0, help="1.0 is a whole Dudley-sized authority")

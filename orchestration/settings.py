@@ -72,6 +72,16 @@ class Paths:
         return self.home / "quality"
 
     @property
+    def identity(self) -> Path:
+        """Clerical review of uncertain links (identifiable: as restricted as the vault)."""
+        return self.home / "identity"
+
+    @property
+    def audit_log(self) -> Path:
+        """The append-only, hash-chained log of subject access searches."""
+        return self.home / "audit" / "subject_access.log"
+
+    @property
     def dagster_home(self) -> Path:
         return self.home / "dagster"
 

@@ -27,26 +27,18 @@ def _person_datasets() -> list[Contract]:
     group_name="identity",
     pool=WAREHOUSE_POOL,
     kinds={"duckdb"},
-    description="Every person-describing record linked to one random person_key per child (vault: "
-    "identity.person_records, identity.record_keys, identity.key_events).",
+    description="Every person-describing record linked to one random person_key per child: strong "
+    "identifiers first, then Splink (vault: identity.person_records, identity.record_keys, "
+    "identity.key_events; uncertain pairs to identity/clerical_review.csv).",
 )
 def person_index(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     with warehouse.vault() as con:
-        summary = link(con, load_contracts())
+        summary = link(con, load_contracts(), warehouse.paths.identity)
     context.log.info(
         f"{summary.records} records -> {summary.persons} persons ({summary.new_keys} new keys, "
-        f"{summary.merges} merges, {summary.splits} splits)"
+        f"{summary.merges} merges, {summary.splits} splits); {summary.to_review} pairs for clerical review"
     )
-    return dg.MaterializeResult(
-        metadata={
-            "records": summary.records,
-            "persons": summary.persons,
-            "new_keys": summary.new_keys,
-            "merges": summary.merges,
-            "splits": summary.splits,
-            "propagation_rounds": summary.rounds,
-        }
-    )
+    return dg.MaterializeResult(metadata=dict(vars(summary)))
 
 
 def build_pseudonymised_asset(versions: ContractVersions) -> dg.AssetsDefinition:

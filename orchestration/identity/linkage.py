@@ -1,45 +1,33 @@
 """One person per real child, issued as a random person_key and kept in the vault.
 
-Records come from every dataset whose contract describes a person. Identifiers are normalised and
-validated first (a UPN or NHS number failing its check takes no part in linking; the record still links on
-its other fields). Records are then joined into persons by deterministic rules and the connected
-components are taken as persons.
-
-This first version links on exact keys only (valid NHS number, valid UPN, or the same normalised name and
-date of birth). It is replaced by probabilistic linkage with Splink (see docs/adr).
-
-Keys are stable: a component keeps the key most of its records already had, so new deliveries, added
-records and full rebuilds do not re-key a child. Merges and splits are written to identity.key_events.
+1. ``records.py`` gathers every record that describes a child, normalised; strong identifiers validated
+   and pseudonymised.
+2. Deterministic groups: records sharing an LA person id, a valid NHS number, a valid UPN (or a former
+   UPN equal to another record's UPN), or joined by a reviewer's must-link, are one group.
+3. Splink (``model.py``) scores pairs of descriptions from different groups; the best score between two
+   groups is their edge.
+4. ``cluster.py`` joins groups whose edge reaches the link threshold, never putting two records of one
+   census (or other one-row-per-child delivery) in one person, nor a pair a reviewer said differ.
+5. Keys: each person keeps the key most of its records already had, so new deliveries, added records
+   and full rebuilds do not re-key a child; merges and splits are written to ``identity.key_events``.
+   Uncertain pairs go to the clerical review file (``review.py``).
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 
-from orchestration.identifiers import install_sql_macros
+from orchestration.identity import model as linkage_model
+from orchestration.identity.cluster import connected_components, constrained_clusters
+from orchestration.identity.records import build_person_records
+from orchestration.identity.review import read_decisions, write_review_file
 from orchestration.ingest.contracts import Contract
 
-IDENTITY_DDL = """
-create schema if not exists identity;
-create table if not exists identity.record_keys (
-    namespace varchar not null,
-    record_id varchar not null,
-    person_key varchar not null,
-    first_linked_at timestamp not null,
-    primary key (namespace, record_id)
-);
-create table if not exists identity.key_events (
-    happened_at timestamp not null,
-    event varchar not null,          -- merge or split
-    person_key varchar not null,     -- the key that carries on
-    other_key varchar not null,      -- merged into person_key, or split off from it
-    records bigint not null
-);
-"""
-
-MAX_PROPAGATION_ROUNDS = 50
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -49,99 +37,171 @@ class LinkageSummary:
     new_keys: int
     merges: int
     splits: int
-    rounds: int
+    deterministic_groups: int
+    profiles: int
+    scored_pairs: int
+    linked_pairs: int
+    held_apart: int
+    to_review: int
+    new_decisions: int
 
 
-def _normalised_name(expr: str) -> str:
-    return f"nullif(regexp_replace(upper(strip_accents(coalesce({expr}, ''))), '[^A-Z]', '', 'g'), '')"
-
-
-def build_person_records(con: duckdb.DuckDBPyConnection, contracts: dict[str, Contract]) -> int:
-    """identity.person_records: one row per person-describing source record, identifiers validated."""
-    install_sql_macros(con)
-    selects = []
-    for contract in contracts.values():
-        for table in contract.tables:
-            person = table.person
-            if person is None or not person.describes_person:
-                continue
-            f = person.fields
-
-            def col(field: str, f: dict[str, str] = f) -> str:
-                return f'"{f[field]}"' if field in f else "null"
-
-            nhs = f"regexp_replace(coalesce({col('nhs_number')}::varchar, ''), '[^0-9]', '', 'g')"
-            upn = f"upper(trim(coalesce({col('upn')}::varchar, '')))"
-            selects.append(
-                f"""select '{person.namespace}' as namespace, {person.id_sql()} as record_id,
-                           '{contract.dataset}' as dataset,
-                           case when wc_is_valid_nhs_number({nhs}) then {nhs} end as nhs_number,
-                           case when wc_is_valid_upn({upn}) then {upn} end as upn,
-                           {_normalised_name(col("forename"))} as forename,
-                           {_normalised_name(col("surname"))} as surname,
-                           {col("dob")}::date as dob,
-                           upper({col("sex")}::varchar) as sex
-                    from {contract.raw_table(table)}"""
-            )
-    con.execute(IDENTITY_DDL)
-    con.execute(
-        "create or replace table identity.person_records as select distinct on (namespace, record_id) * from ("
-        + " union all ".join(selects)
-        + ") order by namespace, record_id"
+def _deterministic_groups(con: duckdb.DuckDBPyConnection) -> int:
+    """_dc (rid, dc): records joined by a strong identifier or a must-link decision."""
+    keys = [
+        "namespace || chr(31) || record_id",
+        "nhs_token",
+        "upn_token",
+    ]
+    # a star per key (each record to the smallest record sharing it), not every pair
+    edges = " union all ".join(
+        f"select rid as a, min(rid) over (partition by {k}) as b from identity.person_records where {k} is not null"
+        for k in keys
     )
-    return con.execute("select count(*) from identity.person_records").fetchall()[0][0]
+    edges += """ union all
+        select f.rid, u.rid from identity.person_records f
+        join (select upn_token, min(rid) as rid from identity.person_records
+              where upn_token is not null group by upn_token) u on u.upn_token = f.former_upn_token
+        union all
+        select ra.rid, rb.rid from identity.clerical_decisions d
+        join identity.person_records ra on ra.namespace = d.a_namespace and ra.record_id = d.a_record_id
+        join identity.person_records rb on rb.namespace = d.b_namespace and rb.record_id = d.b_record_id
+        where d.decision = 'must-link'"""
+    connected_components(con, "select rid as node from identity.person_records", edges, "_dc_raw")
+    con.execute("create or replace temp table _dc as select node as rid, component as dc from _dc_raw")
+    con.execute("drop table _dc_raw")
+    return con.execute("select count(distinct dc) from _dc").fetchall()[0][0]
 
 
-def link(con: duckdb.DuckDBPyConnection, contracts: dict[str, Contract]) -> LinkageSummary:
+def _profiles(con: duckdb.DuckDBPyConnection):
+    """Distinct descriptions within each group, as a frame for Splink."""
+    con.execute(
+        """create or replace temp table _profile_of as
+           select r.rid, d.dc, dense_rank() over (
+                      order by d.dc, r.forename, r.surname, r.dob, r.sex, r.postcode, r.nhs_token, r.upn_token)
+                  as profile_id
+           from identity.person_records r join _dc d using (rid)"""
+    )
+    return con.execute(
+        """select distinct p.profile_id, p.dc, r.forename, r.surname,
+                  nullif(concat_ws(' ', r.forename, r.surname), '') as full_name,
+                  r.dob, r.sex, r.postcode, r.nhs_token, r.upn_token
+           from _profile_of p join identity.person_records r using (rid)
+           order by p.profile_id"""
+    ).df()
+
+
+def link(
+    con: duckdb.DuckDBPyConnection, contracts: dict[str, Contract], review_folder: Path | None = None
+) -> LinkageSummary:
     records = build_person_records(con, contracts)
-    con.execute(
-        """create or replace temp table _nodes as
-           select row_number() over (order by namespace, record_id) as node, * from identity.person_records"""
-    )
-    # each record points at the smallest record sharing any exact key with it; a star per key, not all pairs
-    con.execute(
-        """create or replace temp table _edges as
-           select node, min(node) over (partition by nhs_number) as other from _nodes where nhs_number is not null
-           union all
-           select node, min(node) over (partition by upn) from _nodes where upn is not null
-           union all
-           select node, min(node) over (partition by surname, forename, dob) from _nodes
-           where surname is not null and forename is not null and dob is not null"""
-    )
-    con.execute("""create or replace temp table _undirected as
-                   select node as a, other as b from _edges where node <> other
-                   union select other, node from _edges where node <> other""")
-    con.execute("create or replace temp table _label as select node, node as label from _nodes")
-    rounds = 0
-    while rounds < MAX_PROPAGATION_ROUNDS:
-        rounds += 1
-        con.execute(
-            """create or replace temp table _next as
-               select l.node, least(l.label, coalesce(min(n.label), l.label)) as label
-               from _label l left join _undirected u on u.a = l.node left join _label n on n.node = u.b
-               group by l.node, l.label"""
-        )
-        changed = con.execute(
-            "select count(*) from _next join _label using (node) where _next.label <> _label.label"
-        ).fetchall()[0][0]
-        con.execute("create or replace temp table _label as select * from _next")
-        if changed == 0:
-            break
-    return _assign_keys(con, records, rounds)
+    new_decisions = read_decisions(con, review_folder) if review_folder else 0
+    groups = _deterministic_groups(con)
 
+    profiles = _profiles(con)
+    try:
+        model = linkage_model.load_model()
+    except FileNotFoundError as exc:  # a fresh checkout before training: strong identifiers only
+        log.warning("%s: linking on strong identifiers only", exc)
+        model = None
+    link_threshold = model["wholechild"]["link_threshold"] if model else 1.0
+    review_threshold = model["wholechild"]["review_threshold"] if model else 1.0
+    if model is not None and len(profiles) > 1:
+        pairs = linkage_model.predict(profiles, model, threshold=review_threshold)
+    else:
+        pairs = profiles.iloc[0:0][["profile_id"]].rename(columns={"profile_id": "profile_id_l"})
+        pairs = pairs.assign(profile_id_r=0, dc_l=0, dc_r=0, match_probability=0.0)
+    con.register("_pairs_in", pairs)
+    con.execute("create or replace temp table _pairs as select * from _pairs_in")
+    con.unregister("_pairs_in")
 
-def _assign_keys(con: duckdb.DuckDBPyConnection, records: int, rounds: int) -> LinkageSummary:
+    # between two groups, their best pair; a reviewer's cannot-link holds two groups apart
+    con.execute(
+        """create or replace temp table _group_edges as
+           select least(dc_l, dc_r) as a, greatest(dc_l, dc_r) as b, max(match_probability) as p
+           from _pairs group by all"""
+    )
+    con.execute(
+        """create or replace temp table _cannot as
+           select distinct least(da.dc, db.dc) as a, greatest(da.dc, db.dc) as b
+           from identity.clerical_decisions d
+           join identity.person_records ra on ra.namespace = d.a_namespace and ra.record_id = d.a_record_id
+           join identity.person_records rb on rb.namespace = d.b_namespace and rb.record_id = d.b_record_id
+           join _dc da on da.rid = ra.rid join _dc db on db.rid = rb.rid
+           where d.decision = 'cannot-link' and da.dc <> db.dc"""
+    )
+    stats = constrained_clusters(
+        con,
+        nodes="select distinct dc as node from _dc",
+        edges="select a, b, p from _group_edges where (a, b) not in (select a, b from _cannot)",
+        exclusive="""select d.dc as node, r.exclusive_group as grp from identity.person_records r
+                     join _dc d using (rid) where r.exclusive_group is not null""",
+        cannot_link="select a, b from _cannot",
+        link_threshold=link_threshold,
+        out="_person_of_group",
+    )
+    linked = con.execute(f"select count(*) from _group_edges where p >= {link_threshold}").fetchall()[0][0]
+    to_review = 0
+    if review_folder is not None:
+        to_review = write_review_file(con, review_folder, _review_candidates(link_threshold))
     con.execute(
         """create or replace temp table _members as
-           select n.namespace, n.record_id, l.label as component, k.person_key as old_key
-           from _nodes n join _label l using (node)
-           left join identity.record_keys k using (namespace, record_id)"""
+           select distinct r.namespace, r.record_id, c.component
+           from identity.person_records r join _dc d using (rid) join _person_of_group c on c.node = d.dc"""
+    )
+    keys = _assign_keys(con)
+    return LinkageSummary(
+        records=records,
+        persons=keys["persons"],
+        new_keys=keys["new_keys"],
+        merges=keys["merges"],
+        splits=keys["splits"],
+        deterministic_groups=groups,
+        profiles=len(profiles),
+        scored_pairs=len(pairs),
+        linked_pairs=linked,
+        held_apart=stats["held_apart"],
+        to_review=to_review,
+        new_decisions=new_decisions,
+    )
+
+
+def _review_candidates(link_threshold: float) -> str:
+    """For each pair of groups scored below the link threshold (but at least the review threshold), the best
+    pair of records behind it, with what a reviewer needs to decide."""
+    side = ", ".join(
+        f"{p}.{c} as {p[-1]}_{c}"
+        for p in ("ra", "rb")
+        for c in ("namespace", "record_id", "dataset", "forename", "surname", "dob", "sex", "postcode")
+    )
+    return f"""
+        select p.match_probability as probability, {side}
+        from (select *, row_number() over (partition by least(dc_l, dc_r), greatest(dc_l, dc_r)
+                                            order by match_probability desc, profile_id_l, profile_id_r) as n
+              from _pairs where match_probability < {link_threshold}) p
+        join (select profile_id, min(rid) as rid from _profile_of group by profile_id) pa
+          on pa.profile_id = p.profile_id_l
+        join (select profile_id, min(rid) as rid from _profile_of group by profile_id) pb
+          on pb.profile_id = p.profile_id_r
+        join identity.person_records ra on ra.rid = pa.rid
+        join identity.person_records rb on rb.rid = pb.rid
+        join _person_of_group ga on ga.node = p.dc_l
+        join _person_of_group gb on gb.node = p.dc_r
+        where p.n = 1 and ga.component <> gb.component"""
+
+
+def _assign_keys(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Give each person (component of _members) a key, keeping the keys records already carry."""
+    con.execute(
+        """create or replace temp table _keyed as
+           select m.namespace, m.record_id, m.component, k.person_key as old_key
+           from _members m left join identity.record_keys k using (namespace, record_id)"""
     )
     # the key most of a component's records already carry (ties: the smaller key); a key claimed by
     # several components stays with the one holding most of its records
     con.execute(
         """create or replace temp table _claims as
-           select component, old_key, count(*) as holders from _members where old_key is not null
+           select component, old_key, count(*) as holders from _keyed where old_key is not null
            group by component, old_key"""
     )
     con.execute(
@@ -151,40 +211,53 @@ def _assign_keys(con: duckdb.DuckDBPyConnection, records: int, rounds: int) -> L
                from _claims) where by_key = 1
            qualify row_number() over (partition by component order by holders desc, old_key) = 1"""
     )
+    # a component with no current key of its own (split off from a merge) takes back the key its records
+    # carried before, if no other component holds it now
+    con.execute(
+        """create or replace temp table _reclaimed as
+           select component, person_key from (
+               select k.component, h.person_key, count(*) as holders
+               from _keyed k join identity.record_key_history h using (namespace, record_id)
+               where k.component not in (select component from _winner)
+                 and h.person_key not in (select person_key from _winner)
+               group by all)
+           qualify row_number() over (partition by person_key order by holders desc, component) = 1
+               and row_number() over (partition by component order by holders desc, person_key) = 1"""
+    )
     con.execute(
         """create or replace temp table _component_key as
-           select c.component, coalesce(w.person_key,
+           select c.component, coalesce(w.person_key, r.person_key,
                   'pk_' || substr(replace(gen_random_uuid()::varchar, '-', ''), 1, 16)) as person_key,
-                  w.person_key is null as is_new
-           from (select distinct component from _members) c left join _winner w using (component)"""
+                  w.person_key is null and r.person_key is null as is_new
+           from (select distinct component from _keyed) c left join _winner w using (component)
+           left join _reclaimed r using (component)"""
     )
-    merges = con.execute(
-        """select count(*) from _claims c join _component_key k using (component)
-           where c.old_key <> k.person_key and not exists (
-               select 1 from _component_key k2 where k2.person_key = c.old_key)"""
-    ).fetchall()[0][0]
-    splits = con.execute(
-        """select count(*) from _claims c join _component_key k using (component)
-           where c.old_key <> k.person_key and exists (
-               select 1 from _component_key k2 where k2.person_key = c.old_key)"""
-    ).fetchall()[0][0]
+    moved = """from _claims c join _component_key k using (component) where c.old_key <> k.person_key"""
+    carried_on = "exists (select 1 from _component_key k2 where k2.person_key = c.old_key)"
+    merges, splits = con.execute(
+        f"select count(*) filter (where not {carried_on}), count(*) filter (where {carried_on}) {moved}"
+    ).fetchall()[0]
     con.execute("begin transaction")
     con.execute(
-        """insert into identity.key_events
-           select now(), case when exists (select 1 from _component_key k2 where k2.person_key = c.old_key)
-                              then 'split' else 'merge' end,
-                  k.person_key, c.old_key, c.holders
-           from _claims c join _component_key k using (component) where c.old_key <> k.person_key"""
+        f"""insert into identity.key_events
+            select now(), case when {carried_on} then 'split' else 'merge' end, k.person_key, c.old_key,
+                   c.holders
+            {moved}"""
+    )
+    con.execute(
+        """insert into identity.record_key_history
+           select m.namespace, m.record_id, k.person_key, now()
+           from _keyed m join _component_key k using (component)
+           where m.old_key is distinct from k.person_key"""
     )
     con.execute(
         """insert or replace into identity.record_keys
-           select m.namespace, m.record_id, k.person_key,
-                  coalesce(old.first_linked_at, now()) as first_linked_at
-           from _members m join _component_key k using (component)
+           select m.namespace, m.record_id, k.person_key, coalesce(old.first_linked_at, now())
+           from _keyed m join _component_key k using (component)
            left join identity.record_keys old using (namespace, record_id)"""
     )
     con.execute("commit")
     persons, new_keys = con.execute(
         "select count(*), count(*) filter (where is_new) from _component_key"
     ).fetchall()[0]
-    return LinkageSummary(records, persons, new_keys, merges, splits, rounds)
+    return {"persons": persons, "new_keys": new_keys, "merges": merges, "splits": splits}

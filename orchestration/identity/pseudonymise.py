@@ -1,7 +1,8 @@
 """Copy each raw table from the vault to the analytics file with nothing that identifies a child.
 
 Driven by each contract column's privacy class: direct identifiers are dropped, LA person ids are
-replaced by the person_key the vault issued, dates of birth become their month, postcodes their sector.
+replaced by the person_key the vault issued, dates of birth become their month (as text), postcodes their
+sector.
 """
 
 from __future__ import annotations
@@ -34,8 +35,10 @@ def pseudonymised_select(contract: Contract, table: Table, vault_alias: str = "v
         quoted = f'r."{col.name}"'
         if col.privacy in ("direct", "person_id"):
             continue
-        if col.privacy == "birth_date":
-            columns.append(f"cast(date_trunc('month', {quoted}) as date) as \"{col.name}\"")
+        if col.privacy in ("birth_date", "month"):
+            # the month as text ('2015-03'), never a date: a date would be a full date of birth for every
+            # child born on the day it was set to
+            columns.append(f"strftime({quoted}, '%Y-%m') as \"{col.name}\"")
         elif col.privacy == "postcode":
             columns.append(f'{postcode_sector_sql(quoted)} as "{col.name}"')
         else:

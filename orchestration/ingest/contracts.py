@@ -24,9 +24,11 @@ from orchestration.settings import CONTRACTS_DIR
 
 TYPES = {"varchar", "integer", "decimal", "date", "boolean"}
 FORMATS = {"csv", "xlsx", "xml"}
-PRIVACY = {None, "direct", "person_id", "birth_date", "postcode"}
+# how a column reaches the analytics file: direct and person_id never; birth_date and month as the month only
+# (month: a date that often is a birth date, such as the start of the address a child was born at)
+PRIVACY = {None, "direct", "person_id", "birth_date", "month", "postcode"}
 SEVERITIES = {"error", "warning"}
-PERSON_FIELDS = ("nhs_number", "upn", "forename", "surname", "dob", "sex", "postcode")
+PERSON_FIELDS = ("nhs_number", "upn", "former_upn", "forename", "surname", "dob", "sex", "postcode")
 ROW_ID = "_row"  # a person id for rows with no id of their own: the delivery and record they came from
 COLUMN_KEYS = {
     "name",
@@ -99,6 +101,9 @@ class PersonSpec:
     namespace: str
     id: str
     fields: dict[str, str] = field(default_factory=dict)
+    # "per_delivery": a delivery never holds two records of one child (a census, a results file), so
+    # linkage never puts two records of one delivery in one person
+    one_per_child: str | None = None
 
     @property
     def describes_person(self) -> bool:
@@ -359,13 +364,16 @@ def _table(spec: dict[str, Any], shared: dict[str, Any], where: str) -> Table:
     if "person" in spec:
         p = dict(spec["person"])
         namespace, id_column = p.pop("namespace"), p.pop("id")
+        one_per_child = p.pop("one_per_child", None)
+        if one_per_child not in (None, "per_delivery"):
+            raise ContractError(f"{where}: person one_per_child must be per_delivery, not {one_per_child!r}")
         unknown = set(p) - set(PERSON_FIELDS)
         if unknown:
             raise ContractError(f"{where}: person has unknown fields {sorted(unknown)}")
         for col in [id_column, *p.values()]:
             if col not in names and col != ROW_ID:
                 raise ContractError(f"{where}: person refers to unknown column {col!r}")
-        person = PersonSpec(namespace=namespace, id=id_column, fields=p)
+        person = PersonSpec(namespace=namespace, id=id_column, fields=p, one_per_child=one_per_child)
     for k in spec.get("key", []):
         if k not in names:
             raise ContractError(f"{where}: key refers to unknown column {k!r}")

@@ -91,6 +91,8 @@ def ingest(con: duckdb.DuckDBPyConnection, paths: Paths, files: list[Path] | Non
     versions = load_contract_versions()
     sightings = None if files is None else sightings_of(files, paths.landing)
     receipts = receive(con, paths.landing, paths.archive, contracts, sightings)
+    for dataset_versions in versions.values():  # every dataset has its raw tables, delivered yet or not
+        ensure_raw_tables(con, dataset_versions)
     waiting = [
         d
         for (d,) in con.execute(

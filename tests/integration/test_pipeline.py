@@ -6,6 +6,8 @@ must be stopped at the gate.
 
 import hashlib
 import os
+import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -16,6 +18,8 @@ import duckdb
 import pandas as pd
 import pytest
 
+from orchestration.identifiers import is_valid_nhs_number, is_valid_upn
+from orchestration.identity.pseudonyms import KEY_ENV, pseudonym_key
 from orchestration.reports.publish import current_release
 from orchestration.settings import REPO_ROOT, Paths
 from orchestration.synthetic import generate
@@ -43,16 +47,22 @@ def vault_scalar(paths: Paths, sql: str):
         return con.execute(sql).fetchall()[0][0]
 
 
+PSEUDONYM_KEY = "whole-child-test-key-" + secrets.token_hex(16)
+
+
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory):
     patch = pytest.MonkeyPatch()
     patch.setenv("WHOLECHILD_HOME", str(tmp_path_factory.mktemp("home")))
+    patch.setenv(KEY_ENV, PSEUDONYM_KEY)
+    pseudonym_key.cache_clear()
     paths = Paths.from_env().ensure()
     paths.export_env()
     generate(paths.landing, scale=0.02, seed=11, as_of=date(2026, 3, 31))
     result = refresh()
     yield paths, result
     patch.undo()
+    pseudonym_key.cache_clear()
 
 
 def test_definitions_load_and_validate(home):
@@ -109,19 +119,91 @@ def test_every_delivery_adds_up(pipeline):
     assert vault_scalar(paths, "select sum(rows_duplicate) from ingest.deliveries") > 0  # injected duplicates
 
 
+FULL_POSTCODE = re.compile(r"[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}", re.IGNORECASE)
+
+
 def test_no_identifier_reaches_the_analytics_file(pipeline):
+    """Every value of every column of every table in the analytics file: no valid UPN or NHS number, no
+    full postcode, no name held in the vault, and no person's full date of birth beside their person_key."""
     paths, _ = pipeline
-    truth = pd.read_csv(paths.ground_truth / "children.csv", dtype=str)
+    with duckdb.connect(str(paths.vault_db), read_only=True) as con:
+        names = {
+            n
+            for (n,) in con.execute(
+                "select forename from identity.person_records union select surname from identity.person_records"
+            ).fetchall()
+            if n
+        }
+        con.execute(
+            "create temp table dob as select distinct k.person_key, r.dob from identity.person_records r"
+            " join identity.record_keys k using (namespace, record_id) where r.dob is not null"
+        )
+        dobs = con.execute("select * from dob").df()
+    problems = []
     with duckdb.connect(str(paths.analytics_db), read_only=True) as con:
-        tables = con.execute("select table_schema, table_name from information_schema.tables").fetchall()
-        values = set()
-        for schema, table in tables:
-            frame = con.execute(f'select * from "{schema}"."{table}"').df()
-            for column in frame.columns:
-                values.update(frame[column].dropna().astype(str).unique())
-    for column in ("nhs_number", "upn", "surname"):
-        leaked = values & set(truth[column])
-        assert not leaked, f"{column} values in the analytics file: {sorted(leaked)[:3]}"
+        columns = con.execute(
+            """select table_schema, table_name, column_name, data_type from information_schema.columns
+               where table_catalog = current_database()
+                 and table_schema not in ('information_schema', 'pg_catalog')"""
+        ).fetchall()
+        con.register("dob", dobs)
+        assert len({(s, t) for s, t, _, _ in columns}) > 20
+        keyed = {(s, t) for s, t, c, _ in columns if c == "person_key"}
+        for schema, table, column, data_type in columns:
+            name = f'"{schema}"."{table}"'
+            if data_type in ("DATE", "TIMESTAMP") and (schema, table) in keyed:
+                same = con.execute(
+                    f"select count(*) from {name} t join dob d on d.person_key = t.person_key"
+                    f' and d.dob = t."{column}"::date'
+                ).fetchall()[0][0]
+                if same:
+                    problems.append(f"{schema}.{table}.{column}: {same} full dates of birth")
+                continue
+            values = [
+                v for (v,) in con.execute(f'select distinct "{column}"::varchar from {name}').fetchall() if v
+            ]
+            for v in values:
+                text = v.strip()
+                letters = re.sub("[^A-Z]", "", text.upper())
+                why = (
+                    "valid UPN"
+                    if is_valid_upn(text.upper())
+                    else "valid NHS number"
+                    if is_valid_nhs_number(text)
+                    else "full postcode"
+                    if FULL_POSTCODE.fullmatch(text)
+                    else "a name held in the vault"
+                    if len(letters) >= 3 and letters in names and text.isalpha()
+                    else None
+                )
+                if why:
+                    problems.append(f"{schema}.{table}.{column}: {why}")
+                    break
+    assert not problems, "\n".join(problems)
+
+
+def test_the_pseudonym_key_is_nowhere_it_could_leak(pipeline):
+    """Not in the repository, either database, dbt's target/, the run's logs or any file under the home."""
+    paths, result = pipeline
+    key = PSEUDONYM_KEY.encode()
+    needles = [key, key.hex().encode()]
+    searched = 0
+    for root in (paths.home, REPO_ROOT / "dbt_project" / "target"):
+        for path in root.rglob("*"):
+            if path.is_file():
+                data = path.read_bytes()
+                searched += 1
+                assert not any(n in data for n in needles), f"the pseudonym key is in {path}"
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=REPO_ROOT, capture_output=True, text=True
+    ).stdout.split()
+    for name in tracked:
+        path = REPO_ROOT / name
+        if path.is_file():
+            assert key not in path.read_bytes(), f"the pseudonym key is in the repository: {name}"
+    messages = " ".join(str(e.message) for e in result.all_events)
+    assert PSEUDONYM_KEY not in messages
+    assert searched > 100  # the databases, the archive, the reports, dbt's artefacts
 
 
 def test_running_again_gives_the_same_mart(pipeline):
