@@ -53,8 +53,15 @@ lint: $(INSTALLED)  ## ruff on the Python, sqlfluff on the dbt models
 test: $(INSTALLED) $(MANIFEST) lint  ## lint, then the whole test suite
 	$(BIN)/pytest
 
-dev: $(INSTALLED) $(MANIFEST)  ## the Dagster UI on http://127.0.0.1:3000
-	@mkdir -p $(WHOLECHILD_HOME)/dagster && cp orchestration/dagster.yaml $(WHOLECHILD_HOME)/dagster/dagster.yaml
+DOCS_PORT ?= 8580
+
+dev: $(INSTALLED) $(MANIFEST)  ## the Dagster UI on http://127.0.0.1:3000 and the dbt docs on :8580
+	@mkdir -p $(WHOLECHILD_HOME)/dagster $(WHOLECHILD_HOME)/dbt_docs && cp orchestration/dagster.yaml $(WHOLECHILD_HOME)/dagster/dagster.yaml
+	@test -f $(WHOLECHILD_HOME)/dbt_docs/index.html || (cd dbt_project && WHOLECHILD_ANALYTICS_DB=$(WHOLECHILD_HOME)/warehouse/analytics.duckdb \
+		../$(BIN)/dbt docs generate --quiet --target-path $(WHOLECHILD_HOME)/dbt_docs) || true
+	@echo "dbt docs: http://127.0.0.1:$(DOCS_PORT) (rebuilt by every dbt build)"
+	@$(BIN)/python -m http.server $(DOCS_PORT) --bind 127.0.0.1 --directory $(WHOLECHILD_HOME)/dbt_docs >/dev/null 2>&1 & \
+	docs=$$!; trap "kill $$docs 2>/dev/null || true" EXIT INT TERM; \
 	PATH="$(CURDIR)/$(BIN):$$PATH" DAGSTER_HOME=$(WHOLECHILD_HOME)/dagster \
 		$(BIN)/dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000
 

@@ -72,6 +72,11 @@ class Paths:
         return self.home / "quality"
 
     @property
+    def dbt_docs(self) -> Path:
+        """The dbt documentation site of the latest build (no data in it: models, columns, tests, lineage)."""
+        return self.home / "dbt_docs"
+
+    @property
     def identity(self) -> Path:
         """Clerical review of uncertain links (identifiable: as restricted as the vault)."""
         return self.home / "identity"

@@ -120,7 +120,7 @@ def simulate(scale: float, seed: int, as_of: date, timer: Timer | None = None) -
     assign_upns(rng, pop, spells, schools, calib)
     census = simulate_census(rng, pop, schools, spells, periods, placements, cin.episodes, window, calib)
     on_roll = pd.concat(census.on_roll, ignore_index=True)
-    ks2, ks4 = key_stage_results(rng, pop, on_roll, schools, calib["authority"]["la_number"])
+    ks2, ks4 = key_stage_results(rng, pop, on_roll, schools, calib["authority"]["la_number"], as_of)
     timer.lap("schools")
 
     health = simulate_health(rng, periods, pop, window, calib, cin.episodes.child_id.unique())

@@ -6,12 +6,21 @@ import numpy as np
 
 
 def hex_ids(rng: np.random.Generator, n: int, *parts: int) -> np.ndarray:
-    """Random lower-case hex ids shaped like MIS table ids, e.g. parts (8, 3) -> ``0002e817-8ca``."""
+    """Lower-case hex ids shaped like MIS table ids, e.g. parts (8, 3) -> ``0002e817-8ca``: random-looking
+    but, like a real table's ids, never repeated within one call. Consecutive numbers times a random odd
+    multiplier, modulo a power of two, are all different (the multiplier is invertible)."""
     width = sum(parts)
     if n == 0:
         return np.array([], dtype=str)
-    raw = rng.integers(0, 256, size=(n, (width + 1) // 2), dtype=np.uint8).tobytes().hex()
-    chars = np.frombuffer(raw.encode("ascii"), dtype="S1").reshape(n, -1)[:, :width]
+    if width > 16 or n > 2 ** (4 * width):
+        raise ValueError(f"{n} distinct ids do not fit in {width} hex digits")
+    mask = np.uint64(2 ** (4 * width) - 1)
+    offset = np.uint64(rng.integers(0, 2**63))
+    multiplier = np.uint64(rng.integers(0, 2**63)) | np.uint64(1)
+    with np.errstate(over="ignore"):  # arithmetic modulo 2**64, then the mask keeps the low digits
+        values = ((np.arange(n, dtype=np.uint64) + offset) * multiplier) & mask
+    digits = values.astype(">u8").tobytes().hex()
+    chars = np.frombuffer(digits.encode("ascii"), dtype="S1").reshape(n, 16)[:, 16 - width :]
     pieces, at = [], 0
     for size in parts:
         pieces.append(np.ascontiguousarray(chars[:, at : at + size]).view(f"S{size}").ravel().astype(str))

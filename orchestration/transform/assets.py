@@ -45,5 +45,10 @@ def dbt_resource() -> DbtCliResource:
     pool=WAREHOUSE_POOL,
 )
 def whole_child_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse) -> Iterator:
-    warehouse.paths.export_env()  # dbt (a subprocess) must write the same analytics file
+    paths = warehouse.paths
+    paths.export_env()  # dbt (a subprocess) must write the same analytics file
     yield from dbt.cli(["build"], context=context).stream()
+    # the documentation site of what was just built (models, columns, tests, lineage), served by make dev
+    docs = dbt.cli(["docs", "generate"], target_path=paths.dbt_docs, manifest=dbt_project.manifest_path)
+    docs.wait()
+    context.log.info(f"dbt docs written to {paths.dbt_docs / 'index.html'}")

@@ -187,8 +187,9 @@ def test_subject_access_finds_every_row_in_every_tier_and_is_logged(authority):
         for versions in load_contract_versions().values():
             publish_to_analytics(con, versions)
     with duckdb.connect(str(paths.vault_db), read_only=True) as con:
-        upn, nhs, forename, surname, dob, key = con.execute(
-            """select p.pers_upn, p.pers_common_child_id, p.pers_forename, p.pers_surname, p.pers_dob, k.person_key
+        la_id, upn, nhs, forename, surname, dob, key = con.execute(
+            """select p.pers_person_id, p.pers_upn, p.pers_common_child_id, p.pers_forename, p.pers_surname,
+                      p.pers_dob, k.person_key
                from raw.ssd_person p join identity.record_keys k
                  on k.namespace = 'la_person' and k.record_id = p.pers_person_id
                where p.pers_upn is not null and length(p.pers_common_child_id) = 10
@@ -197,6 +198,7 @@ def test_subject_access_finds_every_row_in_every_tier_and_is_logged(authority):
     contracts = load_contracts()
     spaced = f"{nhs[:3]} {nhs[3:6]} {nhs[6:]}"
     for kind, term in [
+        ("la_person_id", la_id),
         ("upn", upn.lower()),
         ("nhs_number", spaced),
         ("name_dob", f"{forename.lower()} {surname} {dob}"),
@@ -208,7 +210,7 @@ def test_subject_access_finds_every_row_in_every_tier_and_is_logged(authority):
         assert ("vault", "raw.ssd_person") in found.rows
         assert ("analytics", "pseudonymised.ssd_person") in found.rows
     log = audit.verify(paths.audit_log)
-    assert log.entries >= 3
+    assert log.entries >= 4
     text = paths.audit_log.read_text()
     assert upn not in text and nhs not in text and surname not in text  # searches logged as pseudonyms
 

@@ -29,8 +29,12 @@ def _mart(**overrides):
         "sessions_authorised_absence": 10,
         "sessions_unauthorised_absence": 5,
         "overall_absence_rate": 15 / 380,
+        "authorised_absence_rate": 10 / 380,
+        "unauthorised_absence_rate": 5 / 380,
         "is_persistently_absent": False,
-        "health_assessments_in_year": 1,
+        "age_at_31_march": 12,
+        "sdq_score": 14,
+        "ks4_attainment_8": None,
         "has_health_assessment_in_year": True,
     }
     row.update(overrides)

@@ -273,3 +273,17 @@ def test_names_are_realistic_for_the_ethnic_mix(authority):
     # each community draws from its own name lists
     assert np.mean(british.surname.isin(set(pakistani.surname) - {"Ali", "Ahmed"})) < 0.02
     assert np.mean(pakistani.surname.isin(["Smith", "Jones", "Taylor", "Brown", "Williams"])) < 0.02
+
+
+def test_no_result_or_record_is_dated_after_the_extract(clean_authority):
+    """An extract of 31 March 2026 cannot hold the results of summer 2026 exams, nor any later date."""
+    last_results = AS_OF.year - 1  # a summer's results reach the LA in the autumn after it
+    for name, column in (("ks2_results", "KS2_ACADYR"), ("ks4_results", "KS4_ACADYR")):
+        files = sorted((clean_authority.landing / "schools").rglob(f"{name}_*.csv"))
+        assert files, name
+        years = pd.concat(_read_path(f, column) for f in files)
+        assert years.str[-4:].astype(int).max() == last_results, name
+
+
+def _read_path(path, column):
+    return pd.read_csv(path, dtype=str, usecols=[column])[column]

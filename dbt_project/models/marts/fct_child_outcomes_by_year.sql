@@ -1,3 +1,5 @@
+{#- One row per child per collection year in which any partner recorded them, with every outcome measure
+    (see _marts.yml for each definition). -#}
 with spine as (
     select * from {{ ref('int_child_years') }}
 ),
@@ -6,46 +8,122 @@ years as (
     select * from {{ ref('int_collection_years') }}
 ),
 
-looked_after as (
-    select * from {{ ref('int_looked_after_by_year') }}
+children as (
+    select * from {{ ref('dim_children') }}
 ),
 
-attendance as (
-    select * from {{ ref('int_school_attendance_by_year') }}
-),
+cin as (select * from {{ ref('int_cin_by_year') }}),
 
-health as (
-    select * from {{ ref('int_health_assessments_by_year') }}
-)
+cp as (select * from {{ ref('int_cp_by_year') }}),
+
+cla as (select * from {{ ref('int_looked_after_by_year') }}),
+
+activity as (select * from {{ ref('int_social_care_by_year') }}),
+
+missing as (select * from {{ ref('int_missing_by_year') }}),
+
+leavers as (select * from {{ ref('int_care_leavers_by_year') }}),
+
+attendance as (select * from {{ ref('int_school_attendance_by_year') }}),
+
+exclusions as (select * from {{ ref('int_exclusions_by_year') }}),
+
+pupil as (select * from {{ ref('int_school_characteristics_by_year') }}),
+
+attainment as (select * from {{ ref('int_attainment_by_year') }}),
+
+health as (select * from {{ ref('int_health_by_year') }})
 
 select
     spine.person_key,
     spine.collection_year,
     years.academic_year,
-    looked_after.person_key is not null as is_looked_after_during_year,
     case
-        when looked_after.person_key is null then false else looked_after.is_looked_after_at_31_march
-    end as is_looked_after_at_31_march,
-    coalesce(looked_after.days_looked_after_in_year, 0) as days_looked_after_in_year,
-    coalesce(looked_after.placements_in_year, 0) as placements_in_year,
-    coalesce(looked_after.placements_in_year, 0) >= 3 as has_three_or_more_placements,
+        when children.birth_month is not null
+            then {{ age_at_31_march('children.birth_month', 'spine.collection_year') }}
+    end::integer as age_at_31_march,
+    -- children in need and child protection
+    coalesce(cin.is_in_need_during_year, false) as is_in_need_during_year,
+    case when cin.person_key is null then false else cin.is_in_need_at_31_march end as is_in_need_at_31_march,
+    coalesce(activity.referrals, 0) as referrals_in_year,
+    coalesce(activity.re_referrals_within_12_months, 0) as re_referrals_within_12_months,
+    coalesce(activity.assessments_completed, 0) as assessments_completed_in_year,
+    coalesce(activity.assessments_within_45_working_days, 0) as assessments_within_45_working_days,
+    coalesce(activity.initial_cp_conferences, 0) as initial_cp_conferences_in_year,
+    coalesce(activity.initial_cp_conferences_within_15_working_days, 0)
+        as initial_cp_conferences_within_15_working_days,
+    coalesce(cp.is_on_cp_plan_during_year, false) as is_on_cp_plan_during_year,
+    case when cp.person_key is null then false else cp.is_on_cp_plan_at_31_march end
+        as is_on_cp_plan_at_31_march,
+    coalesce(cp.cp_plans_started_in_year, 0) as cp_plans_started_in_year,
+    coalesce(cp.has_second_or_subsequent_plan_started, false) as has_repeat_cp_plan_in_year,
+    coalesce(cp.cp_plans_ended_lasting_two_years, 0) as cp_plans_ended_lasting_two_years,
+    -- looked after children
+    cla.person_key is not null as is_looked_after_during_year,
+    case when cla.person_key is null then false else cla.is_looked_after_at_31_march end
+        as is_looked_after_at_31_march,
+    case when cla.person_key is null then false else cla.is_looked_after_continuously_12_months end
+        as is_looked_after_continuously_12_months,
+    coalesce(cla.days_looked_after_in_year, 0) as days_looked_after_in_year,
+    coalesce(cla.placements_in_year, 0) as placements_in_year,
+    coalesce(cla.placements_in_year, 0) >= 3 as has_three_or_more_placements,
+    cla.has_long_term_stability,
+    coalesce(cla.entered_care_in_year, false) as entered_care_in_year,
+    coalesce(cla.left_care_in_year, false) as left_care_in_year,
+    coalesce(missing.missing_incidents, 0) as missing_incidents_in_year,
+    coalesce(missing.absent_incidents, 0) as absent_incidents_in_year,
+    -- care leavers
+    leavers.is_in_touch as care_leaver_in_touch,
+    leavers.is_in_education_employment_or_training as care_leaver_in_education_employment_or_training,
+    leavers.is_suitably_accommodated as care_leaver_suitably_accommodated,
+    -- school: attendance, exclusions, SEN, FSM
     attendance.sessions_possible,
     attendance.sessions_authorised_absence,
     attendance.sessions_unauthorised_absence,
-    round(
-        (attendance.sessions_authorised_absence + attendance.sessions_unauthorised_absence)
-        / nullif(attendance.sessions_possible, 0),
-        6
-    )::decimal(9, 6) as overall_absence_rate,
-    (attendance.sessions_authorised_absence + attendance.sessions_unauthorised_absence)
-    >= 0.1 * attendance.sessions_possible as is_persistently_absent,
-    coalesce(health.health_assessments_in_year, 0) as health_assessments_in_year,
-    coalesce(health.health_assessments_in_year, 0) > 0 as has_health_assessment_in_year
+    attendance.overall_absence_rate::decimal(9, 6) as overall_absence_rate,
+    attendance.authorised_absence_rate::decimal(9, 6) as authorised_absence_rate,
+    attendance.unauthorised_absence_rate::decimal(9, 6) as unauthorised_absence_rate,
+    attendance.is_persistently_absent,
+    attendance.is_severely_absent,
+    case
+        when attendance.person_key is not null or exclusions.person_key is not null
+            then coalesce(exclusions.suspensions, 0)
+    end as suspensions_in_year,
+    case
+        when attendance.person_key is not null or exclusions.person_key is not null
+            then coalesce(exclusions.is_permanently_excluded, false)
+    end as is_permanently_excluded,
+    pupil.sen_provision,
+    pupil.is_fsm_eligible,
+    -- attainment
+    attainment.ks2_reading_writing_maths_expected,
+    attainment.ks4_attainment_8::decimal(5, 2) as ks4_attainment_8,
+    attainment.ks4_progress_8::decimal(5, 2) as ks4_progress_8,
+    attainment.ks4_english_maths_grade_4_or_above,
+    -- health
+    coalesce(health.has_health_assessment_in_year, false) as has_health_assessment_in_year,
+    health.immunisations_up_to_date,
+    coalesce(health.has_dental_check_in_year, false) as has_dental_check_in_year,
+    health.sdq_score,
+    health.sdq_band,
+    coalesce(health.has_substance_misuse, false) as has_substance_misuse_in_year,
+    coalesce(health.camhs_referrals_in_year, 0) as camhs_referrals_in_year
 from spine
 inner join years on spine.collection_year = years.collection_year
-left join looked_after
-    on spine.person_key = looked_after.person_key and spine.collection_year = looked_after.collection_year
+left join children on spine.person_key = children.person_key
+left join cin on spine.person_key = cin.person_key and spine.collection_year = cin.collection_year
+left join cp on spine.person_key = cp.person_key and spine.collection_year = cp.collection_year
+left join cla on spine.person_key = cla.person_key and spine.collection_year = cla.collection_year
+left join
+    activity
+    on spine.person_key = activity.person_key and spine.collection_year = activity.collection_year
+left join missing on spine.person_key = missing.person_key and spine.collection_year = missing.collection_year
+left join leavers on spine.person_key = leavers.person_key and spine.collection_year = leavers.collection_year
 left join attendance
     on spine.person_key = attendance.person_key and spine.collection_year = attendance.collection_year
-left join health
-    on spine.person_key = health.person_key and spine.collection_year = health.collection_year
+left join exclusions
+    on spine.person_key = exclusions.person_key and spine.collection_year = exclusions.collection_year
+left join pupil on spine.person_key = pupil.person_key and spine.collection_year = pupil.collection_year
+left join attainment
+    on spine.person_key = attainment.person_key and spine.collection_year = attainment.collection_year
+left join health on spine.person_key = health.person_key and spine.collection_year = health.collection_year

@@ -7,12 +7,15 @@ taken in 2020 or 2021.
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 import pandas as pd
 
 from orchestration.synthetic.population import days
 
 NO_KS2_TESTS = {2020, 2021}
+RESULTS_MONTH = 9  # a summer's key stage results reach the local authority in the autumn
 
 
 def _grade(latent: np.ndarray) -> np.ndarray:
@@ -21,10 +24,18 @@ def _grade(latent: np.ndarray) -> np.ndarray:
 
 
 def key_stage_results(
-    rng: np.random.Generator, pop: pd.DataFrame, on_roll: pd.DataFrame, schools: pd.DataFrame, la_number: str
+    rng: np.random.Generator,
+    pop: pd.DataFrame,
+    on_roll: pd.DataFrame,
+    schools: pd.DataFrame,
+    la_number: str,
+    as_of: date,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(KS2 rows, KS4 rows) for pupils on roll in year 6 at a summer census and year 11 at a spring one."""
+    """(KS2 rows, KS4 rows) for pupils on roll in year 6 at a summer census and year 11 at a spring one,
+    for the summers whose results had been published (in September) by the extract date."""
     on_roll = on_roll.assign(year=on_roll.census.str[:4].astype(int), term=on_roll.census.str[5:])
+    last_results = as_of.year if as_of.month >= RESULTS_MONTH else as_of.year - 1
+    on_roll = on_roll[on_roll.year <= last_results]
     y6 = on_roll[(on_roll.nc_year == 6) & (on_roll.term == "summer") & ~on_roll.year.isin(NO_KS2_TESTS)]
     y11 = on_roll[(on_roll.nc_year == 11) & (on_roll.term == "spring")]
     y6 = y6.drop_duplicates("child_id", keep="last")

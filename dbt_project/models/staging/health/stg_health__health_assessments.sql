@@ -1,5 +1,5 @@
 with source as (
-    select * from {{ source('health', 'health_assessments') }}
+    select * from {{ latest_version(source('health', 'health_assessments'), 'assessment_id') }}
 )
 
 select
@@ -14,5 +14,7 @@ select
     end as assessment_type,
     assessment_date,
     due_date,
-    outcome
+    lower(outcome) as outcome,
+    case immunisations_up_to_date when 'Y' then true when 'N' then false end as immunisations_up_to_date
 from source
+where person_key is not null

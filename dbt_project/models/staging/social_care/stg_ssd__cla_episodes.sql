@@ -1,5 +1,5 @@
 with source as (
-    select * from {{ source('social_care', 'ssd_cla_episodes') }}
+    select * from {{ latest_extract(source('social_care', 'ssd_cla_episodes')) }}
 )
 
 select
@@ -15,3 +15,4 @@ select
     clae_entered_care_date as entered_care_date,
     try_cast(_period as date) as extract_date
 from source
+where person_key is not null

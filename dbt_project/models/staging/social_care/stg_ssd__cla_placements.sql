@@ -1,5 +1,5 @@
 with source as (
-    select * from {{ source('social_care', 'ssd_cla_placement') }}
+    select * from {{ latest_extract(source('social_care', 'ssd_cla_placement')) }}
 )
 
 select
@@ -12,5 +12,7 @@ select
     clap_cla_placement_provider as placement_provider,
     clap_cla_placement_urn as placement_urn,
     clap_cla_placement_postcode as placement_postcode_sector,
-    nullif(clap_cla_placement_change_reason, '') as placement_change_reason
+    nullif(clap_cla_placement_change_reason, '') as placement_change_reason,
+    try_cast(_period as date) as extract_date
 from source
+where person_key is not null

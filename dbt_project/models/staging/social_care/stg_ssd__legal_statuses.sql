@@ -1,5 +1,5 @@
 with source as (
-    select * from {{ source('social_care', 'ssd_legal_status') }}
+    select * from {{ latest_extract(source('social_care', 'ssd_legal_status')) }}
 )
 
 select
@@ -7,5 +7,7 @@ select
     person_key,
     lega_legal_status as legal_status,
     lega_legal_status_start_date as legal_status_start_date,
-    lega_legal_status_end_date as legal_status_end_date
+    lega_legal_status_end_date as legal_status_end_date,
+    try_cast(_period as date) as extract_date
 from source
+where person_key is not null
