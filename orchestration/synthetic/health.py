@@ -10,6 +10,7 @@ from orchestration.synthetic.population import (
     FAR_FUTURE,
     Window,
     add_working_days,
+    add_years,
     days,
     sigmoid,
     years_between,
@@ -85,22 +86,11 @@ def simulate_health(
         }
     )
 
-    # SDQ: carers complete one a year for children aged 4 to 16 looked after for twelve months or more
-    first_sdq = np.maximum(start + rng.integers(366, 420, k).astype("timedelta64[D]"), dob + 4 * 366)
-    row, when = repeated_dates(rng, first_sdq, np.minimum(followed, dob + 17 * 365), 365, jitter_days=30)
-    score = np.clip(
-        np.rint(rng.normal(cfg["sdq_mean"], cfg["sdq_sd"], len(row)) + 1.5 * pop.risk.to_numpy()[child[row]]),
-        0,
-        40,
-    ).astype(int)
-    sdq = pd.DataFrame(
-        {
-            "period_no": periods.period_no.to_numpy()[row],
-            "child_id": child[row],
-            "completed_date": when,
-            "score": score,
-        }
-    )
+    # SDQ: for each collection year at whose 31 March a child aged 4 to 16 has been looked after for twelve
+    # months (looked after on 1 April and still on 31 March: the OC2 cohort), a carer completes one during
+    # the year; for a few, a reason is recorded instead (carer or young person refused, severity of
+    # disability, other)
+    sdq = _sdq(rng, periods, start, followed, child, dob, window, pop, cfg)
 
     camhs = _camhs(rng, pop, window, cfg, periods, in_need_ids)
     return {"assessments": assessments, "dental": dental, "sdq": sdq, "camhs": camhs}
@@ -158,4 +148,59 @@ def _camhs(
         )
         .sort_values(["child_id", "referral_date"], kind="stable")
         .reset_index(drop=True)
+    )
+
+
+SDQ_REASONS = {"SDQ2": 0.3, "SDQ3": 0.2, "SDQ4": 0.3, "SDQ5": 0.2}
+
+
+def _sdq(
+    rng: np.random.Generator,
+    periods: pd.DataFrame,
+    start: np.ndarray,
+    followed: np.ndarray,
+    child: np.ndarray,
+    dob: np.ndarray,
+    window: Window,
+    pop: pd.DataFrame,
+    cfg: dict,
+) -> pd.DataFrame:
+    ends = np.array(window.year_ends(), dtype="datetime64[D]")
+    year_start = np.array(
+        [np.datetime64(f"{int(str(e)[:4]) - 1}-04-01") for e in ends], dtype="datetime64[D]"
+    )
+    p, y = np.meshgrid(np.arange(len(periods)), np.arange(len(ends)), indexing="ij")
+    p, y = p.ravel(), y.ravel()
+    fourth = add_years(dob[p], 4)
+    seventeenth = add_years(dob[p], 17)
+    # aged 4 to 16 at some point in the year: the 4th birthday by 31 March, the 17th not before 1 April
+    eligible = (
+        (start[p] <= year_start[y])
+        & (followed[p] > ends[y])
+        & (fourth <= ends[y])
+        & (seventeenth >= year_start[y])
+    )
+    p, y, fourth, seventeenth = p[eligible], y[eligible], fourth[eligible], seventeenth[eligible]
+    first = np.maximum(year_start[y], fourth)
+    last = np.minimum(np.minimum(ends[y], seventeenth - 1), np.minimum(followed[p] - 1, window.end))
+    span = np.maximum((last - first).astype(np.int64), 0)
+    when = first + (rng.random(len(p)) * (span + 1)).astype(np.int64).astype("timedelta64[D]")
+    done = when <= window.end
+    p, when = p[done], when[done]
+    score = np.clip(
+        np.rint(rng.normal(cfg["sdq_mean"], cfg["sdq_sd"], len(p)) + 1.5 * pop.risk.to_numpy()[child[p]]),
+        0,
+        40,
+    ).astype(float)
+    no_score = rng.random(len(p)) < cfg.get("sdq_reason_share", 0.04)
+    reason = np.where(no_score, choose(rng, SDQ_REASONS, len(p)), "")
+    score[no_score] = np.nan
+    return pd.DataFrame(
+        {
+            "period_no": periods.period_no.to_numpy()[p],
+            "child_id": child[p],
+            "completed_date": when,
+            "score": score,
+            "reason": reason,
+        }
     )

@@ -196,13 +196,15 @@ def test_care_episodes_chain_by_the_903_rules(clean_authority):
 
 
 def test_sdq_scores_only_for_children_looked_after_twelve_months(clean_authority):
+    """An SDQ (or the reason there is none) falls in a collection year at whose 31 March the child has been
+    looked after for twelve months: in care on the 1 April before (the OC2 cohort)."""
     eps = _read(clean_authority, f"{SSD}/ssd_cla_episodes.csv")
     sdq = _read(clean_authority, f"{SSD}/ssd_sdq_scores.csv")
-    assert len(sdq)
+    assert len(sdq) and (sdq.csdq_sdq_score != "").mean() > 0.8
+    assert ((sdq.csdq_sdq_score == "") != (sdq.csdq_sdq_reason == "")).all()  # a score or a reason
     periods = eps[["clae_person_id", "clae_entered_care_date"]].drop_duplicates()
     periods["entered"] = pd.to_datetime(periods.clae_entered_care_date)
     sdq["completed"] = pd.to_datetime(sdq.csdq_sdq_completed_date)
-    # the period each questionnaire falls in: the latest entry to care on or before it
     matched = pd.merge_asof(
         sdq.sort_values("completed"),
         periods.sort_values("entered"),
@@ -212,7 +214,9 @@ def test_sdq_scores_only_for_children_looked_after_twelve_months(clean_authority
         right_by="clae_person_id",
     )
     assert matched.entered.notna().all()
-    assert ((matched.completed - matched.entered) >= pd.Timedelta(days=365)).all()
+    year = matched.completed.dt.year + (matched.completed.dt.month >= 4)
+    year_start = pd.to_datetime({"year": year - 1, "month": 4, "day": 1})
+    assert (matched.entered <= year_start).all()
 
 
 def test_health_items_belong_to_children_looked_after_at_the_time(clean_authority):

@@ -191,17 +191,25 @@ def school_spells(
 
 
 def assign_upns(
-    rng: np.random.Generator, pop: pd.DataFrame, spells: pd.DataFrame, schools: pd.DataFrame, calib: dict
+    rng: np.random.Generator,
+    pop: pd.DataFrame,
+    spells: pd.DataFrame,
+    schools: pd.DataFrame,
+    calib: dict,
+    window: Window,
 ) -> None:
     """A UPN from the first school: this authority's for children who started here, another's for those
-    who arrived later; a few start on a temporary UPN (final letter) replaced by a permanent one."""
+    who arrived later or were never on roll at its schools (independent or over-the-border schools: every
+    child of school age has one); a few start on a temporary UPN (final letter) replaced by a permanent one."""
     la = calib["authority"]["la_number"]
     first = spells.sort_values(["child_id", "start"], kind="stable").drop_duplicates("child_id")
     n = len(pop)
-    has = np.zeros(n, dtype=bool)
-    has[first.child_id.to_numpy()] = True
     r0 = reception_year(days(pop.dob))
-    from_elsewhere = days(pop.arrive) > _september(r0)
+    has = (_september(r0) <= np.datetime64(window.end, "D")) & ~pop.is_uasc.to_numpy()
+    on_roll = np.zeros(n, dtype=bool)
+    on_roll[first.child_id.to_numpy()] = True
+    has |= on_roll
+    from_elsewhere = (days(pop.arrive) > _september(r0)) | ~on_roll
     school_of = np.zeros(n, dtype=np.int64)
     school_of[first.child_id.to_numpy()] = first.school_no.to_numpy()
     la_code = np.where(from_elsewhere, rng.choice(calib["authority"]["other_la_numbers"], n), la)

@@ -244,6 +244,11 @@ def build_care_timelines(
     ptype = np.where((ptype == "K3") & (p_age < 16), "U4", ptype)  # supported accommodation is 16+ only
     kind = placements.kind.to_numpy()
     ptype = np.where(kind == "adoption", "A6", ptype)
+    # about one adoption in eight is by the child's own foster carers (A5: placed with them, order made)
+    previous = pd.Series(ptype).shift(1).fillna("").to_numpy()
+    same_period = pd.Series(p_no).shift(1).to_numpy() == p_no
+    by_carer = (ptype == "A6") & same_period & np.char.startswith(previous.astype(str), "U")
+    ptype = np.where(by_carer & (rng.random(n) < 0.4), "A5", ptype)
     ptype = np.where(kind == "home", "P1", ptype)
     ptype = np.where((ptype == "P1") & (main_ls[p_no] == "V2"), "U4", ptype)
     # SGO to former foster carers and Staying Put need the child to be with foster carers at the end
@@ -260,7 +265,9 @@ def build_care_timelines(
         "",
         choose(rng, _PLACEMENT_CHANGE_REASONS, len(placements)),
     )
-    placements.loc[placements.placement_type.shift(-1).eq("A6").to_numpy(), "reason_changed"] = "CARPL"
+    placements.loc[placements.placement_type.shift(-1).isin(["A5", "A6"]).to_numpy(), "reason_changed"] = (
+        "CARPL"
+    )
 
     legal["ls_start"] = start[legal.period_no.to_numpy()] + legal.from_day.to_numpy().astype("timedelta64[D]")
     episodes = _episodes(legal, placements, periods, end, route)
@@ -296,7 +303,7 @@ def _assign_providers(
             np.isin(ptype, ["U4", "U6"]),
             ptype == "K2",
             ptype == "K3",
-            ptype == "A6",
+            np.isin(ptype, ["A5", "A6"]),
         ],
         [
             "PR0",
@@ -316,7 +323,7 @@ def _assign_providers(
             (ptype == "K2") & (provider == "PR1"),
             ptype == "K2",
             ptype == "K3",
-            ptype == "A6",
+            np.isin(ptype, ["A5", "A6"]),
         ],
         ["la_fostering", "ifa", "la_homes", "private_homes", "supported", "adoption"],
         "",
@@ -330,7 +337,8 @@ def _assign_providers(
     home_la = calib["authority"]["ons_code"]
     in_area = postcodes[postcodes.ltla_code == home_la].postcode.to_numpy()
     nearby = postcodes[postcodes.ltla_code != home_la].postcode.to_numpy()
-    out_of_area = rng.random(n) < np.where(np.isin(ptype, ["K2", "K3"]), 0.5, 0.25)
+    # the LA's own provision (PR1) is in its own area
+    out_of_area = (rng.random(n) < np.where(np.isin(ptype, ["K2", "K3"]), 0.5, 0.25)) & (provider != "PR1")
     home_pc = postcode_on(pop.iloc[child], days(placements.placement_start))
     placements["placement_provider"] = provider
     placements["urn"] = urn
@@ -365,14 +373,23 @@ def _episodes(
     )
     eps = pd.merge_asof(
         eps.sort_values("day"),
-        placements.sort_values("placement_start")[["period_no", "placement_start", "placement_seq"]],
+        placements.sort_values("placement_start")[
+            ["period_no", "placement_start", "placement_seq", "placement_type"]
+        ],
         left_on="day",
         right_on="placement_start",
         by="period_no",
     )
     eps = eps.sort_values(["period_no", "day"], kind="stable").reset_index(drop=True)
     first = eps.groupby("period_no").cumcount() == 0
-    rne = np.select([first, eps.ls & eps.pl, eps.ls], ["S", "B", "L"], EXIT_RNE_PLACEMENT)
+    # placed for adoption with the current foster carer (A5): a new placement with the same carer (T, or U
+    # with a change of legal status too)
+    same_carer = eps.pl & eps.placement_type.eq("A5")
+    rne = np.select(
+        [first, same_carer & eps.ls, same_carer, eps.ls & eps.pl, eps.ls],
+        ["S", "U", "T", "B", "L"],
+        EXIT_RNE_PLACEMENT,
+    )
     eps["rne"] = rne
     next_day = eps.groupby("period_no").day.shift(-1)
     last = next_day.isna().to_numpy()

@@ -107,6 +107,10 @@ def oc2_events(
     out["substance_misuse"]["intervention_received"] = np.where(
         rng.random(len(out["substance_misuse"])) < 0.7, "Y", "N"
     )
+    refused = out["substance_misuse"]["intervention_received"].eq("N").to_numpy()
+    out["substance_misuse"]["intervention_offered"] = np.where(
+        refused, np.where(rng.random(len(refused)) < 0.5, "Y", "N"), ""
+    )
     out["substance_misuse"]["substance"] = choose(
         rng, {"Cannabis": 0.6, "Alcohol": 0.3, "Other": 0.1}, len(out["substance_misuse"])
     )
@@ -198,9 +202,18 @@ def care_leavers(
 
 
 def social_workers(
-    rng: np.random.Generator, episodes: pd.DataFrame, window: Window, cfg: dict, scale: float
+    rng: np.random.Generator,
+    episodes: pd.DataFrame,
+    periods: pd.DataFrame,
+    window: Window,
+    cfg: dict,
+    scale: float,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Professionals, and the allocated social worker of each CIN episode (changes over its life)."""
+    """Professionals, and the allocated social worker of each CIN episode (changes over its life).
+
+    A child coming into care moves to the children-in-care team, so a new allocation starts on the day
+    care starts (reason TSPROC, transfer as part of the process), as the 903's social worker rules expect.
+    """
     k = max(20, round(160 * scale))
     ids = np.arange(k)
     registration = np.char.add("SW", rng.choice(np.arange(10000, 999999), k, replace=False).astype(str))
@@ -211,7 +224,29 @@ def social_workers(
     end = np.minimum(days(episodes.close_date), window.end + 1)
     step = np.maximum(60, rng.exponential(cfg["sw_change_mean_days"], len(episodes))).astype(np.int64)
     row, when = repeated_dates(rng, start, end, step, jitter_days=30)
-    frame = pd.DataFrame({"row": row, "start": when})
+    position = pd.Series(np.arange(len(episodes)), index=episodes.episode_id.to_numpy())
+    entering = periods[periods.episode_id.isin(position.index)]
+    care_row = position.reindex(entering.episode_id.to_numpy()).to_numpy()
+    care_start = days(entering.start)
+    frame = pd.concat(
+        [
+            pd.DataFrame({"row": row, "start": when, "care": False}),
+            pd.DataFrame({"row": care_row, "start": care_start, "care": True}),
+        ],
+        ignore_index=True,
+    )
+    frame = frame[frame.start >= start[frame.row.to_numpy()]]
+    frame = frame.sort_values(["row", "start", "care"], kind="stable")
+    frame = frame.drop_duplicates(["row", "start"], keep="last").reset_index(drop=True)
+    # no routine change within a fortnight of the move to the children-in-care team
+    gap_next = (frame.start.shift(-1) - frame.start).dt.days
+    gap_prev = (frame.start - frame.start.shift(1)).dt.days
+    same_next = frame.row.shift(-1) == frame.row
+    same_prev = frame.row.shift(1) == frame.row
+    near_care = (same_next & frame.care.shift(-1, fill_value=False) & (gap_next < 14)) | (
+        same_prev & frame.care.shift(1, fill_value=False) & (gap_prev < 14)
+    )
+    frame = frame[frame.care | ~near_care].reset_index(drop=True)
     frame["end"] = frame.groupby("row").start.shift(-1)
     last = frame.end.isna().to_numpy()
     close = days(episodes.close_date)[frame.row.to_numpy()]
@@ -235,7 +270,8 @@ def social_workers(
         },
         len(frame),
     )
-    frame["reason"] = np.where(first, "FCONTA", reasons)
+    frame["reason"] = np.where(first, "FCONTA", np.where(frame.care.to_numpy(), "TSPROC", reasons))
+    frame = frame.drop(columns="care")
     frame["worker_no"] = rng.integers(0, k, len(frame))
     frame["child_id"] = episodes.child_id.to_numpy()[frame.row.to_numpy()]
     frame["episode_id"] = episodes.episode_id.to_numpy()[frame.row.to_numpy()]
@@ -252,7 +288,9 @@ def permanence(
 ) -> pd.DataFrame:
     """Adoption and special guardianship journeys, one row per period of care that had one."""
     e1 = legal[legal.legal_status == "E1"].groupby("period_no").ls_start.min()
-    a6 = placements[placements.placement_type == "A6"].groupby("period_no").placement_start.min()
+    adoptive = placements[placements.placement_type.isin(["A5", "A6"])].sort_values("placement_start")
+    a6 = adoptive.groupby("period_no").placement_start.min()
+    with_carer = adoptive.groupby("period_no").placement_type.first().eq("A5")
     adoption = periods[periods.period_no.isin(e1.index)].copy()
     order_date = days(e1.reindex(adoption.period_no).to_numpy())
     placed = days(a6.reindex(adoption.period_no).to_numpy())
@@ -295,7 +333,9 @@ def permanence(
             "reversed_reason": np.where(
                 reversed_, choose(rng, {"RD1": 0.4, "RD2": 0.2, "RD3": 0.3, "RD4": 0.1}, k), ""
             ),
-            "adopted_by_carer": np.where(adopted & (rng.random(k) < 0.12), "Y", "N"),
+            "adopted_by_carer": np.where(
+                with_carer.reindex(adoption.period_no).fillna(False).to_numpy(), "Y", "N"
+            ),
             "adopters": np.where(two, 2, 1),
             "adopter_sex": sex,
             "adopter_legal_status": legal_status,
@@ -333,8 +373,9 @@ def previous_permanence(rng: np.random.Generator, periods: pd.DataFrame, la_name
             "child_id": periods.child_id.to_numpy(),
             "recorded_on": days(periods.start),
             "option": option,
-            "la": np.where(with_order, rng.choice(la_names, k), ""),
-            "order_date": np.where(with_order, text, ""),
+            # an unknown previous order (P4): authority not known, date not known
+            "la": np.where(with_order, rng.choice(la_names, k), np.where(option == "P4", "Not known", "")),
+            "order_date": np.where(with_order, text, np.where(option == "P4", "zz/zz/zzzz", "")),
         }
     )
 

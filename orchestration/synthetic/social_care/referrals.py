@@ -193,10 +193,16 @@ def _episodes_from(
     close = np.where(in_care, care_end + _days_of(rng, m, 0, 10), close)
     limit = np.where(in_care, eighteenth, eighteenth - 1)
     close = np.minimum(close, limit)
-    # CP and CIN plans end when the case does, at the latest
+    # CP and CIN plans end when the case does, at the latest; an assessment is authorised by then, and a
+    # conference that would fall after the case closed (at 18) is never held
     cp_end = np.minimum(cp_end, close)
     plan_end = np.minimum(plan_end, close)
     s47_end = np.minimum(s47_end, close)
+    a_start = np.minimum(a_start, close)
+    a_auth = np.minimum(a_auth, close)
+    late_icpc = has_icpc & (icpc_date > close) & ~in_care
+    has_icpc = has_icpc & ~late_icpc
+    has_cp = has_cp & ~late_icpc
 
     exit_reason = care.exit_route.to_numpy()
     reason = np.where(

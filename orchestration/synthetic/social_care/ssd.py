@@ -496,6 +496,9 @@ def _care_tables(
         (50_000_000 + periods.period_no.to_numpy()).astype(str), index=periods.period_no.to_numpy()
     )
     period_end = periods.set_index("period_no").end
+    # the care history of a young person the LA still supports as a care leaver is kept whole, however far
+    # back it goes: the DfE's care-leaver rules look back to their care after 14 and 16
+    leaver_periods = periods.period_no[periods.child_id.isin(sim["care_leavers"].child_id)].to_numpy()
 
     legal = sim["legal"]
     legal_end = legal.groupby("period_no").ls_start.shift(-1)
@@ -505,6 +508,7 @@ def _care_tables(
         days(legal_end.fillna(pd.Timestamp("2200-01-01"))),
     )
     keep = x.in_lookback(legal.ls_start, np.where(legal_end >= FAR_FUTURE, np.datetime64("NaT"), legal_end))
+    keep |= legal.period_no.isin(leaver_periods).to_numpy() & x.started(legal.ls_start)
     lg = legal[keep].reset_index(drop=True)
     out["ssd_legal_status"] = pd.DataFrame(
         {
@@ -521,6 +525,7 @@ def _care_tables(
         pl.placement_start,
         np.where(days(pl.placement_end) >= FAR_FUTURE, np.datetime64("NaT"), days(pl.placement_end)),
     )
+    keep |= pl.period_no.isin(leaver_periods).to_numpy() & x.started(pl.placement_start)
     pl = pl[keep].reset_index(drop=True)
     placement_ids = pd.Series(
         _ids(32_000_000, len(pl)), index=pd.MultiIndex.from_arrays([pl.period_no, pl.placement_seq])
@@ -548,6 +553,7 @@ def _care_tables(
         eps.episode_start,
         np.where(days(eps.episode_end) >= FAR_FUTURE, np.datetime64("NaT"), days(eps.episode_end)),
     )
+    keep |= eps.period_no.isin(leaver_periods).to_numpy() & x.started(eps.episode_start)
     eps = eps[keep].reset_index(drop=True)
     entered = days(periods.set_index("period_no").start.reindex(eps.period_no).to_numpy())
     need = (
@@ -755,8 +761,8 @@ def _care_tables(
             "csdq_table_id": _ids(44_000_000, len(sdq)),
             "csdq_person_id": period_pid.reindex(sdq.period_no).to_numpy(),
             "csdq_sdq_completed_date": x.dt(sdq.completed_date),
-            "csdq_sdq_reason": "",
-            "csdq_sdq_score": sdq.score.astype(str).to_numpy(),
+            "csdq_sdq_reason": sdq.reason.to_numpy(),
+            "csdq_sdq_score": sdq.score.astype("Int64").astype(str).replace("<NA>", "").to_numpy(),
         }
     )
     sm = sim["oc2"]["substance_misuse"]
@@ -768,6 +774,7 @@ def _care_tables(
             "clas_substance_misuse_date": x.dt(sm.event_date),
             "clas_substance_misused": sm.substance.to_numpy(),
             "clas_intervention_received": sm.intervention_received.to_numpy(),
+            "clas_intervention_offered": sm.intervention_offered.to_numpy(),
         }
     )
     of = sim["oc2"]["offences"]
