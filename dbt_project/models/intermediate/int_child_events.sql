@@ -78,6 +78,84 @@ with events as (
     union all
     select
         person_key,
+        contact_date as event_date,
+        'social_care' as partner,
+        'contact' as event_type,
+        contact_id as source_id,
+        contact_source as detail
+    from {{ ref('stg_ssd__contacts') }}
+    union all
+    select
+        person_key,
+        early_help_start_date as event_date,
+        'social_care' as partner,
+        'early help assessment started' as event_type,
+        early_help_episode_id as source_id,
+        null as detail
+    from {{ ref('stg_ssd__early_help_episodes') }}
+    union all
+    select
+        person_key,
+        assessment_start_date as event_date,
+        'social_care' as partner,
+        'assessment started' as event_type,
+        assessment_id as source_id,
+        null as detail
+    from {{ ref('stg_ssd__assessments') }}
+    where assessment_start_date is not null
+    union all
+    select
+        person_key,
+        closed_date as event_date,
+        'social_care' as partner,
+        'children in need episode closed' as event_type,
+        referral_id as source_id,
+        closure_reason as detail
+    from {{ ref('stg_ssd__referrals') }}
+    where closed_date is not null
+    union all
+    select
+        person_key,
+        adoption_decision_date as event_date,
+        'social_care' as partner,
+        'decision to place for adoption' as event_type,
+        permanence_id as source_id,
+        null as detail
+    from {{ ref('stg_ssd__permanence') }}
+    where adoption_decision_date is not null
+    union all
+    select
+        person_key,
+        decision_reversed_date as event_date,
+        'social_care' as partner,
+        'adoption decision reversed' as event_type,
+        permanence_id as source_id,
+        null as detail
+    from {{ ref('stg_ssd__permanence') }}
+    where decision_reversed_date is not null
+    union all
+    select
+        person_key,
+        permanence_order_date as event_date,
+        'social_care' as partner,
+        'permanence order' as event_type,
+        permanence_id as source_id,
+        permanence_order_type as detail
+    from {{ ref('stg_ssd__permanence') }}
+    where permanence_order_date is not null
+    union all
+    select
+        person_key,
+        latest_contact_date as event_date,
+        'social_care' as partner,
+        'care leaver contact' as event_type,
+        care_leaver_record_id as source_id,
+        in_touch as detail
+    from {{ ref('stg_ssd__care_leavers') }}
+    where latest_contact_date is not null
+    union all
+    select
+        person_key,
         missing_start_date as event_date,
         'social_care' as partner,
         'went ' || missing_type as event_type,
