@@ -17,7 +17,7 @@ export GX_ANALYTICS_ENABLED := false
 DEMO_SCALE ?= 0.05
 DEMO_SEED ?= 42
 
-.PHONY: help install manifest demo test lint dev clean
+.PHONY: help install dfe-validators manifest demo test lint dev clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -34,6 +34,18 @@ $(INSTALLED): pyproject.toml requirements.lock
 
 install: $(INSTALLED)  ## create or update .venv from requirements.lock
 
+# The DfE validators pin pandas below 2: they get an environment of their own, run by subprocess.
+DFE_VENV := .venv-dfe
+DFE_LOCK := orchestration/returns/validators/requirements.lock
+DFE_INSTALLED := $(DFE_VENV)/.installed
+$(DFE_INSTALLED): $(DFE_LOCK) $(INSTALLED)
+	@test -x $(DFE_VENV)/bin/python || $(PYTHON) -m venv $(DFE_VENV)
+	@$(BIN)/uv pip sync --quiet --python $(DFE_VENV)/bin/python --compile-bytecode $(DFE_LOCK)
+	@touch $@
+	@echo "DfE validators ready: $(DFE_VENV)"
+
+dfe-validators: $(DFE_INSTALLED)  ## create or update .venv-dfe (csc-validator-be-903/-cin) from its lock
+
 # dagster-dbt reads dbt's manifest when the code location loads; it is built here, never committed.
 $(MANIFEST): $(INSTALLED) $(DBT_SOURCES)
 	@cd dbt_project && ../$(BIN)/dbt parse --quiet
@@ -41,7 +53,7 @@ $(MANIFEST): $(INSTALLED) $(DBT_SOURCES)
 
 manifest: $(MANIFEST)  ## prepare the dbt manifest
 
-demo: $(INSTALLED) $(MANIFEST)  ## generate a small synthetic authority and run everything on it
+demo: $(INSTALLED) $(DFE_INSTALLED) $(MANIFEST)  ## generate a small synthetic authority and run everything on it
 	$(BIN)/wholechild generate --scale $(DEMO_SCALE) --seed $(DEMO_SEED)
 	$(BIN)/wholechild run
 
@@ -50,7 +62,7 @@ lint: $(INSTALLED)  ## ruff on the Python, sqlfluff on the dbt models
 	$(BIN)/ruff format --check orchestration tests
 	$(BIN)/sqlfluff lint dbt_project/models --disable-progress-bar --nocolor
 
-test: $(INSTALLED) $(MANIFEST) lint  ## lint, then the whole test suite
+test: $(INSTALLED) $(DFE_INSTALLED) $(MANIFEST) lint  ## lint, then the whole test suite
 	$(BIN)/pytest
 
 DOCS_PORT ?= 8580

@@ -8,6 +8,7 @@ wholechild linkage-report                                     linkage quality ag
 wholechild linkage-train                                      estimate the linkage model (no labels needed)
 wholechild sar --upn U | --nhs-number N | --la-person-id I | --name "F S" --dob D --reason R [--export DIR]
 wholechild audit-verify                                       check the audit log's hash chain
+wholechild returns {ssda903,cin,annex-a} --year YYYY          build, validate and publish a statutory return
 """
 
 from __future__ import annotations
@@ -125,6 +126,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     for step in failed_steps:
         print(f"Step failed: {step}")
 
+    returns = _run_returns(defs, instance, paths, log_level) if result.success else []
+
     after = current_release(paths.published)
     print("\nOutputs:")
     if after and after != before:
@@ -140,7 +143,70 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"  validation output  {paths.quality}")
     print(f"  vault              {paths.vault_db}  (identifiable: pipeline account only)")
     print("  delivery manifest  wholechild deliveries")
+    for name, year, seconds, folder, status in returns:
+        print(f"  return {name:<11} {year}  {status} in {seconds:.1f} s: {folder}")
     return 0 if result.success else 1
+
+
+def _run_returns(defs, instance, paths: Paths, log_level: str) -> list[tuple[str, str, float, str, str]]:
+    """The statutory returns for the collection year the latest extract has closed, after the main graph.
+    A return that is not ready to submit is reported, not a failed run: its report says why."""
+    from orchestration.returns.common import latest_ended_collection_year
+
+    year = str(latest_ended_collection_year(paths.vault_db))
+    done = []
+    for job_name, name, partition in (
+        ("ssda903_return", "ssda903", year),
+        ("cin_census_return", "cin", year),
+        ("annex_a_return", "annex_a", None),
+    ):
+        started = time.perf_counter()
+        run = defs.resolve_job_def(job_name).execute_in_process(
+            instance=instance,
+            partition_key=partition,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+        )
+        seconds = time.perf_counter() - started
+        attempts = sorted(
+            (paths.published / "returns" / name).glob("*/last_attempt"), key=lambda p: p.resolve().name
+        )
+        folder = str(attempts[-1].resolve()) if attempts else "(none)"
+        status = "ready to submit" if run.success else "NOT ready (see validation/ in the folder)"
+        done.append((name, partition or "", seconds, folder, status))
+    return done
+
+
+def cmd_returns(args: argparse.Namespace) -> int:
+    from orchestration.returns import service
+    from orchestration.returns.validation import ValidatorUnavailable
+
+    paths = Paths.from_env().ensure()
+    today = date.today()
+    year = args.year or (today.year if today.month > 3 else today.year - 1)
+    try:
+        if args.which == "ssda903":
+            outcome = service.ssda903(paths, year)
+        elif args.which == "cin":
+            outcome = service.cin(paths, year)
+        else:
+            inspection = date.fromisoformat(args.inspection_date) if args.inspection_date else None
+            if inspection is None and args.year:
+                inspection = date(args.year, 3, 31)
+            outcome = service.annex_a(paths, inspection, args.months)
+    except (FileNotFoundError, ValidatorUnavailable, ValueError) as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    print(f"{outcome.return_name} {outcome.year}: {'READY to submit' if outcome.passed else 'NOT ready'}")
+    for key, value in outcome.summary.items():
+        if key != "return":
+            print(f"  {key.replace('_', ' '):<45} {value}")
+    print(f"  files                                         {outcome.folder}")
+    if (outcome.folder / "validation" / "validation.html").exists():
+        print(
+            f"  validation report                             {outcome.folder / 'validation' / 'validation.html'}"
+        )
+    return 0 if outcome.passed else 1
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -402,6 +468,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     av = sub.add_parser("audit-verify", help="check the subject access audit log has not been altered")
     av.set_defaults(func=cmd_audit_verify)
+
+    ret = sub.add_parser(
+        "returns",
+        help="build a statutory return, validate it (pre-checks, then the DfE validator) and publish it",
+    )
+    ret.add_argument("which", choices=["ssda903", "cin", "annex-a"])
+    ret.add_argument(
+        "--year", type=int, help="collection year, named by its 31 March (default: the latest ended)"
+    )
+    ret.add_argument("--inspection-date", help="Annex A only: YYYY-MM-DD (default: the SSD extract's date)")
+    ret.add_argument("--months", type=int, default=6, help="Annex A only: look-back window in months")
+    ret.set_defaults(func=cmd_returns)
 
     bench = sub.add_parser("bench", help="time each stage and measure its peak memory, beside its target")
     bench.add_argument("--scale", type=float, default=1.0, help="1.0 is a whole Dudley-sized authority")

@@ -10,11 +10,13 @@ from orchestration.ingest.assets import ingest_definitions
 from orchestration.quality.checks import build_gx_check
 from orchestration.reports.outcomes import OUTCOMES_MART, outcomes_summary
 from orchestration.resources import Warehouse
+from orchestration.returns.assets import returns_definitions
 from orchestration.transform.assets import dbt_resource, whole_child_dbt
 
 defs = dg.Definitions.merge(
     ingest_definitions(),
     identity_definitions(),
+    returns_definitions(),
     dg.Definitions(
         assets=[whole_child_dbt, outcomes_summary],
         asset_checks=[

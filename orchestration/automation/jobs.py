@@ -6,7 +6,8 @@ from orchestration.ingest.assets import DELIVERIES
 
 refresh_all = dg.define_asset_job(
     name="refresh_all",
-    selection=dg.AssetSelection.all(),
+    # statutory returns are partitioned by collection year and run on their own calendar (returns/assets.py)
+    selection=dg.AssetSelection.all() - dg.AssetSelection.groups("returns"),
     description="Receive new deliveries, load, link, pseudonymise, build the marts, gate them, publish.",
 )
 

@@ -77,9 +77,17 @@ def test_definitions_load_and_validate(home):
         "staging/stg_ssd__cla_episodes",
         "marts/fct_child_outcomes_by_year",
         "reports/outcomes_summary",
+        "returns/ssda903",
+        "returns/cin",
+        "returns/annex_a",
     } <= keys
     assert defs.resolve_job_def("refresh_all")
-    assert [s.name for s in defs.schedules] == ["monthly_performance_pack"]
+    assert sorted(s.name for s in defs.schedules) == [
+        "annex_a_weekly",
+        "cin_census_after_31_march",
+        "monthly_performance_pack",
+        "ssda903_after_31_march",
+    ]
     assert [s.name for s in defs.sensors] == ["landing_sensor"]
     env = os.environ | {"DAGSTER_HOME": str(home.ensure_dagster_home())}
     done = subprocess.run(

@@ -1,0 +1,153 @@
+"""What every return shares: the authority's codes, the collection year, the SSD as at its latest
+extract, and publishing a return's files with a manifest of checksums."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
+
+from orchestration.identity.records import raw_tables_present
+
+RETURNS = ("ssda903", "cin", "annex_a")
+
+
+@dataclass(frozen=True)
+class Authority:
+    """The authority's codes, from the environment; the defaults are the synthetic authority's."""
+
+    la_number: str  # old-style 3-digit DfE LA number (CIN census LEA, UPN characters 2-4)
+    ons_code: str  # ONS code of the upper-tier LA (the 903 validator's localAuthority)
+    name: str
+
+    @classmethod
+    def from_env(cls) -> Authority:
+        return cls(
+            la_number=os.environ.get("WHOLECHILD_LA_NUMBER", "332"),
+            ons_code=os.environ.get("WHOLECHILD_LA_ONS_CODE", "E08000027"),
+            name=os.environ.get("WHOLECHILD_LA_NAME", "Synthetic Metropolitan Borough"),
+        )
+
+
+@dataclass(frozen=True)
+class CollectionYear:
+    """A collection year, named by the 31 March it ends on (2026 = 1 April 2025 to 31 March 2026)."""
+
+    year: int
+
+    @property
+    def start(self) -> date:
+        return date(self.year - 1, 4, 1)
+
+    @property
+    def end(self) -> date:
+        return date(self.year, 3, 31)
+
+    @property
+    def label(self) -> str:
+        return f"{self.year - 1}/{str(self.year)[2:]}"
+
+
+SSD_TABLES = (
+    "ssd_person", "ssd_cla_episodes", "ssd_cla_placement", "ssd_legal_status", "ssd_cla_reviews",
+    "ssd_immigration_status", "ssd_sdq_scores", "ssd_cla_convictions", "ssd_cla_health", "ssd_cla_immunisations",
+    "ssd_cla_substance_misuse", "ssd_care_leavers", "ssd_permanence", "ssd_cla_previous_permanence",
+    "ssd_missing", "ssd_involvements", "ssd_professionals", "ssd_address", "ssd_linked_identifiers",
+    "ssd_disability", "ssd_cin_episodes", "ssd_cin_assessments", "ssd_assessment_factors", "ssd_cin_plans",
+    "ssd_s47_enquiry", "ssd_initial_cp_conference", "ssd_cp_plans", "ssd_cp_reviews", "ssd_contacts",
+    "ssd_early_help_episodes", "ssd_cin_visits", "ssd_cp_visits", "ssd_cla_visits", "ssd_cla_care_plan",
+    "ssd_department",
+)  # fmt: skip
+
+
+def returns_connection(vault_db: Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with the vault attached read-only as ``vault``: returns are built in memory and
+    never write to the warehouse."""
+    con = duckdb.connect()
+    con.execute(f"attach '{vault_db}' as vault (read_only)")
+    return con
+
+
+def ssd_views(con: duckdb.DuckDBPyConnection) -> str:
+    """Views ssd.<table> over each SSD table as at its latest extract (the SSD is a snapshot); a table
+    never delivered is an empty view of its contract's columns. Returns the extract date."""
+    from orchestration.ingest.contracts import load_contracts
+
+    present = raw_tables_present(con, "vault")
+    contracts = load_contracts()
+    con.execute("create schema if not exists ssd")
+    extract = None
+    for table in SSD_TABLES:
+        raw = contracts[table].raw_table(contracts[table].table)
+        if raw in present:
+            con.execute(
+                f"create or replace view ssd.{table} as select * from vault.{raw}"
+                f" where _period = (select max(_period) from vault.{raw})"
+            )
+            latest = con.execute(f"select max(_period) from vault.{raw}").fetchall()[0][0]
+            extract = max(filter(None, (extract, latest)), default=None)
+        else:
+            columns = ", ".join(f'null::varchar as "{c.name}"' for c in contracts[table].table.columns)
+            con.execute(f"create or replace view ssd.{table} as select {columns} where false")
+    if extract is None:
+        raise ValueError("no SSD extract has been loaded: a return cannot be built")
+    return extract
+
+
+def dmy(expr: str) -> str:
+    """SQL for a date as dd/mm/yyyy text, blank when null (the 903's and Annex A's format)."""
+    return f"coalesce(strftime({expr}, '%d/%m/%Y'), '')"
+
+
+def publish(
+    files: dict[str, bytes], published: Path, return_name: str, year: int, meta: dict, promote: bool = True
+) -> Path:
+    """Write a return's files into published/returns/<return>/<year>/<timestamp>/ with manifest.json (size
+    and sha256 of each file), built aside and renamed into place so no half-written return is ever seen.
+    ``last_attempt`` always points at it; ``latest`` (the one to submit) only when ``promote``."""
+    base = published / "returns" / return_name / str(year)
+    base.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    staging = Path(tempfile.mkdtemp(prefix=".partial-", dir=base))
+    manifest = {"return": return_name, "collection_year": year, "built_at": stamp, **meta, "files": {}}
+    for name, data in sorted(files.items()):
+        path = staging / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        manifest["files"][name] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    target = base / stamp
+    staging.rename(target)
+    for link, wanted in (("last_attempt", True), ("latest", promote)):
+        if wanted:
+            temporary = base / f".{link}-{stamp}"
+            temporary.symlink_to(target.name)
+            temporary.replace(base / link)
+    return target
+
+
+def latest_published(published: Path, return_name: str, year: int) -> Path | None:
+    link = published / "returns" / return_name / str(year) / "latest"
+    return link.resolve() if link.exists() else None
+
+
+def clear_partials(published: Path) -> None:
+    for partial in (published / "returns").glob("*/*/.partial-*"):
+        shutil.rmtree(partial, ignore_errors=True)
+
+
+def latest_ended_collection_year(vault_db: Path) -> int:
+    """The collection year that had ended by the latest SSD extract (extract of 31 March 2026: 2026)."""
+    con = returns_connection(vault_db)
+    try:
+        extract = date.fromisoformat(str(ssd_views(con))[:10])
+    finally:
+        con.close()
+    return extract.year if (extract.month, extract.day) >= (3, 31) else extract.year - 1

@@ -1,0 +1,295 @@
+"""Validate a return: the project's own pre-checks first, then the DfE's validator, into one report.
+
+The DfE validators (csc-validator-be-903, csc-validator-be-cin) pin pandas below 2, so they run in a
+virtual environment of their own (``make dfe-validators`` builds ``.venv-dfe`` from
+orchestration/returns/validators/requirements.lock) through the small scripts beside this module.
+
+A finding has: return, stage (pre-check | validator), rule, severity (error | query), message, child,
+table, field, value, and ``explained_by`` (a known validator defect, see validators/defects.py). Nothing
+the validator says is dropped: crashed rules are listed separately, queries are listed, and findings
+explained by a known defect stay in the report, marked.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from orchestration.returns.validators import defects
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPTS = Path(__file__).resolve().parent / "validators"
+COLUMNS = [
+    "return",
+    "stage",
+    "rule",
+    "severity",
+    "message",
+    "child",
+    "table",
+    "field",
+    "row",
+    "value",
+    "explained_by",
+]
+
+# the 903 validator's table names -> the return's file names
+TABLES_903 = {
+    "Header": "header",
+    "Episodes": "episodes",
+    "Reviews": "reviews",
+    "UASC": "uasc",
+    "OC2": "oc2",
+    "OC3": "oc3",
+    "AD1": "ad1",
+    "PlacedAdoption": "placed_for_adoption",
+    "PrevPerm": "previous_permanence",
+    "Missing": "missing",
+    "SWEpisodes": "sw_episodes",
+}
+
+
+class ValidatorUnavailable(RuntimeError):
+    pass
+
+
+def dfe_python() -> Path:
+    """The interpreter of the validators' environment: $WHOLECHILD_DFE_PYTHON, else .venv-dfe."""
+    configured = os.environ.get("WHOLECHILD_DFE_PYTHON")
+    path = Path(configured) if configured else ROOT / ".venv-dfe" / "bin" / "python"
+    if not path.exists():
+        raise ValidatorUnavailable(
+            f"the DfE validators' environment is missing ({path}): run `make dfe-validators` "
+            "(or set WHOLECHILD_DFE_PYTHON to a Python with csc-validator-be-903/-cin installed)"
+        )
+    return path
+
+
+@dataclass
+class Validation:
+    """Everything one validation found, and what it ran."""
+
+    return_name: str
+    year: int
+    findings: pd.DataFrame
+    crashed_rules: dict[str, str] = field(default_factory=dict)  # rule -> its message (raised inside)
+    rules_run: int = 0
+    xsd_valid: bool | None = None
+
+    def count(self, stage: str, severity: str = "error", explained: bool | None = None) -> int:
+        f = self.findings
+        mask = f["stage"].eq(stage) & f["severity"].eq(severity)
+        if explained is not None:
+            mask &= f["explained_by"].ne("") if explained else f["explained_by"].eq("")
+        # one finding per rule and record, however many fields the validator names
+        return int(f.loc[mask, ["rule", "table", "child", "row"]].drop_duplicates().shape[0])
+
+    @property
+    def blocking_errors(self) -> int:
+        """Errors that stop publication: every pre-check error and every validator error not explained
+        by a known validator defect."""
+        return self.count("pre-check") + self.count("validator", explained=False)
+
+    def summary(self) -> dict:
+        return {
+            "return": self.return_name,
+            "collection_year": self.year,
+            "xsd_valid": self.xsd_valid,
+            "pre_check_errors": self.count("pre-check"),
+            "validator_errors": self.count("validator"),
+            "validator_errors_explained_by_known_defects": self.count("validator", explained=True),
+            "validator_queries": self.count("validator", "query"),
+            "validator_rules_run": self.rules_run,
+            "validator_rules_crashed": self.crashed_rules,
+            "blocking_errors": self.blocking_errors,
+        }
+
+
+def _frame(rows: list[dict]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    return frame.fillna("").astype(str)
+
+
+def _run(args: list[str]) -> None:
+    done = subprocess.run(args, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"validator failed ({' '.join(args[:2])}): {done.stderr.strip()[-2000:]}")
+
+
+# --- SSDA903 -------------------------------------------------------------------------------------
+
+
+def validate_903(
+    this_year: dict[str, pd.DataFrame],
+    last_year: dict[str, pd.DataFrame] | None,
+    year: int,
+    ons_code: str,
+    workdir: Path,
+) -> Validation:
+    """Pre-checks, then csc-validator-be-903 on the return's CSVs (last year's supplied for the rules
+    that compare years)."""
+    from orchestration.returns.ssda903.build import to_csv
+    from orchestration.returns.ssda903.prechecks import precheck
+
+    pre = precheck(this_year, year)
+    for name, tables in (("this", this_year), ("last", last_year or {})):
+        folder = workdir / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for table, frame in tables.items():
+            (folder / f"{table}.csv").write_bytes(to_csv(frame))
+    out = workdir / "validator.json"
+    args = [str(dfe_python()), str(SCRIPTS / "run_903.py"), "--year", str(year), "--la", ons_code]
+    args += ["--this", str(workdir / "this"), "--out", str(out)]
+    if last_year:
+        args += ["--last", str(workdir / "last")]
+    _run(args)
+    result = json.loads(out.read_text(encoding="utf-8"))
+    rows = []
+    for issue in result["issues"]:
+        table = TABLES_903.get(issue["table"], issue["table"])
+        rows.append(
+            {
+                "return": "ssda903",
+                "stage": "validator",
+                "rule": issue["rule"],
+                "severity": "error",
+                "message": issue["message"],
+                "child": issue["child"] or "",
+                "table": table,
+                "field": issue["columns"],
+                "row": "" if issue["row"] is None else str(issue["row"]),
+            }
+        )
+    found = _frame(rows)
+    found["value"] = _values(found, this_year)
+    found["explained_by"] = defects.explain(found, this_year, year) if len(found) else ""
+    return Validation(
+        "ssda903",
+        year,
+        pd.concat([pre, found], ignore_index=True).fillna("").astype(str),
+        crashed_rules=result["rules_failed"],
+        rules_run=result["rules_run"],
+    )
+
+
+def _values(found: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> pd.Series:
+    """The value the validator objected to, looked up by table, row and field (set-wise per table)."""
+    out = pd.Series("", index=found.index, dtype="object")
+    rows = pd.to_numeric(found["row"], errors="coerce")
+    for (table, column), group in found.groupby(["table", "field"]):
+        frame = tables.get(table)
+        if frame is None or column not in frame:
+            continue
+        picked = rows[group.index]
+        ok = picked.notna() & (picked < len(frame))
+        out[group.index[ok]] = frame[column].to_numpy()[picked[ok].astype(int).to_numpy()]
+    return out.fillna("").astype(str)
+
+
+# --- CIN census ----------------------------------------------------------------------------------
+
+
+def validate_cin(xml: bytes, year: int, workdir: Path) -> Validation:
+    """XSD and pre-checks, then csc-validator-be-cin on the XML."""
+    from orchestration.returns.cin.prechecks import precheck
+
+    pre, xsd_valid = precheck(xml, year)
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / "cin.xml"
+    path.write_bytes(xml)
+    out = workdir / "validator.json"
+    _run(
+        [
+            str(dfe_python()),
+            str(SCRIPTS / "run_cin.py"),
+            "--year",
+            str(year),
+            "--xml",
+            str(path),
+            "--out",
+            str(out),
+        ]
+    )
+    result = json.loads(out.read_text(encoding="utf-8"))
+    rows = [
+        {
+            "return": "cin",
+            "stage": "validator",
+            "rule": issue["rule"],
+            "severity": "query" if issue["type"] == "QUERY" else "error",
+            "message": issue["message"],
+            "child": issue["child"] or "",
+            "table": issue["table"],
+            "field": issue["columns"],
+            "row": issue["row"] or "",
+        }
+        for issue in result["issues"]
+    ]
+    rows += [
+        {
+            "return": "cin",
+            "stage": "validator",
+            "rule": issue["rule"],
+            "severity": "query" if issue["rule"].endswith("Q") else "error",
+            "message": issue["message"],
+            "table": "(whole return)",
+        }
+        for issue in result["la_level"]
+    ]
+    found = _frame(rows)
+    return Validation(
+        "cin",
+        year,
+        pd.concat([pre, found], ignore_index=True).fillna("").astype(str),
+        rules_run=result["rules_run"],
+        xsd_valid=xsd_valid,
+    )
+
+
+# --- the report ----------------------------------------------------------------------------------
+
+
+def report_files(validation: Validation) -> dict[str, bytes]:
+    """validation.csv (every finding), validation.html (the same, for the returns team) and
+    validation.json (the summary the blocking check reads)."""
+    findings = validation.findings.sort_values(
+        ["stage", "severity", "explained_by", "rule", "child"], key=lambda s: s.str.lower(), kind="stable"
+    )
+    csv = findings[COLUMNS].to_csv(index=False, lineterminator="\n").encode("utf-8")
+    summary = validation.summary()
+    lines = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>{html.escape(validation.return_name)} {validation.year} validation</title>",
+        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;font-size:90%}"
+        "td,th{border:1px solid #bbb;padding:3px 6px;text-align:left;vertical-align:top}"
+        ".error{background:#fde8e8}.query{background:#fff7e0}.explained{background:#eef}</style></head><body>",
+        f"<h1>{html.escape(validation.return_name.upper())} {validation.year - 1}/{str(validation.year)[2:]}: "
+        "validation</h1>",
+        "<table>",
+        *(
+            f"<tr><th>{html.escape(k.replace('_', ' '))}</th><td>{html.escape(str(v))}</td></tr>"
+            for k, v in summary.items()
+        ),
+        "</table>",
+        "<p>Pre-checks are Whole Child's own, in the team's terms; validator findings are the DfE "
+        "validator's, unaltered. A finding marked as a known validator defect is listed and counted but "
+        "does not block (see docs/adr/0005-statutory-returns.md).</p>",
+        "<table><tr>" + "".join(f"<th>{c.replace('_', ' ')}</th>" for c in COLUMNS) + "</tr>",
+    ]
+    for row in findings[COLUMNS].itertuples(index=False):
+        css = "explained" if row.explained_by else row.severity
+        lines.append(
+            f"<tr class='{css}'>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+        )
+    lines.append("</table></body></html>")
+    return {
+        "validation.csv": csv,
+        "validation.html": "\n".join(lines).encode("utf-8"),
+        "validation.json": (json.dumps(summary, indent=2) + "\n").encode("utf-8"),
+    }

@@ -1,0 +1,120 @@
+"""Known defects in the DfE validators: rules that flag a correct return.
+
+Each entry names the validator version and rule, says why the rule is wrong (in the rule's own words
+and code), and gives a predicate that recognises exactly the false positive: a finding of that rule
+that does not match the predicate is a real error like any other. Findings that match stay in the
+validation report, counted and marked, never removed; tests/unit/test_return_checks.py
+proves each defect by running the real validator on a minimal correct return.
+
+Review this register whenever the validators' pins change (orchestration/returns/validators/
+requirements.lock): a defect fixed upstream must be deleted here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+import pandas as pd
+
+Tables = dict[str, pd.DataFrame]
+
+
+@dataclass(frozen=True)
+class Defect:
+    validator: str  # package==version
+    rule: str
+    years: tuple[int, ...]  # collection years whose rule set has the defect
+    why: str
+    applies: Callable[[pd.DataFrame, Tables, int], pd.Series]  # findings, return tables, year -> mask
+
+
+def _dates(values: pd.Series) -> pd.Series:
+    return pd.to_datetime(values, format="%d/%m/%Y", errors="coerce")
+
+
+def _column(findings: pd.DataFrame, tables: Tables, table: str, column: str) -> pd.Series:
+    """The value of ``table.column`` on each finding's row (NaN where the finding is elsewhere)."""
+    frame = tables.get(table)
+    if frame is None or column not in frame:
+        return pd.Series(pd.NA, index=findings.index, dtype="object")
+    rows = pd.to_numeric(findings["row"], errors="coerce")
+    looked_up = frame[column].reindex(rows.where(findings["table"].eq(table)).to_numpy())
+    return pd.Series(looked_up.to_numpy(), index=findings.index)
+
+
+def _1001(findings: pd.DataFrame, tables: Tables, year: int) -> pd.Series:
+    # the rule drops young people aged 20 or more at the collection end from its own header, then finds
+    # no care history for them, so every 20- and 21-year-old care leaver in OC3 is flagged
+    dob = _dates(_column(findings, tables, "oc3", "DOB"))
+    return findings["rule"].eq("1001") & (dob + pd.DateOffset(years=20) <= pd.Timestamp(date(year, 3, 31)))
+
+
+def _241(findings: pd.DataFrame, tables: Tables, year: int) -> pd.Series:
+    # "PL_LA must equal the Ofsted URN lookup LA": without the lookup, the rule compares the placement's
+    # LA with the reporting LA, so every registered supported accommodation (K3) outside the area fails
+    place = _column(findings, tables, "episodes", "PLACE")
+    return findings["rule"].eq("241") & place.eq("K3")
+
+
+def _146(findings: pd.DataFrame, tables: Tables, year: int) -> pd.Series:
+    # the 2024/25 rule set lists "k3" in lower case, so a valid K3 placement is rejected
+    place = _column(findings, tables, "episodes", "PLACE")
+    return findings["rule"].eq("146") & place.eq("K3")
+
+
+def _sw12(findings: pd.DataFrame, tables: Tables, year: int) -> pd.Series:
+    # the message limits the rule to children looked after on 31 March, but it checks every episode
+    # that ends care in the year; a child who left care and has no allocated worker on 31 March cannot
+    # be reported in SWEpisodes without failing SW17STG2 (every reported child needs an open episode)
+    child = _column(findings, tables, "episodes", "CHILD")
+    episodes = tables.get("episodes", pd.DataFrame(columns=["CHILD", "DEC"]))
+    in_care = set(episodes.loc[episodes["DEC"].fillna("").eq(""), "CHILD"])
+    reported = set(tables.get("sw_episodes", pd.DataFrame(columns=["CHILD"]))["CHILD"])
+    return findings["rule"].eq("SW12STG2") & ~child.isin(in_care) & ~child.isin(reported)
+
+
+def _sw11b(findings: pd.DataFrame, tables: Tables, year: int) -> pd.Series:
+    # comparing each episode with the child's next-later one, the rule flags the later episode whenever
+    # it ends in the year's last five days, even when a further episode starts the day it ends
+    child = _column(findings, tables, "sw_episodes", "CHILD")
+    ended = _dates(_column(findings, tables, "sw_episodes", "SW_DEC"))
+    sw = tables.get("sw_episodes", pd.DataFrame(columns=["CHILD", "SW_DECOM"]))
+    if sw.empty:
+        return pd.Series(False, index=findings.index)
+    latest_start = _dates(sw["SW_DECOM"]).groupby(sw["CHILD"]).max().rename("latest")
+    latest = child.to_frame("CHILD").merge(latest_start, left_on="CHILD", right_index=True, how="left")[
+        "latest"
+    ]
+    followed = pd.Series(latest.to_numpy(), index=findings.index) >= ended
+    return findings["rule"].eq("SW11bSTG2") & ended.notna() & followed
+
+
+REGISTER: tuple[Defect, ...] = (
+    Defect("csc-validator-be-903==0.1.17", "1001", (2023, 2024, 2025, 2026, 2027),
+           "drops care leavers aged 20+ from the header it checks, then flags them as having no care history",
+           _1001),
+    Defect("csc-validator-be-903==0.1.17", "241", (2025, 2026, 2027),
+           "compares a K3 placement's LA with the reporting LA, not with the provider's LA from the URN lookup",
+           _241),
+    Defect("csc-validator-be-903==0.1.17", "146", (2025,),
+           "the 2024/25 code list has 'k3' in lower case, so valid K3 placements are rejected", _146),
+    Defect("csc-validator-be-903==0.1.17", "SW12STG2", (2024, 2025, 2026, 2027),
+           "flags children who left care in the year with no allocated worker at 31 March; its own message "
+           "(and SW17STG2) limit social worker episodes to children with an open allocation then", _sw12),
+    Defect("csc-validator-be-903==0.1.17", "SW11bSTG2", (2024, 2025, 2026, 2027),
+           "flags an episode ending in the year's last five days as having no successor even when the next "
+           "episode starts the day it ends", _sw11b),
+)  # fmt: skip
+
+
+def explain(findings: pd.DataFrame, tables: Tables, year: int) -> pd.Series:
+    """For each validator finding, the known defect that explains it ('' when none does)."""
+    out = pd.Series("", index=findings.index, dtype="object")
+    for defect in REGISTER:
+        if year not in defect.years:
+            continue
+        hit = defect.applies(findings, tables, year).fillna(False).astype(bool) & out.eq("")
+        out[hit] = f"validator defect ({defect.validator} rule {defect.rule}): {defect.why}"
+    return out

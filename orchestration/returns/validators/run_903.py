@@ -1,0 +1,72 @@
+"""Run the DfE's SSDA903 validator (csc-validator-be-903) on a folder of return CSVs.
+
+Runs inside the validators' own virtual environment (.venv-dfe: they pin pandas below 2), so it imports
+nothing from Whole Child. Usage:
+
+    python run_903.py --year 2026 --la E08000027 --this DIR [--last DIR] --out issues.json
+
+Writes JSON: {"issues": [{child, table, columns, row, rule, message}], "rules_run", "rules_failed": {code:
+error}, "rules_skipped"}. A rule that raises inside the validator is listed in rules_failed, not counted.
+"""
+
+import argparse
+import contextlib
+import io
+import json
+import logging
+import sys
+from pathlib import Path
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--year", required=True)
+    parser.add_argument("--la", required=True)
+    parser.add_argument("--this", required=True)
+    parser.add_argument("--last")
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    logging.disable(logging.CRITICAL)
+
+    from lac_validator.lac_validator import LacValidator, create_issue_df
+    from lac_validator.report import Report
+    from lac_validator.rules.ruleset_utils import get_year_ruleset
+    from lac_validator.utils import process_uploaded_files
+
+    uploads = {"This year": sorted(str(p) for p in Path(args.this).glob("*.csv"))}
+    if args.last:
+        uploads["Prev year"] = sorted(str(p) for p in Path(args.last).glob("*.csv"))
+    with contextlib.redirect_stdout(io.StringIO()):  # some rules print debug output
+        files = process_uploaded_files(uploads)
+        registry = get_year_ruleset(str(args.year))
+        validator = LacValidator(
+            metadata={"collectionYear": str(args.year), "localAuthority": args.la},
+            files=files,
+            registry=registry,
+        )
+        report = Report(validator.ds_results, registry)
+        issues = create_issue_df(report.report, report.error_report)
+    messages = {str(code): rule.message for code, rule in registry.items()}
+    out = {
+        "issues": [
+            {
+                "child": None if r.child_id != r.child_id else str(r.child_id),
+                "table": str(r.tables_affected),
+                "columns": str(r.columns_affected),
+                "row": None if r.row_id != r.row_id else int(r.row_id),
+                "rule": str(r.rule_code),
+                "message": str(r.rule_description or messages.get(str(r.rule_code), "")),
+            }
+            for r in issues.itertuples()
+        ],
+        "rules_run": len(registry),
+        "rules_failed": {str(code): messages.get(str(code), "") for code in validator.fails},
+        "rules_skipped": sorted(str(code) for code in validator.skips),
+    }
+    with Path(args.out).open("w", encoding="utf-8") as fh:
+        json.dump(out, fh)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
