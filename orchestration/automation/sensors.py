@@ -46,3 +46,53 @@ def landing_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.
     ]
     # files still present that were seen before, plus those requested now (gone files drop out)
     return dg.SensorResult(run_requests=requests, cursor=json.dumps(sorted((seen & set(current)) | set(new))))
+
+
+# --- alerts --------------------------------------------------------------------------------------
+
+
+def write_alert(paths: Paths, run_id: str, job: str, message: str) -> dict:
+    """Append the alert to $WHOLECHILD_HOME/alerts/alerts.jsonl and, when WHOLECHILD_ALERT_EMAIL_TO and
+    WHOLECHILD_SMTP_HOST are set, send it by email (WHOLECHILD_SMTP_PORT, _USER, _PASSWORD, _STARTTLS)."""
+    import os
+    import smtplib
+    from datetime import UTC, datetime
+    from email.message import EmailMessage
+
+    alert = {
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "run_id": run_id,
+        "job": job,
+        "message": message[:4000],
+        "emailed_to": None,
+    }
+    recipient, host = os.environ.get("WHOLECHILD_ALERT_EMAIL_TO"), os.environ.get("WHOLECHILD_SMTP_HOST")
+    if recipient and host:
+        email = EmailMessage()
+        email["Subject"] = f"Whole Child: run of {job} failed"
+        email["From"] = os.environ.get("WHOLECHILD_ALERT_EMAIL_FROM", "wholechild@localhost")
+        email["To"] = recipient
+        email.set_content(f"Run {run_id} of {job} failed at {alert['at']}.\n\n{message}")
+        with smtplib.SMTP(host, int(os.environ.get("WHOLECHILD_SMTP_PORT", "25")), timeout=30) as smtp:
+            if os.environ.get("WHOLECHILD_SMTP_STARTTLS") == "1":
+                smtp.starttls()
+            if os.environ.get("WHOLECHILD_SMTP_USER"):
+                smtp.login(os.environ["WHOLECHILD_SMTP_USER"], os.environ.get("WHOLECHILD_SMTP_PASSWORD", ""))
+            smtp.send_message(email)
+        alert["emailed_to"] = recipient
+    folder = paths.home / "alerts"
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "alerts.jsonl").open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(alert) + "\n")
+    return alert
+
+
+@dg.run_failure_sensor(
+    name="alert_on_run_failure",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Any failed run (a gate, a crashed step, a return not ready): an alert line in "
+    "alerts/alerts.jsonl, and an email when WHOLECHILD_ALERT_EMAIL_TO and WHOLECHILD_SMTP_HOST are set.",
+)
+def alert_on_run_failure(context: dg.RunFailureSensorContext) -> None:
+    message = context.failure_event.message or "run failed"
+    write_alert(Paths.from_env(), context.dagster_run.run_id, context.dagster_run.job_name, message)

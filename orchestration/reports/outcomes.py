@@ -8,15 +8,20 @@ from pathlib import Path
 
 import dagster as dg
 import jinja2
+import pandas as pd
 
-from orchestration.reports.disclosure import count_cell, rate_cell
+from orchestration.reports import packs
+from orchestration.reports.disclosure import TableSpec, attack, count_cell, rate_cell
 from orchestration.reports.publish import building_release, new_release_id, point_current_at
 from orchestration.resources import WAREHOUSE_POOL, Warehouse
 from orchestration.settings import REPORT_TEMPLATES_DIR
 
 REPORT_YEARS = 6  # the six collection years an SSD extract covers
 OUTCOMES_MART = dg.AssetKey(["marts", "fct_child_outcomes_by_year"])
+# every mart a published report reads, each gated by its Great Expectations suite (expectations/<name>.json)
+GATED_MARTS = ("fct_child_outcomes_by_year", "dim_children", "fct_child_events", "cohort_care_leavers_by_age")
 REPORT_KEY = dg.AssetKey(["reports", "outcomes_summary"])
+NOT_DISCLOSIVE = "not_disclosive"
 
 FIGURES_SQL = """
 select
@@ -91,12 +96,22 @@ def _freshness(warehouse: Warehouse) -> list[dict]:
 
 @dg.asset(
     key=REPORT_KEY,
-    deps=[OUTCOMES_MART],
+    deps=[dg.AssetKey(["marts", name]) for name in GATED_MARTS],
     group_name="reports",
     pool=WAREHOUSE_POOL,
-    kinds={"html"},
-    description="Outcomes summary (HTML and a tidy CSV of its figures), published as a new release only "
-    "after the mart's gates pass; published/current then points at it.",
+    kinds={"html", "pdf", "csv"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            NOT_DISCLOSIVE,
+            asset=REPORT_KEY,
+            blocking=True,
+            description="every published table re-read and attacked: no count of 1-5 shown, no suppressed cell "
+            "recoverable from the totals, only DfE symbols",
+        )
+    ],
+    description="The release: the outcomes summary and the scheduled reports (performance pack, virtual school, "
+    "annual outcomes; partner data quality under restricted/), HTML, PDF and EES open data, built aside after the "
+    "marts' gates pass and swapped in only if the disclosure audit passes; published/current then points at it.",
 )
 def outcomes_summary(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     paths = warehouse.paths
@@ -105,7 +120,11 @@ def outcomes_summary(context: dg.AssetExecutionContext, warehouse: Warehouse) ->
         names = [d[0] for d in result.description]
         rows = [dict(zip(names, r, strict=True)) for r in result.fetchall()]
     figures = render_figures(rows)
-    checks = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(paths.quality.glob("*.json"))]
+    checks = [
+        json.loads(p.read_text(encoding="utf-8"))
+        for p in sorted(paths.quality.glob("*.json"))
+        if not p.name.endswith(".last_passed.json")
+    ]
     template = jinja2.Environment(
         loader=jinja2.FileSystemLoader(REPORT_TEMPLATES_DIR),
         autoescape=True,
@@ -113,31 +132,120 @@ def outcomes_summary(context: dg.AssetExecutionContext, warehouse: Warehouse) ->
     ).get_template("outcomes_summary.html.j2")
     release_id = new_release_id(context.run_id)
     generated = datetime.now(UTC).strftime("%d %B %Y %H:%M UTC")
-    with building_release(paths.published, release_id) as folder:
-        (folder / "outcomes_summary.html").write_text(
-            template.render(
-                figures=figures,
-                years=[r["collection_year"] for r in rows],
-                indicators=INDICATORS,
-                freshness=_freshness(warehouse),
-                checks=checks,
-                generated=generated,
-                release_id=release_id,
-            ),
-            encoding="utf-8",
+    checks_passed = [
+        f"Great Expectations suite {c['suite']} ({len(c.get('expectations', []))} expectations): "
+        + ("passed" if c.get("success") else "FAILED")
+        for c in checks
+    ]
+    checks_passed += [
+        "dbt tests and unit tests on every model: passed",
+        "disclosure audit of every published file",
+    ]
+    freshness = _freshness(warehouse)
+    problems: list[str] = []
+    try:
+        with building_release(paths.published, release_id) as folder:
+            suppressed_in_packs = _write_packs(folder, warehouse, freshness, checks_passed, release_id)
+            _write_outcomes_summary(folder, template, figures, rows, freshness, checks, generated, release_id)
+            problems = audit_release(folder)
+            if problems:
+                raise DisclosiveRelease(problems)
+    except DisclosiveRelease:
+        context.log.error(f"release {release_id} NOT published: {len(problems)} disclosive cell(s)")
+        return dg.MaterializeResult(
+            metadata={"release": release_id, "published": False, "disclosive_cells": len(problems)},
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name=NOT_DISCLOSIVE,
+                    passed=False,
+                    description="; ".join(problems[:20]),
+                    metadata={"problems": len(problems)},
+                )
+            ],
         )
-        _write_csv(folder / "outcomes_summary.csv", figures)
     current = point_current_at(paths.published, release_id)
     context.log.info(f"published release {release_id}: {current / 'outcomes_summary.html'}")
     suppressed = sum(1 for f in figures for k in ("count", "percent") if f[k] == "c")
     return dg.MaterializeResult(
         metadata={
             "release": release_id,
+            "published": True,
             "report": dg.MetadataValue.path(str(paths.published / release_id / "outcomes_summary.html")),
-            "cells_suppressed": suppressed,
+            "cells_suppressed": suppressed + suppressed_in_packs,
             "years": len(rows),
-        }
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=NOT_DISCLOSIVE,
+                passed=True,
+                description="every published CSV re-read: no small count shown, no suppressed cell recoverable",
+            )
+        ],
     )
+
+
+class DisclosiveRelease(Exception):
+    pass
+
+
+def _write_outcomes_summary(
+    folder, template, figures, rows, freshness, checks, generated, release_id
+) -> None:
+    (folder / "outcomes_summary.html").write_text(
+        template.render(
+            figures=figures,
+            years=[r["collection_year"] for r in rows],
+            indicators=INDICATORS,
+            freshness=freshness,
+            checks=checks,
+            generated=generated,
+            release_id=release_id,
+        ),
+        encoding="utf-8",
+    )
+    _write_csv(folder / "outcomes_summary.csv", figures)
+
+
+def _write_packs(
+    folder: Path, warehouse: Warehouse, freshness: list[dict], checks: list[str], release: str
+) -> int:
+    """Every scheduled report into the release: <report>/<report>.html and .pdf, and per table the EES
+    open data (<table>.csv, <table>.meta.csv). The partner data quality report goes under restricted/."""
+    suppressed = 0
+    with warehouse.analytics(read_only=True) as analytics, warehouse.vault(read_only=True) as vault:
+        for report in packs.REPORTS:
+            built = packs.compute(report, analytics, vault)
+            suppressed += built.suppressed
+            base = folder / ("restricted" if report.name == "partner_data_quality" else "") / report.name
+            base.mkdir(parents=True, exist_ok=True)
+            for table in report.tables:
+                published = built.tables[table.name]
+                published.to_csv(base / f"{table.name}.csv", index=False, lineterminator="\n")
+                packs.metadata(table, published).to_csv(
+                    base / f"{table.name}.meta.csv", index=False, lineterminator="\n"
+                )
+            (base / f"{report.name}.html").write_text(
+                packs.render_html(built, freshness, checks, release), encoding="utf-8"
+            )
+            (base / f"{report.name}.pdf").write_bytes(packs.render_pdf(built, freshness, checks, release))
+    return suppressed
+
+
+def audit_release(folder: Path) -> list[str]:
+    """Re-read every published table (not the restricted ones) and attack it: the blocking check."""
+    problems = []
+    specs = {t.name: t.spec for r in packs.REPORTS for t in r.tables if t.protect}
+    specs["outcomes_summary"] = TableSpec(keys=("time_period", "indicator"), additive=(), counts=("count",))
+    for path in sorted(folder.rglob("*.csv")):
+        if path.name.endswith(".meta.csv") or "restricted" in path.relative_to(folder).parts:
+            continue
+        spec = specs.get(path.stem)
+        if spec is None:
+            problems.append(f"{path.relative_to(folder)}: a published table with no disclosure rules")
+            continue
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        problems += [f"{path.relative_to(folder)}: {p}" for p in attack(frame, spec)]
+    return problems
 
 
 def _write_csv(path: Path, figures: list[dict]) -> None:

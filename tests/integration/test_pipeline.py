@@ -84,11 +84,13 @@ def test_definitions_load_and_validate(home):
     assert defs.resolve_job_def("refresh_all")
     assert sorted(s.name for s in defs.schedules) == [
         "annex_a_weekly",
+        "annual_outcomes",
         "cin_census_after_31_march",
         "monthly_performance_pack",
         "ssda903_after_31_march",
+        "termly_virtual_school",
     ]
-    assert [s.name for s in defs.sensors] == ["landing_sensor"]
+    assert sorted(s.name for s in defs.sensors) == ["alert_on_run_failure", "landing_sensor"]
     env = os.environ | {"DAGSTER_HOME": str(home.ensure_dagster_home())}
     done = subprocess.run(
         [sys.executable, "-m", "dagster", "definitions", "validate", "-m", "orchestration.definitions"],
@@ -247,11 +249,75 @@ def test_redelivering_the_same_file_is_recorded_once_and_loads_nothing(pipeline)
     assert outcome.startswith("same content as delivery")
 
 
+def _digest(folder) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in folder.rglob("*")
+        if p.is_file()
+    }
+
+
+def test_the_reports_are_published_as_html_pdf_and_open_data_agreeing_with_the_marts(pipeline):
+    from orchestration.reports import packs
+    from orchestration.reports.disclosure import SYMBOLS
+    from orchestration.reports.outcomes import audit_release
+
+    paths, _ = pipeline
+    current = paths.published / "current"
+    for report in packs.REPORTS:
+        base = current / ("restricted" if report.name == "partner_data_quality" else "") / report.name
+        assert (base / f"{report.name}.pdf").read_bytes().startswith(b"%PDF")
+        page = (base / f"{report.name}.html").read_text(encoding="utf-8")
+        assert "<svg" in page or not any(t.charts for t in report.tables)
+        assert "Data freshness" in page and "Checks passed before publication" in page
+        for table in report.tables:
+            frame = pd.read_csv(base / f"{table.name}.csv", dtype=str, keep_default_na=False)
+            meta = pd.read_csv(base / f"{table.name}.meta.csv", dtype=str, keep_default_na=False)
+            assert list(frame.columns[:10]) == [
+                "time_period", "time_identifier", "geographic_level", "country_code", "country_name",
+                "region_code", "region_name", "new_la_code", "old_la_code", "la_name",
+            ]  # fmt: skip
+            assert set(meta.col_name) == set(frame.columns[10:])
+            assert set(meta.col_type) <= {"Filter", "Indicator"}
+    assert audit_release(current) == []
+
+    # a sample of published figures, recomputed straight from the mart
+    latest = int(mart(paths).collection_year.max())
+    headline = pd.read_csv(current / "csc_performance_pack" / "csc_headline.csv", dtype=str)
+    row = headline[headline.time_period.eq(f"{latest - 1}{latest % 100:02d}")].iloc[0]
+    frame = mart(paths)
+    year = frame[frame.collection_year.eq(latest)]
+    expected = {
+        "looked_after_at_31_march": int(year.is_looked_after_at_31_march.sum()),
+        "referrals": int(year.referrals_in_year.sum()),
+        "assessments": int(year.assessments_completed_in_year.sum()),
+    }
+    for column, value in expected.items():
+        shown = row[column]
+        assert shown == ("c" if 1 <= value <= 5 else str(value)), (column, shown, value)
+    assert (
+        row.re_referral_rate in SYMBOLS
+        or abs(
+            float(row.re_referral_rate)
+            - 100 * year.re_referrals_within_12_months.sum() / year.referrals_in_year.sum()
+        )
+        < 0.051
+    )
+    cells = sum(
+        int((pd.read_csv(p, dtype=str, keep_default_na=False) == "c").to_numpy().sum())
+        for p in current.rglob("*.csv")
+        if not p.name.endswith(".meta.csv")
+    )
+    print(f"cells suppressed in the published release: {cells}")
+    assert cells > 0
+
+
 def test_a_failing_expectation_blocks_the_report_and_keeps_the_last_release(pipeline):
     paths, _ = pipeline
     release = current_release(paths.published)
     report = paths.published / release / "outcomes_summary.html"
     digest = hashlib.sha256(report.read_bytes()).hexdigest()
+    everything = _digest(paths.published / release)
     releases = sorted(p.name for p in paths.published.iterdir())
 
     # a school sends a census in which one pupil had more sessions possible than a school year holds:
@@ -277,4 +343,5 @@ def test_a_failing_expectation_blocks_the_report_and_keeps_the_last_release(pipe
     }
     assert current_release(paths.published) == release
     assert hashlib.sha256(report.read_bytes()).hexdigest() == digest
+    assert _digest(paths.published / release) == everything  # every report, PDF and CSV byte-identical
     assert sorted(p.name for p in paths.published.iterdir()) == releases

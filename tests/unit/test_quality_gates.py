@@ -71,3 +71,17 @@ def test_a_suite_naming_an_unknown_expectation_is_an_error_not_a_pass(tmp_path):
     )
     with pytest.raises(SuiteError, match="expectation 2"):
         validate(pd.DataFrame({"a": [1]}), "broken", directory=tmp_path)
+
+
+def test_a_mart_that_halves_since_the_last_good_release_fails_its_volume_check(tmp_path):
+    import json
+
+    from orchestration.quality.checks import volume_against_last_release
+
+    last = tmp_path / "suite.json"
+    assert volume_against_last_release(last, 100, 0.5) is None  # no release yet: nothing to compare
+    last.write_text(json.dumps({"rows": 10_000, "success": True}))
+    assert volume_against_last_release(last, 12_000, 0.5) is None
+    assert "10,000 to 4,000" in volume_against_last_release(last, 4_000, 0.5)
+    last.write_text(json.dumps({"rows": 10_000, "success": False}))
+    assert volume_against_last_release(last, 4_000, 0.5) is None  # only a passing run is a baseline

@@ -1,0 +1,666 @@
+"""The scheduled reports: each a set of tidy tables computed from the marts, protected by disclosure
+control, and written as explore education statistics open data (CSV + .meta.csv), HTML with charts and
+PDF. The partner data quality report reads the delivery manifest instead (it counts rows, not children).
+
+Every figure comes from one SQL query over ``marts.fct_child_outcomes_by_year`` (or the manifest), so a
+test can recompute any published cell from the marts.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+from dataclasses import dataclass, field
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from orchestration.reports.disclosure import TableSpec, attack, protect
+from orchestration.returns.common import Authority
+
+YEARS = 6
+REGION = ("E12000005", "West Midlands")
+
+
+@dataclass(frozen=True)
+class Chart:
+    kind: str  # "line" (indicator over time) or "bar" (indicator by a filter, latest period)
+    indicator: str
+    by: str | None = None
+    title: str = ""
+    y_label: str = ""
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    title: str
+    sql: str
+    spec: TableSpec
+    labels: dict[str, str]
+    units: dict[str, str] = field(default_factory=dict)  # indicator -> "%" or ""
+    charts: tuple[Chart, ...] = ()
+    time_identifier: str = "Financial year"
+    protect: bool = True
+    hidden: tuple[str, ...] = ()  # used only to compute a rate; not published
+
+
+@dataclass(frozen=True)
+class Report:
+    name: str
+    title: str
+    audience: str
+    cadence: str
+    summary: str
+    tables: tuple[Table, ...]
+
+
+_WINDOW = f"collection_year > (select max(collection_year) from marts.fct_child_outcomes_by_year) - {YEARS}"
+
+CSC_HEADLINE = Table(
+    name="csc_headline",
+    title="Referrals, assessments, child protection and children looked after, by year",
+    sql=f"""
+        select collection_year as time_period,
+               sum(referrals_in_year) as referrals,
+               sum(re_referrals_within_12_months) as re_referrals,
+               sum(assessments_completed_in_year) as assessments,
+               sum(assessments_within_45_working_days) as assessments_in_time,
+               sum(initial_cp_conferences_in_year) as icpcs,
+               sum(initial_cp_conferences_within_15_working_days) as icpcs_in_time,
+               sum(cp_plans_started_in_year) as cp_plans_started,
+               count(*) filter (where has_repeat_cp_plan_in_year) as repeat_cp_plans,
+               count(*) filter (where is_looked_after_at_31_march) as looked_after_at_31_march,
+               count(*) filter (where is_looked_after_during_year) as looked_after_during_year,
+               count(*) filter (where has_three_or_more_placements) as three_or_more_placements,
+               sum(missing_incidents_in_year) as missing_incidents,
+               count(*) filter (where missing_incidents_in_year > 0) as children_missing
+        from marts.fct_child_outcomes_by_year where {_WINDOW} group by 1 order by 1""",
+    spec=TableSpec(
+        keys=("time_period",),
+        additive=(),
+        counts=(
+            "referrals",
+            "re_referrals",
+            "assessments",
+            "assessments_in_time",
+            "icpcs",
+            "icpcs_in_time",
+            "cp_plans_started",
+            "repeat_cp_plans",
+            "looked_after_at_31_march",
+            "looked_after_during_year",
+            "three_or_more_placements",
+            "missing_incidents",
+            "children_missing",
+        ),
+        rates=(
+            ("re_referral_rate", "re_referrals", "referrals"),
+            ("assessments_in_time_rate", "assessments_in_time", "assessments"),
+            ("icpcs_in_time_rate", "icpcs_in_time", "icpcs"),
+            ("repeat_cp_plan_rate", "repeat_cp_plans", "cp_plans_started"),
+            ("three_or_more_placements_rate", "three_or_more_placements", "looked_after_during_year"),
+        ),
+    ),
+    labels={
+        "referrals": "Referrals",
+        "re_referrals": "Re-referrals within 12 months",
+        "re_referral_rate": "Re-referral rate (%)",
+        "assessments": "Assessments completed",
+        "assessments_in_time": "Assessments completed within 45 working days",
+        "assessments_in_time_rate": "Assessments within 45 working days (%)",
+        "icpcs": "Initial child protection conferences",
+        "icpcs_in_time": "ICPCs within 15 working days of the strategy discussion",
+        "icpcs_in_time_rate": "ICPCs within 15 working days (%)",
+        "cp_plans_started": "Child protection plans started",
+        "repeat_cp_plans": "Children with a second or later plan",
+        "repeat_cp_plan_rate": "Repeat child protection plans (%)",
+        "looked_after_at_31_march": "Children looked after at 31 March",
+        "looked_after_during_year": "Children looked after during the year",
+        "three_or_more_placements": "Children looked after with 3 or more placements",
+        "three_or_more_placements_rate": "Children looked after with 3 or more placements (%)",
+        "missing_incidents": "Missing incidents",
+        "children_missing": "Children who went missing",
+    },
+    charts=(
+        Chart("line", "referrals", title="Referrals by year", y_label="referrals"),
+        Chart("line", "assessments_in_time_rate", title="Assessments within 45 working days", y_label="%"),
+        Chart(
+            "line", "looked_after_at_31_march", title="Children looked after at 31 March", y_label="children"
+        ),
+    ),
+)
+
+AGE_BANDS = """case when age_at_31_march < 1 then 'Under 1' when age_at_31_march < 5 then '1 to 4'
+                    when age_at_31_march < 10 then '5 to 9' when age_at_31_march < 16 then '10 to 15'
+                    else '16 and over' end"""
+
+LOOKED_AFTER_BY_AGE = Table(
+    name="looked_after_by_age",
+    title="Children looked after at 31 March, by age",
+    sql=f"""
+        select collection_year as time_period, coalesce(age_band, 'Total') as age_group, count(*) as children
+        from (select collection_year, {AGE_BANDS} as age_band from marts.fct_child_outcomes_by_year
+              where is_looked_after_at_31_march and {_WINDOW})
+        group by grouping sets ((collection_year, age_band), (collection_year)) order by 1, 2""",
+    spec=TableSpec(keys=("time_period", "age_group"), additive=("age_group",), counts=("children",)),
+    labels={"age_group": "Age at 31 March", "children": "Children looked after at 31 March"},
+    charts=(Chart("bar", "children", by="age_group", title="Children looked after by age (latest year)"),),
+)
+
+_GROUPS = """unnest(list_filter([
+               'All pupils',
+               case when is_looked_after_during_year then 'Looked after' end,
+               case when is_in_need_during_year and not is_looked_after_during_year
+                    then 'In need (not looked after)' end
+           ], lambda x: x is not null))"""
+
+VIRTUAL_SCHOOL = Table(
+    name="virtual_school_education",
+    title="Attendance, suspensions and attainment of children looked after, compared with all pupils",
+    sql=f"""
+        select academic_year as time_period, pupil_group,
+               count(*) filter (where sessions_possible > 0) as pupils,
+               sum(sessions_possible) as sessions_possible,
+               sum(sessions_authorised_absence + sessions_unauthorised_absence) as sessions_missed,
+               count(*) filter (where sessions_possible > 0 and is_persistently_absent) as persistently_absent,
+               count(*) filter (where suspensions_in_year > 0) as pupils_suspended,
+               count(*) filter (where ks2_reading_writing_maths_expected is not null) as ks2_pupils,
+               count(*) filter (where ks2_reading_writing_maths_expected) as ks2_expected,
+               count(*) filter (where ks4_english_maths_grade_4_or_above is not null) as ks4_pupils,
+               count(*) filter (where ks4_english_maths_grade_4_or_above) as ks4_grade_4
+        from (select *, {_GROUPS} as pupil_group from marts.fct_child_outcomes_by_year where {_WINDOW})
+        group by 1, 2 order by 1, 2""",
+    spec=TableSpec(
+        keys=("time_period", "pupil_group"),
+        additive=(),
+        counts=(
+            "pupils",
+            "persistently_absent",
+            "pupils_suspended",
+            "ks2_pupils",
+            "ks2_expected",
+            "ks4_pupils",
+            "ks4_grade_4",
+        ),
+        rates=(
+            ("absence_rate", "sessions_missed", "sessions_possible"),
+            ("persistent_absence_rate", "persistently_absent", "pupils"),
+            ("suspension_rate", "pupils_suspended", "pupils"),
+            ("ks2_expected_rate", "ks2_expected", "ks2_pupils"),
+            ("ks4_grade_4_rate", "ks4_grade_4", "ks4_pupils"),
+        ),
+    ),
+    labels={
+        "pupil_group": "Pupils",
+        "pupils": "Pupils with sessions recorded",
+        "absence_rate": "Overall absence rate (% of sessions)",
+        "persistently_absent": "Persistently absent pupils (10%+ sessions missed)",
+        "persistent_absence_rate": "Persistently absent (%)",
+        "pupils_suspended": "Pupils with one or more suspensions",
+        "suspension_rate": "Pupils suspended (%)",
+        "ks2_pupils": "Pupils with KS2 results",
+        "ks2_expected": "Reaching the expected standard in reading, writing and maths (KS2)",
+        "ks2_expected_rate": "KS2 expected standard in RWM (%)",
+        "ks4_pupils": "Pupils with KS4 results",
+        "ks4_grade_4": "Grade 4 or above in English and maths (KS4)",
+        "ks4_grade_4_rate": "KS4 grade 4+ in English and maths (%)",
+    },
+    charts=(
+        Chart(
+            "line", "absence_rate", by="pupil_group", title="Overall absence rate", y_label="% of sessions"
+        ),
+        Chart("line", "persistent_absence_rate", by="pupil_group", title="Persistent absence", y_label="%"),
+    ),
+    time_identifier="Academic year",
+    hidden=("sessions_possible", "sessions_missed"),
+)
+
+OC2_HEALTH = Table(
+    name="looked_after_health",
+    title="Health of children looked after for at least 12 months at 31 March",
+    sql=f"""
+        select collection_year as time_period,
+               count(*) as children,
+               count(*) filter (where has_health_assessment_in_year) as health_assessment,
+               count(*) filter (where immunisations_up_to_date) as immunisations,
+               count(*) filter (where has_dental_check_in_year) as dental_check,
+               count(*) filter (where has_substance_misuse_in_year) as substance_misuse
+        from marts.fct_child_outcomes_by_year
+        where is_looked_after_continuously_12_months and {_WINDOW} group by 1 order by 1""",
+    spec=TableSpec(
+        keys=("time_period",),
+        additive=(),
+        counts=("children", "health_assessment", "immunisations", "dental_check", "substance_misuse"),
+        rates=(
+            ("health_assessment_rate", "health_assessment", "children"),
+            ("immunisations_rate", "immunisations", "children"),
+            ("dental_check_rate", "dental_check", "children"),
+        ),
+    ),
+    labels={
+        "children": "Looked after continuously for 12 months",
+        "health_assessment": "With a health assessment in the year",
+        "health_assessment_rate": "Health assessment (%)",
+        "immunisations": "Immunisations up to date",
+        "immunisations_rate": "Immunisations up to date (%)",
+        "dental_check": "Teeth checked by a dentist",
+        "dental_check_rate": "Dental check (%)",
+        "substance_misuse": "Identified as having a substance misuse problem",
+    },
+    charts=(Chart("line", "health_assessment_rate", title="Health assessments", y_label="%"),),
+)
+
+SDQ_BANDS = Table(
+    name="sdq_bands",
+    title="Emotional and behavioural health (SDQ bands) of children looked after for 12 months, aged 4 to 16",
+    sql=f"""
+        select collection_year as time_period, coalesce(band, 'Total') as sdq_band, count(*) as children
+        from (select collection_year,
+                     case sdq_band when 'normal' then 'Normal' when 'borderline' then 'Borderline'
+                          when 'cause for concern' then 'Cause for concern' else sdq_band end as band
+              from marts.fct_child_outcomes_by_year
+              where is_looked_after_continuously_12_months and sdq_band is not null and {_WINDOW})
+        group by grouping sets ((collection_year, band), (collection_year)) order by 1, 2""",
+    spec=TableSpec(keys=("time_period", "sdq_band"), additive=("sdq_band",), counts=("children",)),
+    labels={"sdq_band": "SDQ band", "children": "Children with an SDQ score"},
+    charts=(Chart("bar", "children", by="sdq_band", title="SDQ bands (latest year)"),),
+)
+
+CARE_LEAVERS = Table(
+    name="care_leaver_outcomes",
+    title="Care leavers aged 17 to 21: in touch, in education, employment or training, suitably accommodated",
+    sql=f"""
+        select collection_year as time_period,
+               count(*) as care_leavers,
+               count(*) filter (where care_leaver_in_touch) as in_touch,
+               count(*) filter (where care_leaver_in_education_employment_or_training) as in_eet,
+               count(*) filter (where care_leaver_suitably_accommodated) as suitably_accommodated
+        from marts.cohort_care_leavers_by_age where {_WINDOW} group by 1 order by 1""",
+    spec=TableSpec(
+        keys=("time_period",),
+        additive=(),
+        counts=("care_leavers", "in_touch", "in_eet", "suitably_accommodated"),
+        rates=(
+            ("in_touch_rate", "in_touch", "care_leavers"),
+            ("in_eet_rate", "in_eet", "care_leavers"),
+            ("suitably_accommodated_rate", "suitably_accommodated", "care_leavers"),
+        ),
+    ),
+    labels={
+        "care_leavers": "Care leavers aged 17 to 21",
+        "in_touch": "In touch with the authority",
+        "in_touch_rate": "In touch (%)",
+        "in_eet": "In education, employment or training",
+        "in_eet_rate": "In education, employment or training (%)",
+        "suitably_accommodated": "In suitable accommodation",
+        "suitably_accommodated_rate": "In suitable accommodation (%)",
+    },
+    charts=(
+        Chart("line", "in_eet_rate", title="Care leavers in education, employment or training", y_label="%"),
+    ),
+)
+
+KEY_STAGES = Table(
+    name="key_stage_outcomes",
+    title="Key stage 2 and 4 outcomes of children looked after for 12 months, compared with all pupils",
+    sql=f"""
+        select academic_year as time_period, pupil_group,
+               count(*) filter (where ks2_reading_writing_maths_expected is not null) as ks2_pupils,
+               count(*) filter (where ks2_reading_writing_maths_expected) as ks2_expected,
+               count(*) filter (where ks4_english_maths_grade_4_or_above is not null) as ks4_pupils,
+               count(*) filter (where ks4_english_maths_grade_4_or_above) as ks4_grade_4
+        from (select *, unnest(list_filter(['All pupils', case when is_looked_after_continuously_12_months
+                                            then 'Looked after 12 months' end], lambda x: x is not null))
+                        as pupil_group
+              from marts.fct_child_outcomes_by_year where {_WINDOW})
+        group by 1, 2 having count(*) filter (where ks2_reading_writing_maths_expected is not null
+                                              or ks4_english_maths_grade_4_or_above is not null) > 0
+        order by 1, 2""",
+    spec=TableSpec(
+        keys=("time_period", "pupil_group"),
+        additive=(),
+        counts=("ks2_pupils", "ks2_expected", "ks4_pupils", "ks4_grade_4"),
+        rates=(
+            ("ks2_expected_rate", "ks2_expected", "ks2_pupils"),
+            ("ks4_grade_4_rate", "ks4_grade_4", "ks4_pupils"),
+        ),
+    ),
+    labels={
+        "pupil_group": "Pupils",
+        "ks2_pupils": "Pupils with KS2 results",
+        "ks2_expected": "Expected standard in reading, writing and maths (KS2)",
+        "ks2_expected_rate": "KS2 expected standard in RWM (%)",
+        "ks4_pupils": "Pupils with KS4 results",
+        "ks4_grade_4": "Grade 4 or above in English and maths (KS4)",
+        "ks4_grade_4_rate": "KS4 grade 4+ in English and maths (%)",
+    },
+    charts=(
+        Chart(
+            "line",
+            "ks4_grade_4_rate",
+            by="pupil_group",
+            title="KS4 grade 4+ in English and maths",
+            y_label="%",
+        ),
+    ),
+    time_identifier="Academic year",
+)
+
+PARTNER_QUALITY = Table(
+    name="partner_data_quality",
+    title="Deliveries and rows received, loaded, quarantined and repeated, by partner, dataset and year (the trend)",
+    sql="""
+        select left(period, 4) as time_period, partner, dataset,
+               count(*) as deliveries, max(period) as latest_period,
+               sum(rows_in_file) as rows_received, sum(rows_loaded) as rows_loaded,
+               sum(rows_quarantined) as rows_quarantined, sum(rows_duplicate) as exact_duplicates,
+               count(*) filter (where status <> 'loaded') as deliveries_not_loaded
+        from ingest.deliveries group by all order by partner, dataset, time_period""",
+    spec=TableSpec(
+        keys=("time_period", "partner", "dataset"),
+        additive=(),
+        counts=(
+            "deliveries",
+            "rows_received",
+            "rows_loaded",
+            "rows_quarantined",
+            "exact_duplicates",
+            "deliveries_not_loaded",
+        ),
+        rates=(("quarantine_rate", "rows_quarantined", "rows_received"),),
+        decimals=2,
+    ),
+    labels={
+        "partner": "Partner",
+        "dataset": "Dataset",
+        "latest_period": "Latest period received",
+        "deliveries": "Deliveries",
+        "rows_received": "Rows received",
+        "rows_loaded": "Rows loaded",
+        "rows_quarantined": "Rows quarantined (with a reason, in the partner's error report)",
+        "quarantine_rate": "Rows quarantined (%)",
+        "exact_duplicates": "Exact duplicate rows",
+        "deliveries_not_loaded": "Deliveries not loaded",
+    },
+    time_identifier="Calendar year",
+    protect=False,  # counts of file rows, not of children: nothing about a child can be disclosed
+)
+
+REPORTS = (
+    Report(
+        "csc_performance_pack",
+        "Children's social care performance pack",
+        "Director of children's services, senior leaders, partnership board",
+        "monthly",
+        "Front door, assessment, child protection and children in care, for the last six years to date.",
+        (CSC_HEADLINE, LOOKED_AFTER_BY_AGE),
+    ),
+    Report(
+        "virtual_school",
+        "Virtual school report: the education of children looked after",
+        "Virtual school head, corporate parenting board",
+        "termly",
+        "Attendance, persistent absence, suspensions and attainment of children looked after and children in "
+        "need, beside all pupils in the authority.",
+        (VIRTUAL_SCHOOL,),
+    ),
+    Report(
+        "annual_outcomes",
+        "Annual outcomes report for children looked after and care leavers",
+        "Corporate parenting board, health partners",
+        "annual",
+        "The OC2 health measures, SDQ bands, care leaver outcomes and key stage results the DfE collects, year by "
+        "year.",
+        (OC2_HEALTH, SDQ_BANDS, CARE_LEAVERS, KEY_STAGES),
+    ),
+    Report(
+        "partner_data_quality",
+        "Data quality report for partners",
+        "Each partner's data officer (restricted: not for publication)",
+        "monthly",
+        "What each partner sent, what loaded, and what was quarantined and why (see the feedback files).",
+        (PARTNER_QUALITY,),
+    ),
+)
+
+
+@dataclass
+class Built:
+    report: Report
+    tables: dict[str, pd.DataFrame]  # as published (text cells)
+    raw: dict[str, pd.DataFrame]  # before disclosure control (never written)
+    suppressed: int
+
+
+def compute(report: Report, analytics: duckdb.DuckDBPyConnection, vault: duckdb.DuckDBPyConnection) -> Built:
+    """The report's tables, protected, with the count of cells suppressed."""
+    authority = Authority.from_env()
+    tables, raw, suppressed = {}, {}, 0
+    for table in report.tables:
+        con = vault if table.name == "partner_data_quality" else analytics
+        frame = con.execute(table.sql).df()
+        frame["time_period"] = _time_period(frame["time_period"].astype(str), table.time_identifier)
+        raw[table.name] = frame
+        published, n = protect(frame, table.spec) if table.protect else (frame.astype(str), 0)
+        published = published.drop(columns=list(table.hidden))
+        suppressed += n
+        tables[table.name] = _ees(published, table, authority)
+    return Built(report, tables, raw, suppressed)
+
+
+def _time_period(values: pd.Series, identifier: str) -> pd.Series:
+    """EES time periods: a collection year 2026 is financial year 202526, academic year 2024/25 is 202425."""
+    if identifier == "Financial year":
+        year = values.astype(int)
+        return (year - 1).astype(str) + (year % 100).astype(str).str.zfill(2)
+    if identifier == "Academic year":
+        return values.str.replace("/", "", regex=False)
+    return values
+
+
+def _ees(frame: pd.DataFrame, table: Table, authority: Authority) -> pd.DataFrame:
+    """The explore education statistics layout: time and geography columns first."""
+    front = pd.DataFrame(
+        {
+            "time_period": frame["time_period"],
+            "time_identifier": table.time_identifier,
+            "geographic_level": "Local authority",
+            "country_code": "E92000001",
+            "country_name": "England",
+            "region_code": REGION[0],
+            "region_name": REGION[1],
+            "new_la_code": authority.ons_code,
+            "old_la_code": authority.la_number,
+            "la_name": authority.name,
+        }
+    )
+    rest = [c for c in frame.columns if c != "time_period"]
+    ordered = [c for c in rest if c not in _indicators(table)] + [c for c in _indicators(table) if c in rest]
+    return pd.concat([front, frame[ordered].reset_index(drop=True)], axis=1)
+
+
+def _indicators(table: Table) -> list[str]:
+    return [*table.spec.counts, *(r[0] for r in table.spec.rates)]
+
+
+def metadata(table: Table, published: pd.DataFrame) -> pd.DataFrame:
+    """The EES .meta.csv: one row per filter and indicator."""
+    indicators = _indicators(table)
+    rows = []
+    for column in published.columns[10:]:
+        is_indicator = column in indicators
+        rows.append(
+            {
+                "col_name": column,
+                "col_type": "Indicator" if is_indicator else "Filter",
+                "label": table.labels.get(column, column.replace("_", " ").capitalize()),
+                "indicator_grouping": "",
+                "indicator_unit": "%" if column.endswith("_rate") else "",
+                "indicator_dp": (table.spec.decimals if column.endswith("_rate") else 0)
+                if is_indicator
+                else "",
+                "filter_hint": "",
+                "filter_grouping_column": "",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def disclosure_problems(built: Built) -> list[str]:
+    """The attack on every protected table as it will be published."""
+    problems = []
+    for table in built.report.tables:
+        if table.protect:
+            problems += [f"{table.name}: {p}" for p in attack(built.tables[table.name], table.spec)]
+    return problems
+
+
+# --- rendering -------------------------------------------------------------------------------------
+
+
+def _series(frame: pd.DataFrame, chart: Chart) -> dict[str, pd.Series]:
+    values = pd.to_numeric(frame[chart.indicator], errors="coerce")
+    if chart.kind == "bar":
+        latest = frame["time_period"].max()
+        part = frame[frame.time_period.eq(latest) & frame[chart.by].ne("Total")]
+        return {str(latest): pd.Series(values[part.index].to_numpy(), index=part[chart.by].to_numpy())}
+    if chart.by:
+        return {
+            str(level): pd.Series(values[g.index].to_numpy(), index=g.time_period.to_numpy())
+            for level, g in frame.groupby(chart.by, sort=True)
+        }
+    return {"": pd.Series(values.to_numpy(), index=frame.time_period.to_numpy())}
+
+
+def chart_image(frame: pd.DataFrame, chart: Chart, table: Table, fmt: str) -> bytes:
+    """A labelled chart of published (protected) figures: suppressed points are gaps, never zeros."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 3.2), dpi=110)
+    for name, series in _series(frame, chart).items():
+        if chart.kind == "bar":
+            heights = series.to_numpy()
+            labels = series.index.astype(str)
+            ax.bar(labels, np.nan_to_num(heights), color="#1d70b8")
+            for x, h in zip(labels, heights, strict=True):
+                if np.isnan(h):
+                    ax.annotate("c", (x, 0), ha="center", va="bottom", fontsize=9, color="#505a5f")
+            ax.set_xlabel(
+                f"{table.labels.get(chart.by or '', chart.by or '')} ({_period_label(name)}; c = suppressed)"
+            )
+        else:
+            ax.plot(
+                [_period_label(p) for p in series.index.astype(str)],
+                series.to_numpy(),
+                marker="o",
+                label=name or None,
+            )
+            ax.set_xlabel(f"{table.time_identifier} (gaps: suppressed)")
+    ax.set_ylabel(chart.y_label or table.labels.get(chart.indicator, chart.indicator))
+    ax.set_title(chart.title or table.labels.get(chart.indicator, chart.indicator), fontsize=10)
+    if chart.by and chart.kind == "line":
+        ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=fmt, metadata={"Date": None} if fmt == "svg" else None)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def _period_label(period: str) -> str:
+    return f"{period[:4]}/{period[4:]}" if len(period) == 6 and period.isdigit() else period
+
+
+def render_html(built: Built, freshness: list[dict], checks: list[str], release: str) -> str:
+    report = built.report
+    out = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>{html.escape(report.title)}</title>",
+        "<style>body{font-family:Arial,sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse;"
+        "font-size:85%;margin:1em 0}td,th{border:1px solid #bbb;padding:3px 6px;text-align:right}"
+        "th{background:#f3f2f1}td:first-child,th:first-child{text-align:left}.note{color:#505a5f}</style>",
+        "</head><body>",
+        f"<h1>{html.escape(report.title)}</h1>",
+        f"<p>{html.escape(report.summary)}</p>",
+        f"<p class='note'>For: {html.escape(report.audience)}. Refreshed {html.escape(report.cadence)}; release "
+        f"{html.escape(release)}. Symbols: c = suppressed (1 to 5, or to protect another suppressed cell), "
+        "z = not applicable, x = not available.</p>",
+        "<h2>Data freshness</h2><table><tr><th>Partner</th><th>Dataset</th><th>Latest period</th>"
+        "<th>Received</th></tr>",
+        *(
+            f"<tr><td>{html.escape(str(f['partner']))}</td><td>{html.escape(str(f['dataset']))}</td>"
+            f"<td>{html.escape(str(f['latest_period']))}</td><td>{html.escape(str(f['received_at']))}</td></tr>"
+            for f in freshness
+        ),
+        "</table><h2>Checks passed before publication</h2><ul>",
+        *(f"<li>{html.escape(c)}</li>" for c in checks),
+        "</ul>",
+    ]
+    for table in report.tables:
+        frame = built.tables[table.name]
+        out.append(f"<h2>{html.escape(table.title)}</h2>")
+        for chart in table.charts:
+            svg = chart_image(frame, chart, table, "svg").decode("utf-8")
+            out.append(svg[svg.index("<svg") :])
+        shown = frame.drop(columns=list(frame.columns[1:10]))
+        out.append(
+            "<table><tr>" + "".join(f"<th>{html.escape(table.labels.get(c, c))}</th>" for c in shown.columns)
+        )
+        out.append("</tr>")
+        for row in shown.itertuples(index=False):
+            out.append("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>")
+        out.append(f"</table><p class='note'>Open data: {table.name}.csv with {table.name}.meta.csv.</p>")
+    out.append("</body></html>")
+    return "\n".join(out)
+
+
+def render_pdf(built: Built, freshness: list[dict], checks: list[str], release: str) -> bytes:
+    from fpdf import FPDF
+
+    report = built.report
+    pdf = FPDF(orientation="L", format="A4")
+    pdf.set_auto_page_break(auto=True, margin=12)
+    pdf.add_page()
+    pdf.set_font("Helvetica", "B", 16)
+    pdf.multi_cell(0, 9, _latin(report.title), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", size=10)
+    pdf.multi_cell(
+        0,
+        5,
+        _latin(f"{report.summary} For: {report.audience}. Release {release}."),
+        new_x="LMARGIN",
+        new_y="NEXT",
+    )
+    pdf.multi_cell(0, 5, _latin("Checks passed: " + "; ".join(checks)), new_x="LMARGIN", new_y="NEXT")
+    latest = ", ".join(f"{f['dataset']} {f['latest_period']}" for f in freshness[:12])
+    pdf.multi_cell(
+        0,
+        5,
+        _latin(f"Data freshness: {latest}{' ...' if len(freshness) > 12 else ''}"),
+        new_x="LMARGIN",
+        new_y="NEXT",
+    )
+    for table in report.tables:
+        frame = built.tables[table.name]
+        pdf.add_page()
+        pdf.set_font("Helvetica", "B", 12)
+        pdf.multi_cell(0, 7, _latin(table.title), new_x="LMARGIN", new_y="NEXT")
+        for chart in table.charts:
+            pdf.image(io.BytesIO(chart_image(frame, chart, table, "png")), w=150)
+        shown = frame.drop(columns=list(frame.columns[1:10]))
+        pdf.set_font("Helvetica", size=6)
+        with pdf.table(text_align="RIGHT", first_row_as_headings=True) as grid:
+            grid.row([_latin(table.labels.get(c, c))[:40] for c in shown.columns])
+            for row in shown.itertuples(index=False):
+                grid.row([_latin(str(v)) for v in row])
+    return bytes(pdf.output())
+
+
+def _latin(text: str) -> str:
+    return text.replace("\u2019", "'").replace("\u2013", "-").encode("latin-1", "replace").decode("latin-1")
