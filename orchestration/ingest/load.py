@@ -79,34 +79,42 @@ _META_AFTER = (
 )
 
 
-def ensure_raw_tables(con: duckdb.DuckDBPyConnection, versions: ContractVersions) -> None:
-    """A raw table per contract table with every column any version has had; new columns are added."""
-    if not first_time(con, ("raw_tables", versions.dataset, len(versions.versions))):
+def ensure_raw_tables(con: duckdb.DuckDBPyConnection, *all_versions: ContractVersions) -> None:
+    """A raw table per contract table with every column any version has had; new columns are added.
+    Several datasets at once cost one catalogue read and one batch of statements, not one per table."""
+    todo = [v for v in all_versions if first_time(con, ("raw_tables", v.dataset, len(v.versions)))]
+    if not todo:
         return
     con.execute("create schema if not exists raw")
-    latest = versions.latest
-    for table in latest.tables:
-        union = versions.union_table(table.name)
-        name = latest.raw_table(table)
-        wanted = [
-            *_META_BEFORE,
-            *((c.name, _SQL_TYPES[c.type]) for c in union.columns),
-            *_META_AFTER,
-        ]
-        con.execute(f"create table if not exists {name} ({', '.join(f'{_quote(n)} {t}' for n, t in wanted)})")
-        schema, tbl = name.split(".")
-        present = {
-            r[0]
-            for r in con.execute(
-                "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
-                [schema, tbl],
-            ).fetchall()
-        }
-        for column, sql_type in wanted:
-            if column not in present:
-                con.execute(
-                    f"alter table {name} add column {_quote(column)} {sql_type.replace(' not null', '')}"
+    present: dict[str, set[str]] = {}
+    for table_name, column in con.execute(
+        "select table_name, column_name from information_schema.columns where table_schema = 'raw'"
+    ).fetchall():
+        present.setdefault(table_name, set()).add(column)
+    statements = []
+    for versions in todo:
+        latest = versions.latest
+        for table in latest.tables:
+            union = versions.union_table(table.name)
+            name = latest.raw_table(table)
+            wanted = [
+                *_META_BEFORE,
+                *((c.name, _SQL_TYPES[c.type]) for c in union.columns),
+                *_META_AFTER,
+            ]
+            have = present.get(name.split(".")[1])
+            if have is None:
+                statements.append(
+                    f"create table if not exists {name} ({', '.join(f'{_quote(n)} {t}' for n, t in wanted)})"
                 )
+                continue
+            statements += [
+                f"alter table {name} add column {_quote(column)} {sql_type.replace(' not null', '')}"
+                for column, sql_type in wanted
+                if column not in have
+            ]
+    if statements:
+        con.execute(";\n".join(statements))
 
 
 def ensure_raw_table(con: duckdb.DuckDBPyConnection, contract: Contract) -> None:

@@ -91,8 +91,7 @@ def ingest(con: duckdb.DuckDBPyConnection, paths: Paths, files: list[Path] | Non
     versions = load_contract_versions()
     sightings = None if files is None else sightings_of(files, paths.landing)
     receipts = receive(con, paths.landing, paths.archive, contracts, sightings)
-    for dataset_versions in versions.values():  # every dataset has its raw tables, delivered yet or not
-        ensure_raw_tables(con, dataset_versions)
+    ensure_raw_tables(con, *versions.values())  # every dataset has its raw tables, delivered yet or not
     waiting = [
         d
         for (d,) in con.execute(

@@ -10,6 +10,7 @@ import dagster as dg
 import jinja2
 import pandas as pd
 
+from orchestration.quality.gx import validate
 from orchestration.reports import packs
 from orchestration.reports.disclosure import TableSpec, attack, count_cell, rate_cell
 from orchestration.reports.publish import building_release, new_release_id, point_current_at
@@ -85,12 +86,26 @@ def render_figures(rows: list[dict]) -> list[dict]:
     return out
 
 
+def _days_behind(freshness: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame(
+        freshness, columns=["partner", "dataset", "latest_period", "received_at", "days_behind_newest"]
+    )
+
+
 def _freshness(warehouse: Warehouse) -> list[dict]:
     with warehouse.vault(read_only=True) as con:
         return [
-            dict(zip(["partner", "dataset", "latest_period", "received_at"], r, strict=True))
-            for r in con.execute("""select partner, dataset, max(period), max(received_at)::varchar
-                               from ingest.deliveries where status = 'loaded' group by all order by all""").fetchall()
+            dict(
+                zip(
+                    ["partner", "dataset", "latest_period", "received_at", "days_behind_newest"],
+                    r,
+                    strict=True,
+                )
+            )
+            for r in con.execute("""
+                select partner, dataset, max(period), max(received_at)::varchar,
+                       date_diff('day', max(received_at), max(max(received_at)) over ()) as days_behind_newest
+                from ingest.deliveries where status = 'loaded' group by all order by all""").fetchall()
         ]
 
 
@@ -142,6 +157,13 @@ def outcomes_summary(context: dg.AssetExecutionContext, warehouse: Warehouse) ->
         "disclosure audit of every published file",
     ]
     freshness = _freshness(warehouse)
+    fresh = validate(_days_behind(freshness), "source_freshness")
+    if not fresh.success:
+        raise dg.Failure(
+            description=f"release not published: a source has stopped arriving. {fresh.summary()}",
+            metadata={"stale": [f["dataset"] for f in freshness if f["days_behind_newest"] > 120]},
+        )
+    checks_passed.append(f"every source fresh ({fresh.summary()})")
     problems: list[str] = []
     try:
         with building_release(paths.published, release_id) as folder:
@@ -215,6 +237,8 @@ def _write_packs(
     with warehouse.analytics(read_only=True) as analytics, warehouse.vault(read_only=True) as vault:
         for report in packs.REPORTS:
             built = packs.compute(report, analytics, vault)
+            if built.gate_failures:  # raised inside the release being built: it is discarded
+                raise dg.Failure(description="release not published: " + " | ".join(built.gate_failures))
             suppressed += built.suppressed
             base = folder / ("restricted" if report.name == "partner_data_quality" else "") / report.name
             base.mkdir(parents=True, exist_ok=True)

@@ -16,6 +16,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from orchestration.quality.gx import validate
 from orchestration.reports.disclosure import TableSpec, attack, protect
 from orchestration.returns.common import Authority
 
@@ -432,22 +433,35 @@ class Built:
     tables: dict[str, pd.DataFrame]  # as published (text cells)
     raw: dict[str, pd.DataFrame]  # before disclosure control (never written)
     suppressed: int
+    gate_failures: list[str] = field(default_factory=list)  # the tables' Great Expectations suites
 
 
 def compute(report: Report, analytics: duckdb.DuckDBPyConnection, vault: duckdb.DuckDBPyConnection) -> Built:
     """The report's tables, protected, with the count of cells suppressed."""
     authority = Authority.from_env()
-    tables, raw, suppressed = {}, {}, 0
+    tables, raw, suppressed, failures = {}, {}, 0, []
     for table in report.tables:
         con = vault if table.name == "partner_data_quality" else analytics
         frame = con.execute(table.sql).df()
         frame["time_period"] = _time_period(frame["time_period"].astype(str), table.time_identifier)
         raw[table.name] = frame
+        gate = validate(_with_rates(frame, table), f"report_{table.name}")
+        if not gate.success:
+            failures.append(gate.summary())
         published, n = protect(frame, table.spec) if table.protect else (frame.astype(str), 0)
         published = published.drop(columns=list(table.hidden))
         suppressed += n
         tables[table.name] = _ees(published, table, authority)
-    return Built(report, tables, raw, suppressed)
+    return Built(report, tables, raw, suppressed, failures)
+
+
+def _with_rates(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
+    """The table with its percentages as numbers (before suppression), for its suite."""
+    out = frame.copy()
+    for rate, numerator, denominator in table.spec.rates:
+        den = out[denominator].astype("float64")
+        out[rate] = 100.0 * out[numerator].astype("float64") / den.where(den > 0)
+    return out
 
 
 def _time_period(values: pd.Series, identifier: str) -> pd.Series:

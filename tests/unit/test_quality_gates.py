@@ -34,7 +34,7 @@ def _mart(**overrides):
         "is_persistently_absent": False,
         "age_at_31_march": 12,
         "sdq_score": 14,
-        "ks4_attainment_8": None,
+        "ks4_attainment_8": 45.0,
         "has_health_assessment_in_year": True,
     }
     row.update(overrides)
@@ -85,3 +85,18 @@ def test_a_mart_that_halves_since_the_last_good_release_fails_its_volume_check(t
     assert "10,000 to 4,000" in volume_against_last_release(last, 4_000, 0.5)
     last.write_text(json.dumps({"rows": 10_000, "success": False}))
     assert volume_against_last_release(last, 4_000, 0.5) is None  # only a passing run is a baseline
+
+
+def test_a_source_that_stopped_arriving_fails_the_freshness_gate():
+    import pandas as pd
+
+    from orchestration.quality.gx import validate
+    from orchestration.reports.outcomes import _days_behind
+
+    fresh = [{"partner": "schools", "dataset": "ks2_results", "latest_period": "2025", "received_at": "x",
+              "days_behind_newest": 0}]  # fmt: skip
+    assert validate(_days_behind(fresh), "source_freshness").success
+    stale = fresh + [{**fresh[0], "dataset": "dental_checks", "days_behind_newest": 200}]
+    result = validate(_days_behind(stale), "source_freshness")
+    assert not result.success and "stopped arriving" in result.summary()
+    assert validate(pd.DataFrame(columns=["days_behind_newest"]), "source_freshness").success is False
