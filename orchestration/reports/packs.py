@@ -31,6 +31,7 @@ class Chart:
     by: str | None = None
     title: str = ""
     y_label: str = ""
+    x: str = "time_period"
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,59 @@ CSC_HEADLINE = Table(
         Chart("line", "assessments_in_time_rate", title="Assessments within 45 working days", y_label="%"),
         Chart(
             "line", "looked_after_at_31_march", title="Children looked after at 31 March", y_label="children"
+        ),
+    ),
+)
+
+CSC_MONTHLY = Table(
+    name="csc_by_month",
+    title="Month by month: referrals, assessments, section 47 enquiries, conferences, plans and entries to care",
+    sql="""
+        with months as (
+            select strftime(event_date, '%Y-%m') as month,
+                   extract(year from event_date) + case when extract(month from event_date) > 3 then 1 else 0 end
+                       as collection_year,
+                   event_type
+            from marts.fct_child_events
+            where partner = 'social_care'
+              and event_date > (select max(event_date) from marts.fct_child_events
+                                where partner = 'social_care') - interval 24 month
+        )
+        select collection_year as time_period, month,
+               count(*) filter (where event_type = 'referral') as referrals,
+               count(*) filter (where event_type = 'assessment completed') as assessments_completed,
+               count(*) filter (where event_type = 'section 47 enquiry started') as s47_enquiries,
+               count(*) filter (where event_type = 'initial child protection conference') as icpcs,
+               count(*) filter (where event_type = 'child protection plan started') as cp_plans_started,
+               count(*) filter (where event_type = 'care episode started') as care_episodes_started,
+               count(*) filter (where event_type = 'went missing') as missing_incidents
+        from months group by 1, 2 order by 2""",
+    spec=TableSpec(
+        keys=("time_period", "month"),
+        additive=(),
+        counts=(
+            "referrals",
+            "assessments_completed",
+            "s47_enquiries",
+            "icpcs",
+            "cp_plans_started",
+            "care_episodes_started",
+            "missing_incidents",
+        ),
+    ),
+    labels={
+        "month": "Month",
+        "referrals": "Referrals",
+        "assessments_completed": "Assessments completed",
+        "s47_enquiries": "Section 47 enquiries started",
+        "icpcs": "Initial child protection conferences",
+        "cp_plans_started": "Child protection plans started",
+        "care_episodes_started": "Care episodes started (new placements and legal statuses included)",
+        "missing_incidents": "Missing incidents",
+    },
+    charts=(
+        Chart(
+            "line", "referrals", title="Referrals by month (last 24 months)", y_label="referrals", x="month"
         ),
     ),
 )
@@ -395,8 +449,9 @@ REPORTS = (
         "Children's social care performance pack",
         "Director of children's services, senior leaders, partnership board",
         "monthly",
-        "Front door, assessment, child protection and children in care, for the last six years to date.",
-        (CSC_HEADLINE, LOOKED_AFTER_BY_AGE),
+        "Front door, assessment, child protection and children in care: the last 24 months month by month, and "
+        "the last six years to date.",
+        (CSC_HEADLINE, CSC_MONTHLY, LOOKED_AFTER_BY_AGE),
     ),
     Report(
         "virtual_school",
@@ -542,10 +597,10 @@ def _series(frame: pd.DataFrame, chart: Chart) -> dict[str, pd.Series]:
         return {str(latest): pd.Series(values[part.index].to_numpy(), index=part[chart.by].to_numpy())}
     if chart.by:
         return {
-            str(level): pd.Series(values[g.index].to_numpy(), index=g.time_period.to_numpy())
+            str(level): pd.Series(values[g.index].to_numpy(), index=g[chart.x].to_numpy())
             for level, g in frame.groupby(chart.by, sort=True)
         }
-    return {"": pd.Series(values.to_numpy(), index=frame.time_period.to_numpy())}
+    return {"": pd.Series(values.to_numpy(), index=frame[chart.x].to_numpy())}
 
 
 def chart_image(frame: pd.DataFrame, chart: Chart, table: Table, fmt: str) -> bytes:
@@ -574,7 +629,10 @@ def chart_image(frame: pd.DataFrame, chart: Chart, table: Table, fmt: str) -> by
                 marker="o",
                 label=name or None,
             )
-            ax.set_xlabel(f"{table.time_identifier} (gaps: suppressed)")
+            x_name = table.time_identifier if chart.x == "time_period" else table.labels.get(chart.x, chart.x)
+            ax.set_xlabel(f"{x_name} (gaps: suppressed)")
+            if len(series) > 8:
+                ax.tick_params(axis="x", labelrotation=90, labelsize=7)
     ax.set_ylabel(chart.y_label or table.labels.get(chart.indicator, chart.indicator))
     ax.set_title(chart.title or table.labels.get(chart.indicator, chart.indicator), fontsize=10)
     if chart.by and chart.kind == "line":
