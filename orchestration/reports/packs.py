@@ -21,6 +21,7 @@ from orchestration.reports.disclosure import TableSpec, attack, protect
 from orchestration.returns.common import Authority
 
 YEARS = 6
+PDF_COLUMNS = 7  # indicator columns per table slice in the PDF
 REGION = ("E12000005", "West Midlands")
 
 
@@ -616,6 +617,7 @@ def chart_image(frame: pd.DataFrame, chart: Chart, table: Table, fmt: str) -> by
             heights = series.to_numpy()
             labels = series.index.astype(str)
             ax.bar(labels, np.nan_to_num(heights), color="#1d70b8")
+            ax.set_ylim(bottom=0, top=max(1.0, float(np.nanmax(heights, initial=0)) * 1.1))
             for x, h in zip(labels, heights, strict=True):
                 if np.isnan(h):
                     ax.annotate("c", (x, 0), ha="center", va="bottom", fontsize=9, color="#505a5f")
@@ -643,6 +645,10 @@ def chart_image(frame: pd.DataFrame, chart: Chart, table: Table, fmt: str) -> by
     fig.savefig(buffer, format=fmt, metadata={"Date": None} if fmt == "svg" else None)
     plt.close(fig)
     return buffer.getvalue()
+
+
+def _heading(table: Table, column: str) -> str:
+    return table.time_identifier if column == "time_period" else table.labels.get(column, column)
 
 
 def _period_label(period: str) -> str:
@@ -682,11 +688,12 @@ def render_html(built: Built, freshness: list[dict], checks: list[str], release:
             out.append(svg[svg.index("<svg") :])
         shown = frame.drop(columns=list(frame.columns[1:10]))
         out.append(
-            "<table><tr>" + "".join(f"<th>{html.escape(table.labels.get(c, c))}</th>" for c in shown.columns)
+            "<table><tr>" + "".join(f"<th>{html.escape(_heading(table, c))}</th>" for c in shown.columns)
         )
         out.append("</tr>")
         for row in shown.itertuples(index=False):
-            out.append("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>")
+            cells = [_period_label(str(row[0])), *(str(v) for v in row[1:])]
+            out.append("<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in cells) + "</tr>")
         out.append(f"</table><p class='note'>Open data: {table.name}.csv with {table.name}.meta.csv.</p>")
     out.append("</body></html>")
     return "\n".join(out)
@@ -726,11 +733,16 @@ def render_pdf(built: Built, freshness: list[dict], checks: list[str], release: 
         for chart in table.charts:
             pdf.image(io.BytesIO(chart_image(frame, chart, table, "png")), w=150)
         shown = frame.drop(columns=list(frame.columns[1:10]))
-        pdf.set_font("Helvetica", size=6)
-        with pdf.table(text_align="RIGHT", first_row_as_headings=True) as grid:
-            grid.row([_latin(table.labels.get(c, c))[:40] for c in shown.columns])
-            for row in shown.itertuples(index=False):
-                grid.row([_latin(str(v)) for v in row])
+        keys = [c for c in shown.columns if c not in _indicators(table)]
+        values = [c for c in shown.columns if c in _indicators(table)]
+        pdf.set_font("Helvetica", size=7)
+        for start in range(0, max(len(values), 1), PDF_COLUMNS):  # wide tables in readable slices
+            part = shown[keys + values[start : start + PDF_COLUMNS]]
+            with pdf.table(text_align="RIGHT", first_row_as_headings=True) as grid:
+                grid.row([_latin(_heading(table, c)) for c in part.columns])
+                for row in part.itertuples(index=False):
+                    grid.row([_latin(_period_label(str(row[0])))] + [_latin(str(v)) for v in row[1:]])
+            pdf.ln(3)
     return bytes(pdf.output())
 
 

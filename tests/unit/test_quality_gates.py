@@ -96,7 +96,7 @@ def test_a_source_that_stopped_arriving_fails_the_freshness_gate():
     fresh = [{"partner": "schools", "dataset": "ks2_results", "latest_period": "2025", "received_at": "x",
               "days_behind_newest": 0}]  # fmt: skip
     assert validate(_days_behind(fresh), "source_freshness").success
-    stale = fresh + [{**fresh[0], "dataset": "dental_checks", "days_behind_newest": 200}]
+    stale = [*fresh, {**fresh[0], "dataset": "dental_checks", "days_behind_newest": 200}]
     result = validate(_days_behind(stale), "source_freshness")
     assert not result.success and "stopped arriving" in result.summary()
     assert validate(pd.DataFrame(columns=["days_behind_newest"]), "source_freshness").success is False
