@@ -204,11 +204,14 @@ def _assign_keys(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
            select component, old_key, count(*) as holders from _keyed where old_key is not null
            group by component, old_key"""
     )
+    # a tie for a key goes to the component for which it is the first choice, so a key is not won by a
+    # component that then keeps another one (which would leave the key unused and its records re-keyed)
     con.execute(
         """create or replace temp table _winner as
            select component, old_key as person_key from (
-               select *, row_number() over (partition by old_key order by holders desc, component) as by_key
-               from _claims) where by_key = 1
+               select *, row_number() over (partition by old_key order by holders desc, choice, component) as by_key
+               from (select *, row_number() over (partition by component order by holders desc, old_key) as choice
+                     from _claims)) where by_key = 1
            qualify row_number() over (partition by component order by holders desc, old_key) = 1"""
     )
     # a component with no current key of its own (split off from a merge) takes back the key its records
