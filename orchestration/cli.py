@@ -126,7 +126,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     for step in failed_steps:
         print(f"Step failed: {step}")
 
-    returns = _run_returns(defs, instance, paths, log_level) if result.success else []
+    # a return that is not ready is reported below, with where its validation report is: no stack trace
+    returns = (
+        _run_returns(defs, instance, paths, log_level if args.verbose else "CRITICAL")
+        if result.success
+        else []
+    )
 
     after = current_release(paths.published)
     print("\nOutputs:")
