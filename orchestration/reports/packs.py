@@ -212,6 +212,25 @@ _GROUPS = """unnest(list_filter([
                     then 'In need (not looked after)' end
            ], lambda x: x is not null))"""
 
+# key stage 2 and 4 results, counted the same way wherever a report shows them
+_KS_SQL = """count(*) filter (where ks2_reading_writing_maths_expected is not null) as ks2_pupils,
+               count(*) filter (where ks2_reading_writing_maths_expected) as ks2_expected,
+               count(*) filter (where ks4_english_maths_grade_4_or_above is not null) as ks4_pupils,
+               count(*) filter (where ks4_english_maths_grade_4_or_above) as ks4_grade_4"""
+_KS_COUNTS = ("ks2_pupils", "ks2_expected", "ks4_pupils", "ks4_grade_4")
+_KS_RATES = (
+    ("ks2_expected_rate", "ks2_expected", "ks2_pupils"),
+    ("ks4_grade_4_rate", "ks4_grade_4", "ks4_pupils"),
+)
+_KS_LABELS = {
+    "ks2_pupils": "Pupils with KS2 results",
+    "ks2_expected": "Reaching the expected standard in reading, writing and maths (KS2)",
+    "ks2_expected_rate": "KS2 expected standard in RWM (%)",
+    "ks4_pupils": "Pupils with KS4 results",
+    "ks4_grade_4": "Grade 4 or above in English and maths (KS4)",
+    "ks4_grade_4_rate": "KS4 grade 4+ in English and maths (%)",
+}
+
 VIRTUAL_SCHOOL = Table(
     name="virtual_school_education",
     title="Attendance, suspensions and attainment of children looked after, compared with all pupils",
@@ -222,10 +241,7 @@ VIRTUAL_SCHOOL = Table(
                sum(sessions_authorised_absence + sessions_unauthorised_absence) as sessions_missed,
                count(*) filter (where sessions_possible > 0 and is_persistently_absent) as persistently_absent,
                count(*) filter (where suspensions_in_year > 0) as pupils_suspended,
-               count(*) filter (where ks2_reading_writing_maths_expected is not null) as ks2_pupils,
-               count(*) filter (where ks2_reading_writing_maths_expected) as ks2_expected,
-               count(*) filter (where ks4_english_maths_grade_4_or_above is not null) as ks4_pupils,
-               count(*) filter (where ks4_english_maths_grade_4_or_above) as ks4_grade_4
+               {_KS_SQL}
         from (select *, {_GROUPS} as pupil_group from marts.fct_child_outcomes_by_year where {_WINDOW})
         group by 1, 2 order by 1, 2""",
     spec=TableSpec(
@@ -235,17 +251,13 @@ VIRTUAL_SCHOOL = Table(
             "pupils",
             "persistently_absent",
             "pupils_suspended",
-            "ks2_pupils",
-            "ks2_expected",
-            "ks4_pupils",
-            "ks4_grade_4",
+            *_KS_COUNTS,
         ),
         rates=(
             ("absence_rate", "sessions_missed", "sessions_possible"),
             ("persistent_absence_rate", "persistently_absent", "pupils"),
             ("suspension_rate", "pupils_suspended", "pupils"),
-            ("ks2_expected_rate", "ks2_expected", "ks2_pupils"),
-            ("ks4_grade_4_rate", "ks4_grade_4", "ks4_pupils"),
+            *_KS_RATES,
         ),
     ),
     labels={
@@ -256,12 +268,7 @@ VIRTUAL_SCHOOL = Table(
         "persistent_absence_rate": "Persistently absent (%)",
         "pupils_suspended": "Pupils with one or more suspensions",
         "suspension_rate": "Pupils suspended (%)",
-        "ks2_pupils": "Pupils with KS2 results",
-        "ks2_expected": "Reaching the expected standard in reading, writing and maths (KS2)",
-        "ks2_expected_rate": "KS2 expected standard in RWM (%)",
-        "ks4_pupils": "Pupils with KS4 results",
-        "ks4_grade_4": "Grade 4 or above in English and maths (KS4)",
-        "ks4_grade_4_rate": "KS4 grade 4+ in English and maths (%)",
+        **_KS_LABELS,
     },
     charts=(
         Chart(
@@ -363,10 +370,7 @@ KEY_STAGES = Table(
     title="Key stage 2 and 4 outcomes of children looked after for 12 months, compared with all pupils",
     sql=f"""
         select academic_year as time_period, pupil_group,
-               count(*) filter (where ks2_reading_writing_maths_expected is not null) as ks2_pupils,
-               count(*) filter (where ks2_reading_writing_maths_expected) as ks2_expected,
-               count(*) filter (where ks4_english_maths_grade_4_or_above is not null) as ks4_pupils,
-               count(*) filter (where ks4_english_maths_grade_4_or_above) as ks4_grade_4
+               {_KS_SQL}
         from (select *, unnest(list_filter(['All pupils', case when is_looked_after_continuously_12_months
                                             then 'Looked after 12 months' end], lambda x: x is not null))
                         as pupil_group
@@ -377,20 +381,12 @@ KEY_STAGES = Table(
     spec=TableSpec(
         keys=("time_period", "pupil_group"),
         additive=(),
-        counts=("ks2_pupils", "ks2_expected", "ks4_pupils", "ks4_grade_4"),
-        rates=(
-            ("ks2_expected_rate", "ks2_expected", "ks2_pupils"),
-            ("ks4_grade_4_rate", "ks4_grade_4", "ks4_pupils"),
-        ),
+        counts=_KS_COUNTS,
+        rates=_KS_RATES,
     ),
     labels={
         "pupil_group": "Pupils",
-        "ks2_pupils": "Pupils with KS2 results",
-        "ks2_expected": "Expected standard in reading, writing and maths (KS2)",
-        "ks2_expected_rate": "KS2 expected standard in RWM (%)",
-        "ks4_pupils": "Pupils with KS4 results",
-        "ks4_grade_4": "Grade 4 or above in English and maths (KS4)",
-        "ks4_grade_4_rate": "KS4 grade 4+ in English and maths (%)",
+        **_KS_LABELS,
     },
     charts=(
         Chart(
@@ -487,7 +483,6 @@ REPORTS = (
 class Built:
     report: Report
     tables: dict[str, pd.DataFrame]  # as published (text cells)
-    raw: dict[str, pd.DataFrame]  # before disclosure control (never written)
     suppressed: int
     gate_failures: list[str] = field(default_factory=list)  # the tables' Great Expectations suites
 
@@ -495,12 +490,11 @@ class Built:
 def compute(report: Report, analytics: duckdb.DuckDBPyConnection, vault: duckdb.DuckDBPyConnection) -> Built:
     """The report's tables, protected, with the count of cells suppressed."""
     authority = Authority.from_env()
-    tables, raw, suppressed, failures = {}, {}, 0, []
+    tables, suppressed, failures = {}, 0, []
     for table in report.tables:
         con = vault if table.name == "partner_data_quality" else analytics
         frame = con.execute(table.sql).df()
         frame["time_period"] = _time_period(frame["time_period"].astype(str), table.time_identifier)
-        raw[table.name] = frame
         gate = validate(_with_rates(frame, table), f"report_{table.name}")
         if not gate.success:
             failures.append(gate.summary())
@@ -508,7 +502,7 @@ def compute(report: Report, analytics: duckdb.DuckDBPyConnection, vault: duckdb.
         published = published.drop(columns=list(table.hidden))
         suppressed += n
         tables[table.name] = _ees(published, table, authority)
-    return Built(report, tables, raw, suppressed, failures)
+    return Built(report, tables, suppressed, failures)
 
 
 def _with_rates(frame: pd.DataFrame, table: Table) -> pd.DataFrame:

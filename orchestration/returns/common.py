@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -15,8 +14,6 @@ from pathlib import Path
 import duckdb
 
 from orchestration.identity.records import raw_tables_present
-
-RETURNS = ("ssda903", "cin", "annex_a")
 
 
 @dataclass(frozen=True)
@@ -131,16 +128,6 @@ def publish(
             temporary.symlink_to(target.name)
             temporary.replace(base / link)
     return target
-
-
-def latest_published(published: Path, return_name: str, year: int) -> Path | None:
-    link = published / "returns" / return_name / str(year) / "latest"
-    return link.resolve() if link.exists() else None
-
-
-def clear_partials(published: Path) -> None:
-    for partial in (published / "returns").glob("*/*/.partial-*"):
-        shutil.rmtree(partial, ignore_errors=True)
 
 
 def latest_ended_collection_year(vault_db: Path) -> int:
