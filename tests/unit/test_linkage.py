@@ -100,9 +100,14 @@ def _review_rows(paths):
         return list(csv.DictReader(fh))
 
 
-def _write_review(paths, rows):
+def _review_header(paths):
+    with (paths.identity / REVIEW_FILE).open(encoding="utf-8", newline="") as fh:
+        return next(csv.reader(fh))
+
+
+def _write_review(paths, rows, header=None):
     with (paths.identity / REVIEW_FILE).open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer = csv.DictWriter(fh, fieldnames=header or list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
 
@@ -166,10 +171,13 @@ def test_a_bad_decision_in_the_review_file_names_its_line(authority):
     from orchestration.identity.review import ReviewFileError
 
     paths, _ = authority
-    rows = _review_rows(paths)
+    header, rows = _review_header(paths), _review_rows(paths)
     saved = [dict(r) for r in rows]
-    rows[0]["decision"] = "maybe"
-    _write_review(paths, rows)
+    # the first row (a pair the run listed, or one written here if it listed none) with a decision the
+    # file does not allow
+    bad = dict(rows[0]) if rows else dict.fromkeys(header, "")
+    bad["decision"] = "maybe"
+    _write_review(paths, [bad, *rows[1:]], header)
     try:
         with (
             duckdb.connect(str(paths.vault_db)) as con,
@@ -177,7 +185,7 @@ def test_a_bad_decision_in_the_review_file_names_its_line(authority):
         ):
             link(con, load_contracts(), paths.identity)
     finally:
-        _write_review(paths, saved)
+        _write_review(paths, saved, header)
 
 
 def test_subject_access_finds_every_row_in_every_tier_and_is_logged(authority):
