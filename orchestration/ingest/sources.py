@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,10 +27,18 @@ import numpy as np
 import pandas as pd
 
 from orchestration.ingest.contracts import Contract, Table, normalise_header
-from orchestration.ingest.textfile import decode, header_fields, line_count_if_simple, record_start_lines
+from orchestration.ingest.textfile import (
+    BOM,
+    decode,
+    header_fields,
+    line_count_if_simple,
+    record_start_lines,
+    scan_plain_utf8,
+)
 
 XLSX_MAGIC = b"PK\x03\x04"
 HEADER_SEARCH_ROWS = 12
+HEAD_BYTES = 1 << 20  # enough of a text file to hold its header
 ISSUE_COLUMNS = ["_row", "column_name", "rule", "severity", "value", "message"]
 
 
@@ -107,49 +116,79 @@ def _register(con: duckdb.DuckDBPyConnection, temp: str, frame: pd.DataFrame) ->
 # --- CSV ------------------------------------------------------------------------------------------
 
 
+def _stage_text(con: duckdb.DuckDBPyConnection, temp: str, source: Path, names: list[str]) -> None:
+    """DuckDB's reader, every column as text, no sniffing; rows it cannot read go to reject_errors."""
+    columns = ", ".join(f"{_lit(n)}: 'VARCHAR'" for n in names)
+    con.execute("drop table if exists reject_errors; drop table if exists reject_scans")
+    con.execute(
+        f"""create or replace temp table {temp}_text as select * from read_csv({_lit(str(source))},
+            header = true, delim = ',', quote = '"', escape = '"', store_rejects = true, auto_detect = false,
+            columns = {{{columns}}})"""
+    )
+
+
 def read_csv(con: duckdb.DuckDBPyConnection, table: Table, path: Path, file_name: str, scratch: Path) -> Read:
     """Read a CSV into a temporary table, every column as text, no type sniffing. DuckDB reads it in
     parallel, keeping file order (so a row's rowid is its place); each row's line comes from a scan of
-    where records start, less the lines the reader rejected."""
-    raw = path.read_bytes()
-    if not raw[:4096].strip() and not raw.strip():
-        raise FileProblem(f"{file_name}: the file is empty", "empty_file")
-    if b"\x00" in raw[:4096] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+    where records start, less the lines the reader rejected.
+
+    The usual delivery is UTF-8 as it stands: DuckDB reads it while a thread counts its lines in blocks
+    (neither holds the file whole). Any other (a byte-order mark, UTF-16, Windows-1252) is read whole,
+    decoded, and DuckDB reads the UTF-8 copy."""
+    with path.open("rb") as fh:
+        start = fh.read(HEAD_BYTES)
+    if b"\x00" in start[:4096] and not start.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise FileProblem(f"{file_name}: this is not a text file (it contains binary data)", "not_text")
-    decoded = decode(raw)
-    del raw
-    notes = [] if decoded.encoding == "utf-8" else [f"read as {decoded.encoding}"]
-    text = decoded.text_bytes
-    simple = line_count_if_simple(text)
-    data_lines = record_start_lines(text)[1:] if simple is None else None
-    records = len(data_lines) if data_lines is not None else simple - 1
-    headers = header_fields(text)
-    names, extras = _names_for(table, headers)
-    missing = [c for c in table.required if c not in names]
     tag = re.sub(r"\W", "_", table.name or "table")
     temp = f"_src_{tag}"
-    empty = "".join(f", null::varchar as {_q(n)}" for n in names)
+    text: bytes | None = None
+    plain = failure = None
+    if start.strip() and not start.startswith((BOM, b"\xff\xfe", b"\xfe\xff")):
+        names, extras = _names_for(table, header_fields(start))
+        with ThreadPoolExecutor(1) as pool:
+            scan = pool.submit(scan_plain_utf8, path)
+            try:
+                _stage_text(con, temp, path, names)
+            except duckdb.Error as exc:  # raised below unless the file is not plain UTF-8 or has no rows
+                failure = exc
+            plain = scan.result()
+    if plain is None:  # not UTF-8 as it stands: decode the whole file, and read that
+        raw = path.read_bytes()
+        if not raw.strip():
+            raise FileProblem(f"{file_name}: the file is empty", "empty_file")
+        decoded = decode(raw)
+        del raw
+        text, encoding = decoded.text_bytes, decoded.encoding
+        simple = line_count_if_simple(text)
+        names, extras = _names_for(table, header_fields(text))
+        source = path
+        if decoded.transcoded:
+            source = Path(tempfile.mkstemp(prefix="utf8-", suffix=".csv", dir=scratch)[1])
+            source.write_bytes(text)
+        try:
+            _stage_text(con, temp, source, names)
+        finally:
+            if source != path:
+                source.unlink(missing_ok=True)
+    else:
+        encoding, simple = "utf-8", plain.lines
+    notes = [] if encoding == "utf-8" else [f"read as {encoding}"]
+    missing = [c for c in table.required if c not in names]
+
+    def whole_text() -> bytes:
+        return text if text is not None else path.read_bytes()
+
+    data_lines = record_start_lines(whole_text())[1:] if simple is None else None
+    records = len(data_lines) if data_lines is not None else simple - 1
     if records <= 0:
+        empty = "".join(f", null::varchar as {_q(n)}" for n in names)
         con.execute(
             f"create or replace temp table {temp} as"
             f" select null::bigint as _row, null::bigint as _line, null::varchar as _sheet{empty} where false"
         )
         return Read([Staged(table, temp, names, extras, 0, missing_required=missing)], notes)
-    source = path
-    if decoded.transcoded:
-        source = Path(tempfile.mkstemp(prefix="utf8-", suffix=".csv", dir=scratch)[1])
-        source.write_bytes(text)
-    columns = ", ".join(f"{_lit(n)}: 'VARCHAR'" for n in names)
-    try:
-        con.execute("drop table if exists reject_errors; drop table if exists reject_scans")
-        con.execute(
-            f"""create or replace temp table {temp}_text as select * from read_csv({_lit(str(source))},
-                header = true, delim = ',', quote = '"', escape = '"', store_rejects = true, auto_detect = false,
-                columns = {{{columns}}})"""
-        )
-    finally:
-        if source != path:
-            source.unlink(missing_ok=True)
+    if failure is not None:
+        raise failure
     rows = con.execute(f"select count(*) from {temp}_text").fetchall()[0][0]
     rejected = con.execute(
         """select line, any_value(error_type order by column_idx) as error_type,
@@ -157,15 +196,17 @@ def read_csv(con: duckdb.DuckDBPyConnection, table: Table, path: Path, file_name
            from reject_errors group by line order by line"""
     ).df()
     if data_lines is None and (len(rejected) or rows != records):
-        data_lines = record_start_lines(text)[1:]  # a quoted newline or a rejected line: scan for records
-    if data_lines is None:
-        kept = np.arange(2, rows + 2)
-    else:
+        # a quoted newline or a rejected line: scan for records
+        data_lines = record_start_lines(whole_text())[1:]
+    kept = None  # one line per record, after a one-line header
+    if data_lines is not None:
         kept = data_lines[~np.isin(data_lines, rejected["line"].to_numpy(dtype=np.int64))]
-    if len(kept) != rows:  # the reader split records unlike the line scan: keep record order
-        kept = np.arange(2, rows + 2)
-        notes.append("line numbers are approximate")
-    if np.array_equal(kept, np.arange(2, rows + 2)):  # one line per record, after a one-line header
+        if len(kept) != rows:  # the reader split records unlike the line scan: keep record order
+            kept = None
+            notes.append("line numbers are approximate")
+        elif np.array_equal(kept, np.arange(2, rows + 2)):
+            kept = None
+    if kept is None:
         line, join = "t.rowid + 2", ""
     else:
         _register(con, f"_lines_{tag}", pd.DataFrame({"_row": np.arange(1, rows + 1), "_line": kept}))
