@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import stat
 import tempfile
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +25,8 @@ from orchestration.ingest.recognise import Match, recognise
 from orchestration.pause_points import pause_point
 
 IGNORED_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini"}
+COPY_BLOCK = 1 << 20
+BLOCKS_IN_FLIGHT = 8  # blocks read but not yet hashed, at most
 
 
 @dataclass(frozen=True)
@@ -103,17 +106,28 @@ def sha256_of(path: Path) -> str:
 
 
 def _copy_and_hash(source: Path, archive: Path) -> tuple[str, Path]:
-    """Copy a delivered file into the archive's staging area (by the kernel where it can) and hash the
-    copy: the bytes hashed are the bytes kept. A file that changes meanwhile is not taken."""
+    """Copy a delivered file into the archive's staging area, hashing each block as it is written: the
+    bytes hashed are the bytes kept, read once. A thread hashes while the blocks are written (both let go
+    of the interpreter's lock), blocks in order. A file that changes meanwhile is not taken."""
     staging = archive / ".incoming"
     staging.mkdir(parents=True, exist_ok=True)
     before = source.stat()
     handle, name = tempfile.mkstemp(dir=staging, suffix=".partial")
-    os.close(handle)
     partial = Path(name)
-    shutil.copyfile(source, partial)
-    with partial.open("rb") as fh:
-        digest = hashlib.file_digest(fh, "sha256")
+    digest = hashlib.sha256()
+    in_flight: deque[Future] = deque()
+    with (
+        source.open("rb") as fh,
+        os.fdopen(handle, "wb") as out,
+        ThreadPoolExecutor(1, thread_name_prefix="sha256") as hasher,
+    ):
+        while block := fh.read(COPY_BLOCK):
+            in_flight.append(hasher.submit(digest.update, block))  # one worker: blocks hashed in order
+            out.write(block)
+            if len(in_flight) > BLOCKS_IN_FLIGHT:
+                in_flight.popleft().result()
+        for pending in in_flight:
+            pending.result()
     after = source.stat()
     if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
         partial.unlink()
