@@ -39,6 +39,12 @@ _SQL_TYPES = {
     "boolean": "boolean",
 }
 IDENTIFIER_CHECKS = {"nhs_number", "upn"}
+# A LIMIT no query reaches, as a fence: DuckDB may not move a filter below a LIMIT, so the filter on a row's
+# level reads the level worked out once, instead of working out every typed value and check a second time
+# inside the filter (measured on a million-row file: a tenth of the load's time when it is clean, a sixth
+# with 1% bad rows). Taking the bad rows out after the insert instead costs more: deleting rows scattered
+# through a large insert is slow to commit.
+NO_LIMIT = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -127,8 +133,9 @@ def ensure_raw_table(con: duckdb.DuckDBPyConnection, contract: Contract) -> None
 def _value(col: Column) -> str:
     """The cell as text, trimmed, with empty meaning missing."""
     c = _quote(col.name)
-    # trim only the cells with a space at either end (trimming every cell costs a copy of each)
-    return f"case when starts_with({c}, ' ') or ends_with({c}, ' ') then nullif(trim({c}), '') else nullif({c}, '') end"
+    # trim only the cells with a space at either end (trimming every cell costs a copy of each); LIKE
+    # is quicker at this than starts_with/ends_with
+    return f"case when {c} like ' %' or {c} like '% ' then nullif(trim({c}), '') else nullif({c}, '') end"
 
 
 def _is_identifier(col: Column, table: Table) -> bool:
@@ -419,7 +426,8 @@ def _load_table(
             select * from (
                 select ?, ?, _row, _line, _sheet{"".join(", " + c for c in columns)}, {extra_json}, _row_hash,
                     case when {errors} then 2 when {warnings} then 1 else 0 end as level
-                from {layered})
+                from {layered}
+                limit {NO_LIMIT})
             where level < 2  -- rows with an error stay out; their issues are recorded below""",
         [delivery_id, period],
     ).fetchall()[0][0]
