@@ -160,25 +160,27 @@ def read_csv(con: duckdb.DuckDBPyConnection, table: Table, path: Path, file_name
         del raw
         text, encoding = decoded.text_bytes, decoded.encoding
         simple = line_count_if_simple(text)
+        data_lines = record_start_lines(text)[1:] if simple is None else None
         names, extras = _names_for(table, header_fields(text))
         source = path
         if decoded.transcoded:
             source = Path(tempfile.mkstemp(prefix="utf8-", suffix=".csv", dir=scratch)[1])
             source.write_bytes(text)
         try:
-            _stage_text(con, temp, source, names)
+            if (len(data_lines) if data_lines is not None else simple - 1) > 0:
+                _stage_text(con, temp, source, names)
         finally:
             if source != path:
                 source.unlink(missing_ok=True)
     else:
         encoding, simple = "utf-8", plain.lines
+        data_lines = record_start_lines(path.read_bytes())[1:] if simple is None else None
     notes = [] if encoding == "utf-8" else [f"read as {encoding}"]
     missing = [c for c in table.required if c not in names]
 
     def whole_text() -> bytes:
         return text if text is not None else path.read_bytes()
 
-    data_lines = record_start_lines(whole_text())[1:] if simple is None else None
     records = len(data_lines) if data_lines is not None else simple - 1
     if records <= 0:
         empty = "".join(f", null::varchar as {_q(n)}" for n in names)

@@ -125,6 +125,14 @@ CASES = [
     Case("no header row", HEALTH, text(rows(1, 2, 3)), "unrecognised", ["header row missing"]),
     Case("header only", HEALTH, text(HEADER), "loaded", ["has a header but no rows"], loaded=0),
     Case(
+        "header only, with a byte-order mark",
+        HEALTH,
+        text(HEADER, "utf-8-sig"),
+        "loaded",
+        ["has a header but no rows"],
+        loaded=0,
+    ),
+    Case(
         "truncated last line",
         HEALTH,
         text(HEADER + rows(1, 2) + "A3,999000"),
