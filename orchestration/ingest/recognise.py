@@ -11,7 +11,7 @@ from pathlib import Path
 
 from orchestration.ingest.contracts import Contract, normalise_header
 from orchestration.ingest.sources import HEADER_SEARCH_ROWS, sniff_format
-from orchestration.ingest.textfile import decode, header_fields
+from orchestration.ingest.textfile import UTF16_BOMS, decode, header_fields
 
 MIN_KNOWN_SHARE = 0.5  # at least half of a file's columns must be ones the contract knows
 
@@ -97,7 +97,7 @@ def recognise(path: Path, relative: str, contracts: dict[str, Contract]) -> Matc
         return _recognise_workbook(path, relative, contracts)
     if kind == "xml":
         return _recognise_xml(path, relative, contracts)
-    if b"\x00" in head[:4096] and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
+    if b"\x00" in head[:4096] and not head.startswith(UTF16_BOMS):
         return Match(None, f"{relative}: this is not a text file (it contains binary data)")
     headers = header_fields(decode(head).text_bytes)
     if not headers:

@@ -29,6 +29,7 @@ import pandas as pd
 from orchestration.ingest.contracts import Contract, Table, normalise_header
 from orchestration.ingest.textfile import (
     BOM,
+    UTF16_BOMS,
     decode,
     header_fields,
     line_count_if_simple,
@@ -137,13 +138,13 @@ def read_csv(con: duckdb.DuckDBPyConnection, table: Table, path: Path, file_name
     decoded, and DuckDB reads the UTF-8 copy."""
     with path.open("rb") as fh:
         start = fh.read(HEAD_BYTES)
-    if b"\x00" in start[:4096] and not start.startswith((b"\xff\xfe", b"\xfe\xff")):
+    if b"\x00" in start[:4096] and not start.startswith(UTF16_BOMS):
         raise FileProblem(f"{file_name}: this is not a text file (it contains binary data)", "not_text")
     tag = re.sub(r"\W", "_", table.name or "table")
     temp = f"_src_{tag}"
     text: bytes | None = None
     plain = failure = None
-    if start.strip() and not start.startswith((BOM, b"\xff\xfe", b"\xfe\xff")):
+    if start.strip() and not start.startswith((BOM, *UTF16_BOMS)):
         names, extras = _names_for(table, header_fields(start))
         with ThreadPoolExecutor(1) as pool:
             scan = pool.submit(scan_plain_utf8, path)

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 BOM = b"\xef\xbb\xbf"
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")  # little- and big-endian, as Excel's "Unicode text"
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ def decode(data: bytes) -> DecodedFile:
     UTF-8 for reading."""
     if data.startswith(BOM):
         return DecodedFile(data[len(BOM) :], "utf-8-sig", True)
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+    if data.startswith(UTF16_BOMS):
         return DecodedFile(data.decode("utf-16", errors="replace").encode("utf-8"), "utf-16", True)
     if data.isascii():  # the usual case, checked far faster than decoding
         return DecodedFile(data, "utf-8", False)
@@ -77,7 +78,7 @@ def scan_plain_utf8(path: Path) -> PlainText | None:
             if not n:
                 break
             block = buffer if n == SCAN_CHUNK else bytes(view[:n])
-            if first and block.startswith((BOM, b"\xff\xfe", b"\xfe\xff")):
+            if first and block.startswith((BOM, *UTF16_BOMS)):
                 return None
             first = False
             newlines += block.count(b"\n")
