@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from orchestration.identity.integrity import persons_holding_two_children
 from orchestration.identity.linkage import link
 from orchestration.identity.pseudonymise import ANALYTICS_SCHEMA, publish_to_analytics
 from orchestration.ingest.assets import raw_key
@@ -41,6 +42,34 @@ def person_index(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.
     return dg.MaterializeResult(metadata=dict(vars(summary)))
 
 
+@dg.asset_check(
+    asset=PERSON_INDEX,
+    name="one_child_per_person",
+    blocking=True,
+    pool=WAREHOUSE_POOL,
+    description="No person holds two records of one delivery that lists each child once, nor two records "
+    "of different sex and date of birth that share no uncontested NHS number, UPN or LA person id.",
+)
+def one_child_per_person(warehouse: Warehouse) -> dg.AssetCheckResult:
+    with warehouse.vault(read_only=True) as con:
+        pairs = persons_holding_two_children(con)
+    persons = pairs.person_key.nunique()
+    return dg.AssetCheckResult(
+        passed=pairs.empty,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=None
+        if pairs.empty
+        # record ids stay in the vault: the records are found from the person_key there
+        else f"{persons} persons hold two children (their records: vault identity.record_keys by "
+        "person_key): "
+        + "; ".join(
+            f"{r.person_key}: {r.problem} ({r.a_dataset}, {r.b_dataset})"
+            for r in pairs.drop_duplicates("person_key").head(5).itertuples()
+        ),
+        metadata={"persons_holding_two_children": persons, "record_pairs": len(pairs)},
+    )
+
+
 def build_pseudonymised_asset(versions: ContractVersions) -> dg.AssetsDefinition:
     contract = versions.latest
 
@@ -64,5 +93,6 @@ def build_pseudonymised_asset(versions: ContractVersions) -> dg.AssetsDefinition
 
 def identity_definitions() -> dg.Definitions:
     return dg.Definitions(
-        assets=[person_index, *(build_pseudonymised_asset(v) for v in load_contract_versions().values())]
+        assets=[person_index, *(build_pseudonymised_asset(v) for v in load_contract_versions().values())],
+        asset_checks=[one_child_per_person],
     )

@@ -7,7 +7,9 @@ person_key linkage gave it. Then, over every pair of rows:
 - pairwise precision: of the pairs linkage put in one person, the share that are one child;
 - pairwise recall: of the pairs that are one child, the share linkage put in one person;
 - cluster precision and recall: the share of persons (of children) whose rows are exactly one child's
-  (one person's) rows, nothing missing and nothing extra.
+  (one person's) rows, nothing missing and nothing extra;
+- persons joining children: persons holding rows of two or more children (should be none: such a merge
+  adds two children's figures together and shows one child's records to the other's subject access).
 
 Overall, for each pair of source datasets, and for each ethnic group of the children.
 """
@@ -121,16 +123,22 @@ def _clusters(con: duckdb.DuckDBPyConnection, where: str, label: str | None) -> 
     )
     con.execute("create or replace temp table _p as select person_key, count(*) as pn from _r group by all")
     con.execute("create or replace temp table _c as select child_id, count(*) as cn from _r group by all")
-    exact, persons, children = con.execute(
+    exact, persons, children, joining = con.execute(
         """select (select count(*) from _cell join _p on _p.person_key = _cell.person_key
                    join _c on _c.child_id = _cell.child_id where _cell.n = _p.pn and _cell.n = _c.cn),
-                  (select count(*) from _p), (select count(*) from _c)"""
+                  (select count(*) from _p), (select count(*) from _c),
+                  (select count(*) from (select person_key from _cell group by all having count(*) > 1))"""
     ).fetchall()[0]
     precision = exact / persons if persons else None
     recall = exact / children if children else None
     f1 = 2 * precision * recall / (precision + recall) if precision and recall else None
     return pd.DataFrame(
-        {"cluster_precision": [precision], "cluster_recall": [recall], "cluster_f1": [f1]},
+        {
+            "cluster_precision": [precision],
+            "cluster_recall": [recall],
+            "cluster_f1": [f1],
+            "persons_joining_children": [joining],
+        },
         index=[label or "overall"],
     )
 

@@ -23,6 +23,7 @@ import duckdb
 
 from orchestration.identity import model as linkage_model
 from orchestration.identity.cluster import connected_components, constrained_clusters
+from orchestration.identity.integrity import contested_identifiers_sql
 from orchestration.identity.records import build_person_records
 from orchestration.identity.review import read_decisions, write_review_file
 from orchestration.ingest.contracts import Contract
@@ -38,6 +39,7 @@ class LinkageSummary:
     merges: int
     splits: int
     deterministic_groups: int
+    contested_identifiers: int
     profiles: int
     scored_pairs: int
     linked_pairs: int
@@ -46,22 +48,49 @@ class LinkageSummary:
     new_decisions: int
 
 
+def _contested_identifiers(con: duckdb.DuckDBPyConnection) -> int:
+    """_contested (kind, token): identifiers that name two children (``contested_identifiers_sql``)."""
+    con.execute(
+        f"create or replace temp table _contested as {contested_identifiers_sql('identity.person_records')}"
+    )
+    return con.execute("select count(*) from _contested").fetchall()[0][0]
+
+
 def _deterministic_groups(con: duckdb.DuckDBPyConnection) -> int:
-    """_dc (rid, dc): records joined by a strong identifier or a must-link decision."""
+    """_dc (rid, dc): records joined by a strong identifier or a must-link decision. A contested identifier
+    (``_contested`` from ``_contested_identifiers``) joins only records that also agree on date of birth and
+    sex."""
+    con.execute(
+        """create or replace temp table _strong as
+           select r.rid, r.namespace || chr(31) || r.record_id as la_id, r.dob, r.sex,
+                  r.nhs_token, n.token is not null as nhs_contested,
+                  r.upn_token, u.token is not null as upn_contested,
+                  r.former_upn_token, f.token is not null as former_contested
+           from identity.person_records r
+           left join _contested n on n.kind = 'nhs' and n.token = r.nhs_token
+           left join _contested u on u.kind = 'upn' and u.token = r.upn_token
+           left join _contested f on f.kind = 'upn' and f.token = r.former_upn_token"""
+    )
+    # a contested value is qualified by date of birth and sex; a record missing either is not joined by it
+    agreeing = "case when {c} then dob::varchar || sex end"
     keys = [
-        "namespace || chr(31) || record_id",
-        "nhs_token",
-        "upn_token",
+        ("la_id", "false"),
+        ("nhs_token", "nhs_contested"),
+        ("upn_token", "upn_contested"),
     ]
     # a star per key (each record to the smallest record sharing it), not every pair
     edges = " union all ".join(
-        f"select rid as a, min(rid) over (partition by {k}) as b from identity.person_records where {k} is not null"
-        for k in keys
+        f"""select rid as a, min(rid) over (partition by {k}, {agreeing.format(c=c)}) as b from _strong
+            where {k} is not null and not ({c} and (dob is null or sex is null))"""
+        for k, c in keys
     )
-    edges += """ union all
-        select f.rid, u.rid from identity.person_records f
-        join (select upn_token, min(rid) as rid from identity.person_records
-              where upn_token is not null group by upn_token) u on u.upn_token = f.former_upn_token
+    edges += f""" union all
+        select f.rid, u.rid from _strong f
+        join (select upn_token, {agreeing.format(c="upn_contested")} as agreeing, min(rid) as rid from _strong
+              where upn_token is not null group by all) u
+          on u.upn_token = f.former_upn_token
+         and (not f.former_contested or u.agreeing = f.dob::varchar || f.sex)
+        where f.former_upn_token is not null
         union all
         select ra.rid, rb.rid from identity.clerical_decisions d
         join identity.person_records ra on ra.namespace = d.a_namespace and ra.record_id = d.a_record_id
@@ -70,25 +99,37 @@ def _deterministic_groups(con: duckdb.DuckDBPyConnection) -> int:
     connected_components(con, "select rid as node from identity.person_records", edges, "_dc_raw")
     con.execute("create or replace temp table _dc as select node as rid, component as dc from _dc_raw")
     con.execute("drop table _dc_raw")
+    con.execute("drop table _strong")
     return con.execute("select count(distinct dc) from _dc").fetchall()[0][0]
 
 
 def _profiles(con: duckdb.DuckDBPyConnection):
-    """Distinct descriptions within each group, as a frame for Splink."""
+    """Distinct descriptions within each group, as a frame for Splink. A contested identifier is no evidence
+    either way, so Splink sees it as missing."""
+    con.execute(
+        """create or replace temp table _described as
+           select r.rid, d.dc, r.forename, r.surname, r.dob, r.sex, r.postcode,
+                  case when n.token is null then r.nhs_token end as nhs_token,
+                  case when u.token is null then r.upn_token end as upn_token
+           from identity.person_records r join _dc d using (rid)
+           left join _contested n on n.kind = 'nhs' and n.token = r.nhs_token
+           left join _contested u on u.kind = 'upn' and u.token = r.upn_token"""
+    )
     con.execute(
         """create or replace temp table _profile_of as
-           select r.rid, d.dc, dense_rank() over (
-                      order by d.dc, r.forename, r.surname, r.dob, r.sex, r.postcode, r.nhs_token, r.upn_token)
-                  as profile_id
-           from identity.person_records r join _dc d using (rid)"""
+           select rid, dc, dense_rank() over (
+                      order by dc, forename, surname, dob, sex, postcode, nhs_token, upn_token) as profile_id
+           from _described"""
     )
-    return con.execute(
+    profiles = con.execute(
         """select distinct p.profile_id, p.dc, r.forename, r.surname,
                   nullif(concat_ws(' ', r.forename, r.surname), '') as full_name,
                   r.dob, r.sex, r.postcode, r.nhs_token, r.upn_token
-           from _profile_of p join identity.person_records r using (rid)
+           from _profile_of p join _described r using (rid)
            order by p.profile_id"""
     ).df()
+    con.execute("drop table _described")
+    return profiles
 
 
 def link(
@@ -96,6 +137,7 @@ def link(
 ) -> LinkageSummary:
     records = build_person_records(con, contracts)
     new_decisions = read_decisions(con, review_folder) if review_folder else 0
+    contested = _contested_identifiers(con)
     groups = _deterministic_groups(con)
 
     profiles = _profiles(con)
@@ -157,6 +199,7 @@ def link(
         merges=keys["merges"],
         splits=keys["splits"],
         deterministic_groups=groups,
+        contested_identifiers=contested,
         profiles=len(profiles),
         scored_pairs=len(pairs),
         linked_pairs=linked,

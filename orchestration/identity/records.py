@@ -85,7 +85,7 @@ def _source_selects(contracts: dict[str, Contract], present: set[str] | None = N
             nhs = f"regexp_replace(coalesce({col('nhs_number')}, ''), '[^0-9]', '', 'g')"
             upn = f"upper(trim(coalesce({col('upn')}, '')))"
             former = f"upper(trim(coalesce({col('former_upn')}, '')))"
-            exclusive = "_delivery_id" if person.one_per_child == "per_delivery" else "null"
+            exclusive = person.exclusive_group_sql()
             dob = f'"{f["dob"]}"' if "dob" in f else "null::date"
             selects.append(
                 f"""select '{person.namespace}' as namespace, {person.id_sql()} as record_id,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
@@ -104,6 +105,19 @@ class PersonSpec:
     # "per_delivery": a delivery never holds two records of one child (a census, a results file), so
     # linkage never puts two records of one delivery in one person
     one_per_child: str | None = None
+    # rows that are a child's second record in such a delivery all the same (column -> values: a
+    # subsidiary dual registration in a school census)
+    one_per_child_except: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def exclusive_group_sql(self) -> str:
+        """SQL over a raw table: the group (delivery) a row is the child's only record of, or null."""
+        if self.one_per_child != "per_delivery":
+            return "null"
+        unless = " or ".join(
+            f"""coalesce("{column}"::varchar, '') in ({", ".join(f"'{v}'" for v in values)})"""
+            for column, values in self.one_per_child_except.items()
+        )
+        return f"case when not ({unless}) then _delivery_id end" if unless else "_delivery_id"
 
     @property
     def describes_person(self) -> bool:
@@ -367,13 +381,24 @@ def _table(spec: dict[str, Any], shared: dict[str, Any], where: str) -> Table:
         one_per_child = p.pop("one_per_child", None)
         if one_per_child not in (None, "per_delivery"):
             raise ContractError(f"{where}: person one_per_child must be per_delivery, not {one_per_child!r}")
+        excepted = p.pop("one_per_child_except", None) or {}
+        if excepted and one_per_child is None:
+            raise ContractError(f"{where}: person one_per_child_except needs one_per_child")
+        if not isinstance(excepted, dict) or not all(isinstance(v, list) for v in excepted.values()):
+            raise ContractError(f"{where}: person one_per_child_except must map columns to lists of values")
         unknown = set(p) - set(PERSON_FIELDS)
         if unknown:
             raise ContractError(f"{where}: person has unknown fields {sorted(unknown)}")
-        for col in [id_column, *p.values()]:
+        for col in [id_column, *p.values(), *excepted]:
             if col not in names and col != ROW_ID:
                 raise ContractError(f"{where}: person refers to unknown column {col!r}")
-        person = PersonSpec(namespace=namespace, id=id_column, fields=p, one_per_child=one_per_child)
+        person = PersonSpec(
+            namespace=namespace,
+            id=id_column,
+            fields=p,
+            one_per_child=one_per_child,
+            one_per_child_except={k: tuple(str(v) for v in vs) for k, vs in excepted.items()},
+        )
     for k in spec.get("key", []):
         if k not in names:
             raise ContractError(f"{where}: key refers to unknown column {k!r}")
@@ -418,8 +443,16 @@ def _apply_diff(table_spec: dict[str, Any], diff: dict[str, Any], where: str) ->
         columns.insert(index_of(after, "add after") + 1 if after else len(columns), column)
     spec["key"] = [renames.get(k, k) for k in spec.get("key", [])]
     if "person" in spec:
-        spec["person"] = {k: renames.get(v, v) for k, v in spec["person"].items()}
+        spec["person"] = _rename_person(spec["person"], lambda c: renames.get(c, c))
     return spec
+
+
+def _rename_person(person: dict[str, Any], rename: Callable[[str], str]) -> dict[str, Any]:
+    """A person spec with its column names renamed (field -> column, or field -> {column: values})."""
+    return {
+        k: {rename(c): vs for c, vs in v.items()} if isinstance(v, dict) else rename(v)
+        for k, v in person.items()
+    }
 
 
 def _canonical(table_specs: list[dict[str, Any]], renamed: dict[str, str]) -> list[dict[str, Any]]:
@@ -442,7 +475,7 @@ def _canonical(table_specs: list[dict[str, Any]], renamed: dict[str, str]) -> li
                 column["name"] = name
         spec["key"] = [final(k) for k in spec.get("key", [])]
         if "person" in spec:
-            spec["person"] = {k: final(v) for k, v in spec["person"].items()}
+            spec["person"] = _rename_person(spec["person"], final)
     return out
 
 

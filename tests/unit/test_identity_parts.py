@@ -9,6 +9,8 @@ import pytest
 
 from orchestration import audit
 from orchestration.identity.cluster import connected_components, constrained_clusters
+from orchestration.identity.integrity import persons_holding_two_children
+from orchestration.identity.linkage import _contested_identifiers, _deterministic_groups
 from orchestration.identity.pseudonyms import (
     KEY_ENV,
     PseudonymKey,
@@ -17,6 +19,8 @@ from orchestration.identity.pseudonyms import (
     install_hmac,
     pseudonym_key,
 )
+from orchestration.identity.records import IDENTITY_SCHEMA_DDL
+from orchestration.identity.review import DECISIONS_DDL
 
 # --- pseudonyms -------------------------------------------------------------------------------------
 
@@ -94,6 +98,116 @@ def test_constraints_keep_two_children_of_one_census_apart_but_strong_links_stil
     )
     assert _components(con) == [[1, 3], [2], [4], [5]]  # 4 and 5: a reviewer said they differ
     assert stats["held_apart"] == 0
+
+
+# --- strong identifiers that name two children ---------------------------------------------------------
+
+_RECORD = (
+    "(rid, namespace, record_id, dataset, exclusive_group, nhs_token, upn_token, former_upn_token, sex, dob)"
+)
+
+
+def _records(con, rows):
+    con.execute(IDENTITY_SCHEMA_DDL)
+    con.execute(DECISIONS_DDL)
+    con.execute(
+        """create or replace table identity.person_records (rid bigint, namespace varchar, record_id varchar,
+           dataset varchar, delivery_id varchar, exclusive_group varchar, nhs_token varchar,
+           upn_token varchar, former_upn_token varchar, forename varchar, surname varchar, dob date,
+           sex varchar, postcode varchar)"""
+    )
+    con.executemany(
+        f"insert into identity.person_records {_RECORD} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+    )
+
+
+def _groups(con):
+    _contested_identifiers(con)
+    _deterministic_groups(con)
+    con.execute("create or replace temp table _g as select rid as node, dc as component from _dc")
+    return _components(con, "_g")
+
+
+def test_a_temporary_upn_given_to_two_children_of_one_census_joins_neither_to_the_other():
+    """Seen at scale 0.25: a girl and a boy were issued one temporary UPN at the same school. Both census
+    rows carry it, and each child's later rows carry it as the former UPN. It still joins each child's own
+    rows (same date of birth and sex) but never the two children."""
+    con = duckdb.connect()
+    _records(
+        con,
+        [
+            # census 1: both children on the shared temporary UPN T
+            (1, "pupil", "r1", "census", "C1", None, "T", None, "F", "2016-10-21"),
+            (2, "pupil", "r2", "census", "C1", None, "T", None, "M", "2017-02-11"),
+            # census 2: each on a permanent UPN, with T as the former UPN
+            (3, "pupil", "r3", "census", "C2", None, "P1", "T", "F", "2016-10-21"),
+            (4, "pupil", "r4", "census", "C2", None, "P2", "T", "M", "2017-02-11"),
+            # social care knows the boy by his permanent UPN and an NHS number
+            (5, "la_person", "7", "ssd_person", None, "N2", "P2", None, "M", "2017-02-11"),
+            # a health record with the girl's NHS number only
+            (6, "health", "h1", "camhs", None, "N1", None, None, "F", "2016-10-21"),
+            (7, "health", "h2", "camhs", None, "N1", None, None, "F", "2016-10-21"),
+        ],
+    )
+    assert _contested_identifiers(con) == 1  # T, as a UPN and as a former UPN
+    assert _groups(con) == [[1, 3], [2, 4, 5], [6, 7]]
+
+
+def test_an_uncontested_identifier_still_joins_records_that_disagree_on_everything_else():
+    con = duckdb.connect()
+    _records(
+        con,
+        [
+            (1, "pupil", "r1", "census", "C1", None, "U", None, "F", "2016-10-21"),
+            (2, "health", "h1", "camhs", None, None, "U", None, None, None),  # nothing else known
+            (3, "pupil", "r9", "census", "C2", None, "V", "U", "F", "2016-10-12"),  # a typo in the date
+        ],
+    )
+    assert _contested_identifiers(con) == 0
+    assert _groups(con) == [[1, 2, 3]]
+
+
+def _keyed(con, keys):
+    con.executemany("insert into identity.record_keys values (?, ?, ?, now())", keys)
+
+
+def test_the_integrity_check_finds_two_children_in_one_person_and_passes_one_child():
+    con = duckdb.connect()
+    _records(
+        con,
+        [
+            # person A: two rows of one census
+            (1, "pupil", "r1", "census", "C1", None, "U1", None, "F", "2016-10-21"),
+            (2, "pupil", "r2", "census", "C1", None, "U2", None, "F", "2016-10-21"),
+            # person B: a boy and a girl with different dates of birth, joined through a third record
+            (3, "pupil", "r3", "census", "C2", None, "U3", None, "M", "2017-02-11"),
+            (4, "health", "h4", "camhs", None, "N4", None, None, "F", "2016-10-21"),
+            # person C: sex and date disagree, but they share an NHS number nobody contests: one child
+            (5, "health", "h5", "camhs", None, "N5", None, None, "M", "2015-01-02"),
+            (6, "health", "h6", "dental", None, "N5", None, None, "F", "2015-01-09"),
+            # person D: sex differs, the date is a day/month swap: one child with a typo
+            (7, "pupil", "r7", "census", "C3", None, "U7", None, "M", "2014-03-04"),
+            (8, "health", "h8", "camhs", None, None, None, None, "F", "2014-04-03"),
+        ],
+    )
+    _keyed(
+        con,
+        [
+            ("pupil", "r1", "pk_A"),
+            ("pupil", "r2", "pk_A"),
+            ("pupil", "r3", "pk_B"),
+            ("health", "h4", "pk_B"),
+            ("health", "h5", "pk_C"),
+            ("health", "h6", "pk_C"),
+            ("pupil", "r7", "pk_D"),
+            ("health", "h8", "pk_D"),
+        ],
+    )
+    found = persons_holding_two_children(con)
+    assert sorted(zip(found.person_key, found.problem, strict=True)) == [
+        ("pk_A", "two records of one delivery that lists each child once"),
+        ("pk_B", "different sex and date of birth, no identifier in common"),
+    ]
 
 
 # --- the audit log ----------------------------------------------------------------------------------

@@ -225,7 +225,17 @@ def assign_upns(
     )
     upn = np.char.add(upn_check_letters(body), body)
     temporary = has & (rng.random(n) < 0.02)
-    temp_body = np.char.add(body.astype("U11"), rng.choice(np.array(list(UPN_ALPHABET)), n))
+    # a temporary UPN's serial is two digits and a letter: numbered apart from the permanent serials, so no
+    # two children of one school and year are ever given the same temporary UPN
+    letters = np.array(list(UPN_ALPHABET))
+    nth = keys[temporary].groupby(["la", "estab", "yr"]).cumcount().to_numpy()
+    temp_serial = np.zeros(n, dtype=np.int64)
+    temp_serial[temporary] = nth
+    letter = letters[(np.searchsorted(letters, rng.choice(letters, n)) + temp_serial // 100) % len(letters)]
+    temp_body = np.char.add(
+        np.char.add(np.char.add(la_code.astype(str), estab.astype(str)), issued),
+        np.char.add(np.char.zfill((temp_serial % 100).astype(str), 2), letter),
+    )
     temp_upn = np.char.add(_temporary_check(temp_body), temp_body)
     pop["upn"] = np.where(has, upn, "")
     pop["former_upn"] = np.where(temporary, temp_upn, "")
