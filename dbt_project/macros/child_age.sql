@@ -21,3 +21,10 @@
         end) + 7) % 7)::integer
     )
 {%- endmacro %}
+
+{#- Age in whole years on 31 August of a calendar year (the start of the academic year that follows), from the
+    month of birth: exact for the same reason. Compulsory school age for absence is 5 to 15 on that day. -#}
+{% macro age_at_31_august(birth_month, calendar_year) -%}
+    ({{ calendar_year }} - cast(left({{ birth_month }}, 4) as integer)
+    - case when cast(right({{ birth_month }}, 2) as integer) > 8 then 1 else 0 end)
+{%- endmacro %}

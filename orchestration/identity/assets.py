@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from orchestration.identity import birthdays
 from orchestration.identity.integrity import persons_holding_two_children
 from orchestration.identity.linkage import link
 from orchestration.identity.pseudonymise import ANALYTICS_SCHEMA, publish_to_analytics
@@ -91,8 +92,28 @@ def build_pseudonymised_asset(versions: ContractVersions) -> dg.AssetsDefinition
     return _pseudonymised
 
 
+@dg.asset(
+    key=dg.AssetKey([ANALYTICS_SCHEMA, "care_leaver_birthdays"]),
+    deps=[*(raw_key(load_contracts()[name]) for name in birthdays.SOURCES), PERSON_INDEX],
+    group_name="social_care",
+    pool=WAREHOUSE_POOL,
+    kinds={"duckdb"},
+    description="For each 17th to 21st birthday of a child social care knows: the facts about it that need the "
+    "day of birth (looked after on the day, a relevant care leaver by then, the status at the contact nearest "
+    "it), worked out in the vault; no date reaches the analytics file.",
+)
+def care_leaver_birthdays(warehouse: Warehouse) -> dg.MaterializeResult:
+    with warehouse.analytics_with_vault() as con:
+        rows = birthdays.publish_care_leaver_birthdays(con)
+    return dg.MaterializeResult(metadata={"rows": rows})
+
+
 def identity_definitions() -> dg.Definitions:
     return dg.Definitions(
-        assets=[person_index, *(build_pseudonymised_asset(v) for v in load_contract_versions().values())],
+        assets=[
+            person_index,
+            care_leaver_birthdays,
+            *(build_pseudonymised_asset(v) for v in load_contract_versions().values()),
+        ],
         asset_checks=[one_child_per_person],
     )

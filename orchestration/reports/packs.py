@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from orchestration.quality.gx import validate
-from orchestration.reports.disclosure import TableSpec, attack, protect
+from orchestration.reports.disclosure import NOT_AVAILABLE, TableSpec, attack, protect
 from orchestration.returns.common import Authority
 
 YEARS = 6
@@ -47,6 +47,9 @@ class Table:
     time_identifier: str = "Financial year"
     protect: bool = True
     hidden: tuple[str, ...] = ()  # used only to compute a rate; not published
+    # a count -> the columns shown as x (not available) in a time period where it is 0 in every row: no
+    # result of that kind was recorded at all that year (key stage results not yet received), not a zero
+    not_collected: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,10 @@ class Report:
 
 
 _WINDOW = f"collection_year > (select max(collection_year) from marts.fct_child_outcomes_by_year) - {YEARS}"
+# a table's query returns is_complete for each row: a part year's figures are shown as x, never beside full
+# years (social care and health by the collection year, schools by the academic year)
+_COLLECTION_YEAR_COMPLETE = "bool_and(is_collection_year_complete) as is_complete"
+_ACADEMIC_YEAR_COMPLETE = "bool_and(is_academic_year_complete) as is_complete"
 
 CSC_HEADLINE = Table(
     name="csc_headline",
@@ -73,12 +80,13 @@ CSC_HEADLINE = Table(
                sum(initial_cp_conferences_in_year) as icpcs,
                sum(initial_cp_conferences_within_15_working_days) as icpcs_in_time,
                sum(cp_plans_started_in_year) as cp_plans_started,
-               count(*) filter (where has_repeat_cp_plan_in_year) as repeat_cp_plans,
+               sum(second_or_subsequent_cp_plans_started_in_year) as repeat_cp_plans,
                count(*) filter (where is_looked_after_at_31_march) as looked_after_at_31_march,
                count(*) filter (where is_looked_after_during_year) as looked_after_during_year,
                count(*) filter (where has_three_or_more_placements) as three_or_more_placements,
                sum(missing_incidents_in_year) as missing_incidents,
-               count(*) filter (where missing_incidents_in_year > 0) as children_missing
+               count(*) filter (where missing_incidents_in_year > 0) as children_missing,
+               {_COLLECTION_YEAR_COMPLETE}
         from marts.fct_child_outcomes_by_year where {_WINDOW} group by 1 order by 1""",
     spec=TableSpec(
         keys=("time_period",),
@@ -103,7 +111,7 @@ CSC_HEADLINE = Table(
             ("assessments_in_time_rate", "assessments_in_time", "assessments"),
             ("icpcs_in_time_rate", "icpcs_in_time", "icpcs"),
             ("repeat_cp_plan_rate", "repeat_cp_plans", "cp_plans_started"),
-            ("three_or_more_placements_rate", "three_or_more_placements", "looked_after_during_year"),
+            ("three_or_more_placements_rate", "three_or_more_placements", "looked_after_at_31_march"),
         ),
     ),
     labels={
@@ -117,12 +125,12 @@ CSC_HEADLINE = Table(
         "icpcs_in_time": "ICPCs within 15 working days of the strategy discussion",
         "icpcs_in_time_rate": "ICPCs within 15 working days (%)",
         "cp_plans_started": "Child protection plans started",
-        "repeat_cp_plans": "Children with a second or later plan",
+        "repeat_cp_plans": "Plans started that were the child's second or subsequent plan",
         "repeat_cp_plan_rate": "Repeat child protection plans (%)",
         "looked_after_at_31_march": "Children looked after at 31 March",
         "looked_after_during_year": "Children looked after during the year",
-        "three_or_more_placements": "Children looked after with 3 or more placements",
-        "three_or_more_placements_rate": "Children looked after with 3 or more placements (%)",
+        "three_or_more_placements": "Looked after at 31 March with 3 or more placements in the year",
+        "three_or_more_placements_rate": "Looked after at 31 March with 3 or more placements (%)",
         "missing_incidents": "Missing incidents",
         "children_missing": "Children who went missing",
     },
@@ -196,9 +204,10 @@ LOOKED_AFTER_BY_AGE = Table(
     name="looked_after_by_age",
     title="Children looked after at 31 March, by age",
     sql=f"""
-        select collection_year as time_period, coalesce(age_band, 'Total') as age_group, count(*) as children
-        from (select collection_year, {AGE_BANDS} as age_band from marts.fct_child_outcomes_by_year
-              where is_looked_after_at_31_march and {_WINDOW})
+        select collection_year as time_period, coalesce(age_band, 'Total') as age_group, count(*) as children,
+               {_COLLECTION_YEAR_COMPLETE}
+        from (select collection_year, is_collection_year_complete, {AGE_BANDS} as age_band
+              from marts.fct_child_outcomes_by_year where is_looked_after_at_31_march and {_WINDOW})
         group by grouping sets ((collection_year, age_band), (collection_year)) order by 1, 2""",
     spec=TableSpec(keys=("time_period", "age_group"), additive=("age_group",), counts=("children",)),
     labels={"age_group": "Age at 31 March", "children": "Children looked after at 31 March"},
@@ -222,6 +231,10 @@ _KS_RATES = (
     ("ks2_expected_rate", "ks2_expected", "ks2_pupils"),
     ("ks4_grade_4_rate", "ks4_grade_4", "ks4_pupils"),
 )
+_KS_NOT_COLLECTED = {
+    "ks2_pupils": ("ks2_pupils", "ks2_expected", "ks2_expected_rate"),
+    "ks4_pupils": ("ks4_pupils", "ks4_grade_4", "ks4_grade_4_rate"),
+}
 _KS_LABELS = {
     "ks2_pupils": "Pupils with KS2 results",
     "ks2_expected": "Reaching the expected standard in reading, writing and maths (KS2)",
@@ -241,7 +254,8 @@ VIRTUAL_SCHOOL = Table(
                sum(sessions_authorised_absence + sessions_unauthorised_absence) as sessions_missed,
                count(*) filter (where sessions_possible > 0 and is_persistently_absent) as persistently_absent,
                count(*) filter (where suspensions_in_year > 0) as pupils_suspended,
-               {_KS_SQL}
+               {_KS_SQL},
+               {_ACADEMIC_YEAR_COMPLETE}
         from (select *, {_GROUPS} as pupil_group from marts.fct_child_outcomes_by_year where {_WINDOW})
         group by 1, 2 order by 1, 2""",
     spec=TableSpec(
@@ -278,6 +292,7 @@ VIRTUAL_SCHOOL = Table(
     ),
     time_identifier="Academic year",
     hidden=("sessions_possible", "sessions_missed"),
+    not_collected=_KS_NOT_COLLECTED,
 )
 
 OC2_HEALTH = Table(
@@ -289,7 +304,8 @@ OC2_HEALTH = Table(
                count(*) filter (where has_health_assessment_in_year) as health_assessment,
                count(*) filter (where immunisations_up_to_date) as immunisations,
                count(*) filter (where has_dental_check_in_year) as dental_check,
-               count(*) filter (where has_substance_misuse_in_year) as substance_misuse
+               count(*) filter (where has_substance_misuse_in_year) as substance_misuse,
+               {_COLLECTION_YEAR_COMPLETE}
         from marts.fct_child_outcomes_by_year
         where is_looked_after_continuously_12_months and {_WINDOW} group by 1 order by 1""",
     spec=TableSpec(
@@ -317,14 +333,17 @@ OC2_HEALTH = Table(
 
 SDQ_BANDS = Table(
     name="sdq_bands",
-    title="Emotional and behavioural health (SDQ bands) of children looked after for 12 months, aged 4 to 16",
+    title="Emotional and behavioural health (SDQ bands) of children looked after for 12 months, aged 5 to 16",
     sql=f"""
-        select collection_year as time_period, coalesce(band, 'Total') as sdq_band, count(*) as children
-        from (select collection_year,
+        select collection_year as time_period, coalesce(band, 'Total') as sdq_band, count(*) as children,
+               {_COLLECTION_YEAR_COMPLETE}
+        from (select collection_year, is_collection_year_complete,
                      case sdq_band when 'normal' then 'Normal' when 'borderline' then 'Borderline'
                           when 'cause for concern' then 'Cause for concern' else sdq_band end as band
               from marts.fct_child_outcomes_by_year
-              where is_looked_after_continuously_12_months and sdq_band is not null and {_WINDOW})
+              -- the DfE publishes SDQ scores of the OC2 cohort aged 5 to 16 at 31 March
+              where is_looked_after_continuously_12_months and age_at_31_march between 5 and 16
+                and sdq_band is not null and {_WINDOW})
         group by grouping sets ((collection_year, band), (collection_year)) order by 1, 2""",
     spec=TableSpec(keys=("time_period", "sdq_band"), additive=("sdq_band",), counts=("children",)),
     labels={"sdq_band": "SDQ band", "children": "Children with an SDQ score"},
@@ -333,14 +352,18 @@ SDQ_BANDS = Table(
 
 CARE_LEAVERS = Table(
     name="care_leaver_outcomes",
-    title="Care leavers aged 17 to 21: in touch, in education, employment or training, suitably accommodated",
+    title="Care leavers followed up around their 17th to 21st birthdays: in touch, in education, employment or "
+    "training, suitably accommodated",
     sql=f"""
-        select collection_year as time_period,
+        select c.collection_year as time_period,
                count(*) as care_leavers,
-               count(*) filter (where care_leaver_in_touch) as in_touch,
-               count(*) filter (where care_leaver_in_education_employment_or_training) as in_eet,
-               count(*) filter (where care_leaver_suitably_accommodated) as suitably_accommodated
-        from marts.cohort_care_leavers_by_age where {_WINDOW} group by 1 order by 1""",
+               count(*) filter (where c.care_leaver_in_touch) as in_touch,
+               count(*) filter (where c.care_leaver_in_education_employment_or_training) as in_eet,
+               count(*) filter (where c.care_leaver_suitably_accommodated) as suitably_accommodated,
+               bool_and(f.is_collection_year_complete) as is_complete
+        from marts.cohort_care_leavers_by_age c
+        join marts.fct_child_outcomes_by_year f using (person_key, collection_year)
+        where c.{_WINDOW} group by 1 order by 1""",
     spec=TableSpec(
         keys=("time_period",),
         additive=(),
@@ -352,7 +375,7 @@ CARE_LEAVERS = Table(
         ),
     ),
     labels={
-        "care_leavers": "Care leavers aged 17 to 21",
+        "care_leavers": "Care leavers with their 17th to 21st birthday in the year",
         "in_touch": "In touch with the authority",
         "in_touch_rate": "In touch (%)",
         "in_eet": "In education, employment or training",
@@ -378,6 +401,7 @@ KEY_STAGES = Table(
         group by 1, 2 having count(*) filter (where ks2_reading_writing_maths_expected is not null
                                               or ks4_english_maths_grade_4_or_above is not null) > 0
         order by 1, 2""",
+    not_collected=_KS_NOT_COLLECTED,
     spec=TableSpec(
         keys=("time_period", "pupil_group"),
         additive=(),
@@ -494,15 +518,30 @@ def compute(report: Report, analytics: duckdb.DuckDBPyConnection, vault: duckdb.
     for table in report.tables:
         con = vault if table.name == "partner_data_quality" else analytics
         frame = con.execute(table.sql).df()
+        complete = frame.pop("is_complete").astype(bool).to_numpy() if "is_complete" in frame else None
         frame["time_period"] = _time_period(frame["time_period"].astype(str), table.time_identifier)
         gate = validate(_with_rates(frame, table), f"report_{table.name}")
         if not gate.success:
             failures.append(gate.summary())
         published, n = protect(frame, table.spec) if table.protect else (frame.astype(str), 0)
-        published = published.drop(columns=list(table.hidden))
+        published = _not_available(published, frame, table, complete).drop(columns=list(table.hidden))
         suppressed += n
         tables[table.name] = _ees(published, table, authority)
     return Built(report, tables, suppressed, failures)
+
+
+def _not_available(
+    published: pd.DataFrame, frame: pd.DataFrame, table: Table, complete: np.ndarray | None
+) -> pd.DataFrame:
+    """x (not available) for every figure of a part year, and for the figures of a kind of result that was
+    not recorded at all in a period: never a figure beside full years, never 0 for "not received"."""
+    out = published.copy()
+    if complete is not None:
+        out.loc[~complete, _indicators(table)] = NOT_AVAILABLE
+    for basis, columns in table.not_collected.items():
+        none = pd.to_numeric(frame[basis]).groupby(frame["time_period"]).transform("sum").eq(0).to_numpy()
+        out.loc[none, list(columns)] = NOT_AVAILABLE
+    return out
 
 
 def _with_rates(frame: pd.DataFrame, table: Table) -> pd.DataFrame:

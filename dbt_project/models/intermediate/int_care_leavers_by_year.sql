@@ -1,34 +1,47 @@
-{#- Care leavers as social care last recorded them, in the collection year of the latest contact (or of the
-    extract, if none is recorded): in touch, in education, employment or training (by the activity codes
-    in use that year), and in suitable accommodation. -#}
-with leavers as (
-    select
-        *,
-        coalesce(latest_contact_date, extract_date) as as_at_date
-    from {{ ref('stg_ssd__care_leavers') }}
-),
+{#- Care leavers as the SSDA903 OC3 follows them up (docs/adr/0004): young people whose 17th, 18th, 19th, 20th
+    or 21st birthday fell in the collection year, who were relevant or former relevant children by then (13
+    weeks looked after since their 14th birthday, some of it since their 16th) and were not looked after on
+    the birthday, except those whose care ended in adoption, death or a transfer to another authority.
 
-years as (
-    select * from {{ ref('int_collection_years') }}
+    Their status is the one recorded at the contact nearest the birthday from three months before it to one
+    month after (worked out in the vault: stg_ssd__care_leaver_birthdays). A young person with no contact in
+    that window stays in the cohort as not in touch, with activity and accommodation not known: counted in
+    every denominator, never in a numerator. In education, employment or training by the activity codes in
+    use that year; suitably accommodated when the accommodation was recorded as suitable. -#}
+with birthdays as (
+    select * from {{ ref('stg_ssd__care_leaver_birthdays') }}
 ),
 
 activities as (
     select * from {{ ref('care_leaver_activity_codes') }}
+),
+
+care_ended as (
+    select * from {{ ref('reason_episode_ceased_codes') }}
 )
 
 select
-    leavers.person_key,
-    years.collection_year,
-    arg_max(leavers.in_touch = 'YES', leavers.as_at_date) as is_in_touch,
-    arg_max(activities.is_in_education_employment_or_training, leavers.as_at_date)
+    birthdays.person_key,
+    birthdays.collection_year,
+    birthdays.birthday_age as care_leaver_age,
+    coalesce(birthdays.in_touch, 'NO') as in_touch_status,
+    coalesce(birthdays.in_touch = 'YES', false) as is_in_touch,
+    coalesce(birthdays.in_touch = 'YES' and activities.is_in_education_employment_or_training, false)
         as is_in_education_employment_or_training,
-    arg_max(leavers.is_accommodation_suitable, leavers.as_at_date) as is_suitably_accommodated
-from leavers
-inner join
-    years
-    on leavers.as_at_date between years.collection_year_start_date and years.collection_year_end_date
+    coalesce(
+        birthdays.in_touch = 'YES'
+        and birthdays.accommodation_type is not null
+        and birthdays.is_accommodation_suitable,
+        false
+    ) as is_suitably_accommodated
+from birthdays
 left join activities
     on
-        leavers.activity = activities.activity_code
-        and years.collection_year between activities.first_collection_year and activities.last_collection_year
-group by leavers.person_key, years.collection_year
+        birthdays.activity = activities.activity_code
+        and birthdays.collection_year
+        between activities.first_collection_year and activities.last_collection_year
+left join care_ended on birthdays.care_ceased_reason = care_ended.reason_episode_ceased
+where
+    birthdays.is_relevant_care_leaver
+    and not coalesce(birthdays.is_looked_after_on_birthday, false)
+    and not coalesce(care_ended.ends_leaving_care_duties, false)

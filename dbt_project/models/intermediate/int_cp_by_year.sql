@@ -1,6 +1,7 @@
 {#- Child protection by collection year: on a plan during the year and at 31 March (a plan that ceased on
-    31 March is not open at 31 March), plans started (and whether any was a second or subsequent plan),
-    and plans ended that had lasted two years or more. -#}
+    31 March is not open at 31 March), plans started (and how many of them were a second or subsequent plan
+    ever: the DfE's repeat plans are a share of plans, not of children), and plans ended that had lasted two
+    years or more. -#}
 with plans as (
     select
         *,
@@ -32,10 +33,10 @@ select
     count(*) filter (
         where plans.cp_plan_start_date between years.year_start and years.year_end
     )::integer as cp_plans_started_in_year,
-    coalesce(bool_or(
-        plans.is_second_or_subsequent
+    count(*) filter (
+        where plans.is_second_or_subsequent
         and plans.cp_plan_start_date between years.year_start and years.year_end
-    ), false) as has_second_or_subsequent_plan_started,
+    )::integer as second_or_subsequent_cp_plans_started_in_year,
     count(*) filter (
         where plans.cp_plan_end_date between years.year_start and years.year_end
     )::integer as cp_plans_ended_in_year,

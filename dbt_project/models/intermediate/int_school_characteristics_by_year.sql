@@ -1,7 +1,8 @@
 {#- SEN provision and free school meals by child and collection year (the academic year ending that
-    summer). SEN provision is the highest recorded in the year's censuses (an EHC plan above SEN support
-    above none). FSM eligible: an FSM period open on the spring census day (the January census the DfE
-    uses), or, for a pupil not in that census, on the day of any census of the year. -#}
+    summer), from the censuses taken in that academic year (October, January and May). SEN provision is the
+    highest recorded in them (an EHC plan above SEN support above none). FSM eligible: an FSM period open on
+    the spring census day (the January census the DfE uses), or, for a pupil not in that census, on the day
+    of any census of the year. -#}
 with pupils as (
     select * from {{ ref('stg_school_census__pupils_on_roll') }}
 ),
@@ -16,10 +17,10 @@ census_fsm as (
         pupils.census_academic_year,
         pupils.census_term,
         bool_or(
-            fsm.fsm_start_date <= {{ census_day('pupils.census_academic_year', 'pupils.census_term') }}
+            fsm.fsm_start_date <= {{ census_day('pupils.census_year', 'pupils.census_term') }}
             and (
                 fsm.fsm_end_date is null
-                or fsm.fsm_end_date >= {{ census_day('pupils.census_academic_year', 'pupils.census_term') }}
+                or fsm.fsm_end_date >= {{ census_day('pupils.census_year', 'pupils.census_term') }}
             )
         ) as is_fsm_eligible
     from pupils

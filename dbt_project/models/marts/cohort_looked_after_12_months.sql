@@ -7,6 +7,7 @@ select
     has_health_assessment_in_year,
     immunisations_up_to_date,
     has_dental_check_in_year,
+    has_development_check_in_year,
     sdq_score,
     sdq_band,
     has_substance_misuse_in_year,

@@ -61,8 +61,8 @@ involvement as (
 census_terms as (
     select
         person_key,
-        min({{ census_day('census_academic_year', 'census_term') }}) as first_census_date,
-        max({{ census_day('census_academic_year', 'census_term') }}) as latest_census_date
+        min({{ census_day('census_year', 'census_term') }}) as first_census_date,
+        max({{ census_day('census_year', 'census_term') }}) as latest_census_date
     from {{ ref('stg_school_census__pupils_on_roll') }}
     group by person_key
 )

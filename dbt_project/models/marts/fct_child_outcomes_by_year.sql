@@ -5,7 +5,13 @@ with spine as (
 ),
 
 years as (
-    select * from {{ ref('int_collection_years') }}
+    select
+        years.*,
+        completeness.is_collection_year_complete,
+        completeness.is_academic_year_complete
+    from {{ ref('int_collection_years') }} as years
+    inner join {{ ref('int_collection_year_completeness') }} as completeness
+        on years.collection_year = completeness.collection_year
 ),
 
 children as (
@@ -32,12 +38,16 @@ pupil as (select * from {{ ref('int_school_characteristics_by_year') }}),
 
 attainment as (select * from {{ ref('int_attainment_by_year') }}),
 
-health as (select * from {{ ref('int_health_by_year') }})
+health as (select * from {{ ref('int_health_by_year') }}),
+
+immunisations as (select * from {{ ref('int_immunisations_at_31_march') }})
 
 select
     spine.person_key,
     spine.collection_year,
     years.academic_year,
+    years.is_collection_year_complete,
+    years.is_academic_year_complete,
     case
         when children.birth_month is not null
             then {{ age_at_31_march('children.birth_month', 'spine.collection_year') }}
@@ -56,7 +66,8 @@ select
     case when cp.person_key is null then false else cp.is_on_cp_plan_at_31_march end
         as is_on_cp_plan_at_31_march,
     coalesce(cp.cp_plans_started_in_year, 0) as cp_plans_started_in_year,
-    coalesce(cp.has_second_or_subsequent_plan_started, false) as has_repeat_cp_plan_in_year,
+    coalesce(cp.second_or_subsequent_cp_plans_started_in_year, 0)
+        as second_or_subsequent_cp_plans_started_in_year,
     coalesce(cp.cp_plans_ended_lasting_two_years, 0) as cp_plans_ended_lasting_two_years,
     -- looked after children
     cla.person_key is not null as is_looked_after_during_year,
@@ -64,15 +75,18 @@ select
         as is_looked_after_at_31_march,
     case when cla.person_key is null then false else cla.is_looked_after_continuously_12_months end
         as is_looked_after_continuously_12_months,
+    cla.legal_status_at_31_march,
+    cla.placement_type_at_31_march,
     coalesce(cla.days_looked_after_in_year, 0) as days_looked_after_in_year,
     coalesce(cla.placements_in_year, 0) as placements_in_year,
-    coalesce(cla.placements_in_year, 0) >= 3 as has_three_or_more_placements,
+    cla.has_three_or_more_placements,
     cla.has_long_term_stability,
     coalesce(cla.entered_care_in_year, false) as entered_care_in_year,
     coalesce(cla.left_care_in_year, false) as left_care_in_year,
     coalesce(missing.missing_incidents, 0) as missing_incidents_in_year,
     coalesce(missing.absent_incidents, 0) as absent_incidents_in_year,
     -- care leavers
+    leavers.care_leaver_age,
     leavers.is_in_touch as care_leaver_in_touch,
     leavers.is_in_education_employment_or_training as care_leaver_in_education_employment_or_training,
     leavers.is_suitably_accommodated as care_leaver_suitably_accommodated,
@@ -100,13 +114,44 @@ select
     attainment.ks4_attainment_8::decimal(5, 2) as ks4_attainment_8,
     attainment.ks4_progress_8::decimal(5, 2) as ks4_progress_8,
     attainment.ks4_english_maths_grade_4_or_above,
-    -- health
-    coalesce(health.has_health_assessment_in_year, false) as has_health_assessment_in_year,
-    health.immunisations_up_to_date,
-    coalesce(health.has_dental_check_in_year, false) as has_dental_check_in_year,
-    health.sdq_score,
-    health.sdq_band,
-    coalesce(health.has_substance_misuse, false) as has_substance_misuse_in_year,
+    -- health of children looked after for 12 months at 31 March (the SSDA903 OC2 cohort); null for others
+    case
+        when
+            cla.is_looked_after_continuously_12_months
+            then coalesce(health.has_health_assessment_in_year, false)
+    end
+        as has_health_assessment_in_year,
+    case
+        when
+            cla.is_looked_after_continuously_12_months
+            then coalesce(immunisations.immunisations_up_to_date, false)
+    end as immunisations_up_to_date,
+    case
+        when cla.is_looked_after_continuously_12_months then coalesce(health.has_dental_check_in_year, false)
+    end
+        as has_dental_check_in_year,
+    case
+        when
+            cla.is_looked_after_continuously_12_months
+            and {{ age_at_31_march('children.birth_month', 'spine.collection_year') }} < 5
+            then coalesce(health.has_development_check_in_year, false)
+    end as has_development_check_in_year,
+    case when cla.is_looked_after_continuously_12_months then health.sdq_score end as sdq_score,
+    case when cla.is_looked_after_continuously_12_months then health.sdq_band end as sdq_band,
+    case
+        when
+            cla.is_looked_after_continuously_12_months
+            then coalesce(health.has_substance_misuse_in_year, false)
+    end
+        as has_substance_misuse_in_year,
+    case
+        when cla.is_looked_after_continuously_12_months
+            then coalesce(health.has_health_assessment_any_partner_in_year, false)
+    end as has_health_assessment_any_partner_in_year,
+    case
+        when cla.is_looked_after_continuously_12_months
+            then coalesce(health.has_dental_check_any_partner_in_year, false)
+    end as has_dental_check_any_partner_in_year,
     coalesce(health.camhs_referrals_in_year, 0) as camhs_referrals_in_year
 from spine
 inner join years on spine.collection_year = years.collection_year
@@ -127,3 +172,5 @@ left join pupil on spine.person_key = pupil.person_key and spine.collection_year
 left join attainment
     on spine.person_key = attainment.person_key and spine.collection_year = attainment.collection_year
 left join health on spine.person_key = health.person_key and spine.collection_year = health.collection_year
+left join immunisations
+    on spine.person_key = immunisations.person_key and spine.collection_year = immunisations.collection_year

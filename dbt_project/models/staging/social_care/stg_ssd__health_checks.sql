@@ -8,6 +8,10 @@ select
     case
         when upper(clah_health_check_type) like '%DENTAL%' then 'dental_check'
         when upper(clah_health_check_type) like '%HEALTH ASSESSMENT%' then 'health_assessment'
+        when
+            upper(clah_health_check_type) like '%DEVELOPMENT%'
+            or upper(clah_health_check_type) like '%SURVEILLANCE%'
+            then 'development_check'
         else 'other'
     end as health_check_type,
     clah_health_check_date as health_check_date,
