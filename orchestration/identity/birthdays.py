@@ -11,7 +11,8 @@ them in dbt (int_care_leavers_by_year); docs/adr/0004 has the definition.
 
 For each birthday:
 
-- ``is_looked_after_on_birthday``: in an episode of care on the day (the day care ceased is not one);
+- ``is_looked_after_on_birthday``: in an episode of care on the day, counting the day care ceased (a young
+  person who leaves care on the birthday is not yet a care leaver for the OC3: validator rule 1016);
 - ``is_relevant_care_leaver``: looked after for at least 13 weeks (91 days) since the 14th birthday, at
   least one day of it since the 16th, counting care before the birthday (agreed short breaks, legal status
   V3 or V4, are not care): the DfE's relevant and former relevant children, as validator rule 1001 tests;
@@ -89,7 +90,7 @@ def care_leaver_birthdays_sql(vault: str = "vault") -> str:
                    sum(greatest(0, date_diff('day', greatest(c.started, (b.dob + interval 16 year)::date),
                                              least(coalesce(c.ceased, b.birthday), b.birthday))))
                        as days_since_16th_birthday,
-                   bool_or(c.started <= b.birthday and (c.ceased is null or c.ceased > b.birthday))
+                   bool_or(c.started <= b.birthday and (c.ceased is null or c.ceased >= b.birthday))
                        as is_looked_after_on_birthday,
                    arg_max(c.ceased_reason, c.ceased) filter (where c.ceased <= b.birthday) as care_ceased_reason
             from birthdays b join care c on c.person_id = b.person_id and c.started <= b.birthday

@@ -1,7 +1,8 @@
 {#- Care leavers as the SSDA903 OC3 follows them up (docs/adr/0004): young people whose 17th, 18th, 19th, 20th
     or 21st birthday fell in the collection year, who were relevant or former relevant children by then (13
-    weeks looked after since their 14th birthday, some of it since their 16th) and were not looked after on
-    the birthday, except those whose care ended in adoption, death or a transfer to another authority.
+    weeks looked after since their 14th birthday, some of it since their 16th) and had left care before the
+    birthday (one leaving care on the day is not yet a care leaver, as validator rule 1016 has it), except
+    those whose care ended in adoption, death or a transfer to another authority.
 
     Their status is the one recorded at the contact nearest the birthday from three months before it to one
     month after (worked out in the vault: stg_ssd__care_leaver_birthdays). A young person with no contact in

@@ -16,6 +16,7 @@ import duckdb
 import pandas as pd
 from lxml import etree
 
+from orchestration.identity.records import raw_tables_present
 from orchestration.returns.common import Authority, CollectionYear, ssd_views
 from orchestration.settings import CONTRACTS_DIR
 
@@ -33,8 +34,17 @@ def xsd_for(year: int) -> Path:
     return available[min(available, key=lambda y: (abs(y - year), -y))]
 
 
+PREVIOUS_SUBMISSIONS = "raw.cin_census__child_protection_plans"
+
+
 def _frames(con: duckdb.DuckDBPyConnection, year: CollectionYear) -> dict[str, pd.DataFrame]:
     ssd_views(con)
+    # child protection plans of the authority's earlier CIN census submissions, when any were loaded
+    reported = (
+        f"vault.{PREVIOUS_SUBMISSIONS}"
+        if PREVIOUS_SUBMISSIONS in raw_tables_present(con, "vault")
+        else "(select null::varchar as LAchildID, null::date as CPPstartDate, null::integer as NumberOfPreviousCPP)"
+    )
     start, end = f"date '{year.start}'", f"date '{year.end}'"
     overlapping = "{s} <= " + end + " and ({e} is null or {e} >= " + start + ")"
     queries = {
@@ -89,8 +99,14 @@ def _frames(con: duckdb.DuckDBPyConnection, year: CollectionYear) -> dict[str, p
                    case when p.cppl_cp_plan_end_date <= {end} then p.cppl_cp_plan_end_date end as ended,
                    p.cppl_cp_plan_initial_category as initial_category,
                    p.cppl_cp_plan_latest_category as latest_category,
-                   (select count(*) from ssd.ssd_cp_plans q where q.cppl_person_id = p.cppl_person_id
-                      and q.cppl_cp_plan_start_date < p.cppl_cp_plan_start_date) as previous
+                   greatest(
+                       (select count(*) from ssd.ssd_cp_plans q where q.cppl_person_id = p.cppl_person_id
+                          and coalesce(q.cppl_cp_plan_ola, 'N') <> 'Y'
+                          and q.cppl_cp_plan_start_date < p.cppl_cp_plan_start_date),
+                       -- the count an earlier submission reported reaches back before the SSD's window
+                       coalesce((select max(r.NumberOfPreviousCPP) from {reported} r
+                                 where r.LAchildID = p.cppl_person_id
+                                   and r.CPPstartDate = p.cppl_cp_plan_start_date), 0)) as previous
             from ssd.ssd_cp_plans p
             where coalesce(p.cppl_cp_plan_ola, 'N') <> 'Y'
               and {overlapping.format(s="p.cppl_cp_plan_start_date", e="p.cppl_cp_plan_end_date")}""",

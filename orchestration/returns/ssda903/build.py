@@ -195,8 +195,9 @@ def build(
             from ssd.ssd_cla_substance_misuse where clas_substance_misuse_date between {start} and {end} group by 1
         ),
         immunised as (
+            -- up to date at 31 March: the latest status recorded by then
             select clai_person_id as child, arg_max(clai_immunisations_status, clai_immunisations_status_date) as status
-            from ssd.ssd_cla_immunisations group by 1
+            from ssd.ssd_cla_immunisations where clai_immunisations_status_date <= {end} group by 1
         )
         select p.child as CHILD, {dmy("p.dob")} as DOB,
                -- aged 4 to 16 at some point in the year: 4th birthday by 31 March, 17th not before 1 April
@@ -219,36 +220,63 @@ def build(
         left join sdq using (child) left join checks using (child) left join misuse using (child)
         left join immunised using (child)
         order by 1"""
-    # care leavers whose 17th to 21st birthday falls in the year and who had left care by then (one still
-    # looked after on the birthday, or leaving care on it, is not yet a care leaver); the record nearest the birthday
+    # care leavers (OC3): relevant and former relevant young people (looked after 13 weeks since their 14th
+    # birthday, some of it since their 16th) whose 17th to 21st birthday falls in the year and who had left
+    # care before it (one leaving care on the birthday is not yet a care leaver: rule 1016), unless it ended in adoption,
+    # death or a transfer to another authority; their status at the contact nearest the birthday from three
+    # months before it to one month after, and not in touch when there was no contact in that window
     tables["oc3"] = f"""
-        with leavers as (
-            select l.*, p.dob, date_add(p.dob, interval (date_sub('year', p.dob, {end})) year) as birthday
-            from ssd.ssd_care_leavers l join _903_people p on p.child = l.clea_person_id
-            where date_sub('year', p.dob, {end}) between 17 and 21
+        with birthdays as (
+            select child, dob, age, (dob + to_years(age))::date as birthday
+            from _903_people cross join (values (17), (18), (19), (20), (21)) a(age)
+            where dob is not null and (dob + to_years(age))::date between {start} and {end}
         ),
-        chosen as (
-            select * from leavers
-            where birthday between {start} and {end}
-              -- a care leaver: looked after before the birthday, and not on it (nor leaving care on it)
-              and exists (
-                  select 1 from ssd.ssd_cla_episodes e where e.clae_person_id = leavers.clea_person_id
-                  and e.clae_cla_episode_start_date < leavers.birthday)
-              and not exists (
-                  select 1 from ssd.ssd_cla_episodes e where e.clae_person_id = leavers.clea_person_id
-                  and e.clae_cla_episode_start_date <= leavers.birthday
-                  and (e.clae_cla_episode_ceased_date is null or e.clae_cla_episode_ceased_date >= leavers.birthday))
+        care as (
+            select e.clae_person_id as child, e.clae_cla_episode_start_date as started,
+                   e.clae_cla_episode_ceased_date as ceased, nullif(e.clae_cla_episode_ceased_reason, '') as rec
+            from ssd.ssd_cla_episodes e
+            where not exists (
+                select 1 from ssd.ssd_legal_status l
+                where l.lega_person_id = e.clae_person_id and l.lega_legal_status in ('V3', 'V4')
+                  and l.lega_legal_status_start_date <= e.clae_cla_episode_start_date
+                  and (l.lega_legal_status_end_date is null
+                       or e.clae_cla_episode_start_date < l.lega_legal_status_end_date))
+        ),
+        histories as (
+            select b.child, b.dob, b.birthday,
+                   sum(greatest(0, date_diff('day', greatest(c.started, (b.dob + interval 14 year)::date),
+                                             least(coalesce(c.ceased, b.birthday), b.birthday)))) as since_14,
+                   sum(greatest(0, date_diff('day', greatest(c.started, (b.dob + interval 16 year)::date),
+                                             least(coalesce(c.ceased, b.birthday), b.birthday)))) as since_16,
+                   bool_or(c.ceased is null or c.ceased >= b.birthday) as in_care_on_birthday,
+                   arg_max(c.rec, c.ceased) filter (where c.ceased <= b.birthday) as last_rec
+            from birthdays b join care c on c.child = b.child and c.started <= b.birthday
+            group by b.child, b.dob, b.birthday
+        ),
+        cohort as (
+            select * from histories
+            where since_14 >= 91 and since_16 >= 1 and not in_care_on_birthday
+              and coalesce(last_rec, '') not in ('E11', 'E12', 'E2', 'E3')
+        ),
+        contact as (
+            select c.child, l.clea_care_leaver_in_touch as in_touch, l.clea_care_leaver_activity as activity,
+                   l.clea_care_leaver_accommodation as accommodation,
+                   l.clea_care_leaver_accom_suitable as suitable
+            from cohort c join ssd.ssd_care_leavers l
+              on l.clea_person_id = c.child
+             and l.clea_care_leaver_latest_contact
+                 between (c.birthday - interval 3 month)::date and (c.birthday + interval 1 month)::date
             qualify row_number() over (
-                partition by clea_person_id
-                order by abs(date_diff('day', coalesce(clea_care_leaver_latest_contact, birthday), birthday)),
-                         clea_table_id desc) = 1
+                partition by c.child
+                order by abs(date_diff('day', l.clea_care_leaver_latest_contact, c.birthday)), l.clea_table_id desc
+            ) = 1
         )
-        select clea_person_id as CHILD, {dmy("dob")} as DOB, coalesce(clea_care_leaver_in_touch, '') as IN_TOUCH,
-               case when clea_care_leaver_in_touch in ('NO', 'DIED', 'RHOM', 'REFU', 'NREQ') then '0'
-                    else coalesce(clea_care_leaver_activity, '0') end as ACTIV,
-               case when clea_care_leaver_accommodation is null or clea_care_leaver_accom_suitable is null then '0'
-                    else clea_care_leaver_accommodation || clea_care_leaver_accom_suitable end as ACCOM
-        from chosen order by 1"""
+        select c.child as CHILD, {dmy("c.dob")} as DOB, coalesce(nullif(t.in_touch, ''), 'NO') as IN_TOUCH,
+               case when t.in_touch = 'YES' then coalesce(nullif(t.activity, ''), '0') else '0' end as ACTIV,
+               case when t.in_touch = 'YES' and nullif(t.accommodation, '') is not null
+                         and nullif(t.suitable, '') is not null
+                    then t.accommodation || t.suitable else '0' end as ACCOM
+        from cohort c left join contact t using (child) order by 1"""
     tables["ad1"] = f"""
         select e.child as CHILD, {dmy("p.dob")} as DOB, {dmy("m.perm_adm_decision_date")} as DATE_INT,
                {dmy("m.perm_matched_date")} as DATE_MATCH,
