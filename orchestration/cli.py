@@ -30,6 +30,7 @@ STAGES = [  # (stage, how to recognise its steps), in pipeline order
     ("pseudonymise to analytics", lambda k: k.startswith("pseudonymised__")),
     ("dbt build (models and tests)", lambda k: "dbt" in k),
     ("quality gates (Great Expectations)", lambda k: "gx_" in k),
+    ("reconcile marts with the returns", lambda k: "reconciles_with_returns" in k),
     ("publish reports", lambda k: k.startswith("reports__")),
 ]
 

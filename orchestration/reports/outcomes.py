@@ -12,7 +12,7 @@ import pandas as pd
 
 from orchestration.quality.gx import validate
 from orchestration.reports import packs
-from orchestration.reports.disclosure import TableSpec, attack, count_cell, rate_cell
+from orchestration.reports.disclosure import NOT_AVAILABLE, TableSpec, attack, count_cell, rate_cell
 from orchestration.reports.publish import building_release, new_release_id, point_current_at
 from orchestration.resources import WAREHOUSE_POOL, Warehouse
 from orchestration.settings import REPORT_TEMPLATES_DIR
@@ -37,8 +37,11 @@ select
     count(*) filter (where sessions_possible > 0 and is_looked_after_during_year) as looked_after_pupils,
     count(*) filter (where sessions_possible > 0 and is_looked_after_during_year and is_persistently_absent)
         as looked_after_pupils_persistently_absent,
-    count(*) filter (where is_looked_after_at_31_march and has_health_assessment_in_year)
-        as looked_after_at_31_march_with_health_assessment
+    bool_and(is_collection_year_complete) as collection_year_complete,
+    bool_and(is_academic_year_complete) as academic_year_complete,
+    count(*) filter (where is_looked_after_continuously_12_months) as looked_after_12_months,
+    count(*) filter (where is_looked_after_continuously_12_months and has_health_assessment_in_year)
+        as looked_after_12_months_with_health_assessment
 from marts.fct_child_outcomes_by_year
 where collection_year > (select max(collection_year) from marts.fct_child_outcomes_by_year) - $years
 group by collection_year
@@ -51,8 +54,8 @@ INDICATORS = [
     ("looked_after_at_31_march", "Children looked after at 31 March", None),
     (
         "three_or_more_placements",
-        "Looked after children with 3 or more placements in the year",
-        "looked_after_during_year",
+        "Looked after at 31 March with 3 or more placements in the year",
+        "looked_after_at_31_march",
     ),
     ("pupils_persistently_absent", "Pupils persistently absent (10%+ sessions missed)", "pupils"),
     (
@@ -60,30 +63,52 @@ INDICATORS = [
         "Looked after pupils persistently absent",
         "looked_after_pupils",
     ),
+    ("looked_after_12_months", "Looked after continuously for 12 months at 31 March", None),
     (
-        "looked_after_at_31_march_with_health_assessment",
-        "Looked after at 31 March with a health assessment in year",
-        "looked_after_at_31_march",
+        "looked_after_12_months_with_health_assessment",
+        "Looked after for 12 months with a health assessment in the year",
+        "looked_after_12_months",
     ),
 ]
 
 
+# figures from the school census, complete when the academic year is; the rest when the collection year is
+SCHOOL_INDICATORS = {"pupils_persistently_absent", "looked_after_pupils_persistently_absent"}
+
+
 def render_figures(rows: list[dict]) -> list[dict]:
-    """Each figure as published: counts and percentages after disclosure control."""
+    """Each figure as published: counts and percentages after disclosure control; x for a part year."""
     out = []
     for row in rows:
         for key, label, denominator in INDICATORS:
+            complete = row[
+                "academic_year_complete" if key in SCHOOL_INDICATORS else "collection_year_complete"
+            ]
             out.append(
                 {
                     "time_period": row["collection_year"],
                     "academic_year": row["academic_year"],
                     "indicator": key,
                     "label": label,
-                    "count": count_cell(row[key]),
-                    "percent": rate_cell(row[key], row[denominator]) if denominator else "z",
+                    "count": count_cell(row[key]) if complete else NOT_AVAILABLE,
+                    "percent": (rate_cell(row[key], row[denominator]) if denominator else "z")
+                    if complete
+                    else NOT_AVAILABLE,
                 }
             )
     return out
+
+
+def _reconciled(summary: Path) -> list[str]:
+    """The reconciliation of the marts with the returns, as a line of the checks passed."""
+    if not summary.exists():
+        return []
+    r = json.loads(summary.read_text(encoding="utf-8"))
+    return [
+        f"every figure reconciled child by child with the DfE's figures worked out from the SSDA903 and CIN "
+        f"census returns: {r['comparisons']} measure-years over {len(r['years'])} years, {r['differences']} "
+        f"differences, {r['unexplained']} unexplained"
+    ]
 
 
 def _days_behind(freshness: list[dict]) -> pd.DataFrame:
@@ -136,9 +161,10 @@ def outcomes_summary(context: dg.AssetExecutionContext, warehouse: Warehouse) ->
         rows = [dict(zip(names, r, strict=True)) for r in result.fetchall()]
     figures = render_figures(rows)
     checks = [
-        json.loads(p.read_text(encoding="utf-8"))
+        check
         for p in sorted(paths.quality.glob("*.json"))
         if not p.name.endswith(".last_passed.json")
+        and "suite" in (check := json.loads(p.read_text(encoding="utf-8")))
     ]
     template = jinja2.Environment(
         loader=jinja2.FileSystemLoader(REPORT_TEMPLATES_DIR),
@@ -154,6 +180,7 @@ def outcomes_summary(context: dg.AssetExecutionContext, warehouse: Warehouse) ->
     ]
     checks_passed += [
         "dbt tests and unit tests on every model: passed",
+        *_reconciled(paths.quality / "reconciliation_with_returns.json"),
         "disclosure audit of every published file",
     ]
     freshness = _freshness(warehouse)

@@ -13,6 +13,8 @@ SSDA903 = dg.AssetKey(["returns", "ssda903"])
 CIN = dg.AssetKey(["returns", "cin"])
 ANNEX_A = dg.AssetKey(["returns", "annex_a"])
 EVENTS_MART = dg.AssetKey(["marts", "fct_child_events"])
+OUTCOMES_MART = dg.AssetKey(["marts", "fct_child_outcomes_by_year"])
+RECONCILES = "reconciles_with_returns"
 READY = "ready_to_submit"
 
 collection_years = dg.StaticPartitionsDefinition([str(year) for year in range(2022, 2031)])
@@ -119,6 +121,48 @@ def annex_a_return(config: AnnexAConfig, warehouse: Warehouse) -> dg.Materialize
     return _result(service.annex_a(warehouse.paths, inspection, config.months), ANNEX_A)
 
 
+@dg.asset_check(
+    asset=OUTCOMES_MART,
+    name=RECONCILES,
+    blocking=True,
+    pool=WAREHOUSE_POOL,
+    additional_deps=_ssd_inputs(),
+    description="The DfE's headline figures worked out from the SSDA903 and CIN census returns of every year "
+    "the extract holds whole (orchestration/returns/figures.py) agree with the marts child by child; a "
+    "difference the pipeline cannot explain blocks publication. Every difference, with its child and reason: "
+    "quality/reconciliation_with_returns.csv.",
+)
+def reconciles_with_returns(
+    context: dg.AssetCheckExecutionContext, warehouse: Warehouse
+) -> dg.AssetCheckResult:
+    from orchestration.returns.reconcile import reconcile_with_returns, write_report
+
+    paths = warehouse.paths
+    reconciliation = reconcile_with_returns(paths.vault_db, paths.analytics_db)
+    summary = write_report(reconciliation, paths.quality)
+    unexplained = reconciliation.unexplained
+    description = (
+        f"{summary['comparisons']} measure-years reconciled with the returns ({len(summary['years'])} years): "
+        f"{summary['differences']} differences, {summary['unexplained']} unexplained"
+    )
+    if not unexplained.empty:
+        first = unexplained.drop_duplicates(["measure", "collection_year"]).head(5)
+        description += "; e.g. " + "; ".join(
+            f"{r.measure} {r.collection_year} {r.person_key}: {r.reason}" for r in first.itertuples()
+        )
+    (context.log.info if reconciliation.passed else context.log.error)(description)
+    return dg.AssetCheckResult(
+        passed=reconciliation.passed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=description,
+        metadata={
+            "differences": summary["differences"],
+            "unexplained": summary["unexplained"],
+            "differences_file": dg.MetadataValue.path(str(paths.quality / "reconciliation_with_returns.csv")),
+        },
+    )
+
+
 ssda903_job = dg.define_asset_job("ssda903_return", selection=[SSDA903], partitions_def=collection_years)
 cin_job = dg.define_asset_job("cin_census_return", selection=[CIN], partitions_def=collection_years)
 annex_a_job = dg.define_asset_job("annex_a_return", selection=[ANNEX_A])
@@ -171,6 +215,7 @@ annex_a_schedule = dg.ScheduleDefinition(
 def returns_definitions() -> dg.Definitions:
     return dg.Definitions(
         assets=[ssda903_return, cin_return, annex_a_return],
+        asset_checks=[reconciles_with_returns],
         jobs=[ssda903_job, cin_job, annex_a_job],
         schedules=[ssda903_schedule, cin_schedule, annex_a_schedule],
     )

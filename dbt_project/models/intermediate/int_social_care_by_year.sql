@@ -1,6 +1,6 @@
 {#- Social care activity by child and collection year: referrals (and re-referrals within 12 months),
-    assessments completed (and within 45 working days), initial child protection conferences (and within
-    15 working days of the section 47 enquiry starting). -#}
+    assessments completed (and within 45 working days), section 47 enquiries started, initial child
+    protection conferences (and within 15 working days of the section 47 enquiry starting). -#}
 with referrals as (
     select
         person_key,
@@ -18,6 +18,17 @@ assessments as (
         count(*)::integer as assessments_completed,
         count(*) filter (where is_within_45_working_days)::integer as assessments_within_45_working_days
     from {{ ref('int_assessments') }}
+    group by all
+),
+
+enquiries as (
+    select
+        enquiries.person_key,
+        years.collection_year,
+        count(*)::integer as s47_enquiries_started
+    from {{ ref('stg_ssd__s47_enquiries') }} as enquiries
+    inner join {{ ref('int_collection_years') }} as years
+        on enquiries.s47_start_date between years.collection_year_start_date and years.collection_year_end_date
     group by all
 ),
 
@@ -46,6 +57,11 @@ keys as (
     select
         person_key,
         collection_year
+    from enquiries
+    union
+    select
+        person_key,
+        collection_year
     from conferences
 )
 
@@ -56,6 +72,7 @@ select
     coalesce(referrals.re_referrals_within_12_months, 0) as re_referrals_within_12_months,
     coalesce(assessments.assessments_completed, 0) as assessments_completed,
     coalesce(assessments.assessments_within_45_working_days, 0) as assessments_within_45_working_days,
+    coalesce(enquiries.s47_enquiries_started, 0) as s47_enquiries_started,
     coalesce(conferences.initial_cp_conferences, 0) as initial_cp_conferences,
     coalesce(conferences.initial_cp_conferences_within_15_working_days, 0)
         as initial_cp_conferences_within_15_working_days
@@ -65,5 +82,7 @@ left join
     on keys.person_key = referrals.person_key and keys.collection_year = referrals.collection_year
 left join assessments
     on keys.person_key = assessments.person_key and keys.collection_year = assessments.collection_year
+left join enquiries
+    on keys.person_key = enquiries.person_key and keys.collection_year = enquiries.collection_year
 left join conferences
     on keys.person_key = conferences.person_key and keys.collection_year = conferences.collection_year

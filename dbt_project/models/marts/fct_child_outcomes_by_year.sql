@@ -59,6 +59,7 @@ select
     coalesce(activity.re_referrals_within_12_months, 0) as re_referrals_within_12_months,
     coalesce(activity.assessments_completed, 0) as assessments_completed_in_year,
     coalesce(activity.assessments_within_45_working_days, 0) as assessments_within_45_working_days,
+    coalesce(activity.s47_enquiries_started, 0) as s47_enquiries_started_in_year,
     coalesce(activity.initial_cp_conferences, 0) as initial_cp_conferences_in_year,
     coalesce(activity.initial_cp_conferences_within_15_working_days, 0)
         as initial_cp_conferences_within_15_working_days,

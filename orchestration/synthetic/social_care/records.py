@@ -177,6 +177,12 @@ def care_leavers(
         },
         k,
     )
+    # until 2020/21 the OC3 had one code for training or employment (F3, P3); apprenticeships (F4, P4) and
+    # other training or employment (F5, P5) replaced it from 2021/22
+    contact = days(out.latest_contact)
+    before_2022 = contact < np.datetime64("2021-04-01")
+    activity = np.where(before_2022 & np.isin(activity, ["F4", "F5"]), "F3", activity)
+    activity = np.where(before_2022 & np.isin(activity, ["P4", "P5"]), "P3", activity)
     out["activity"] = np.where(contactable, activity, "0")
     letter = choose(
         rng,
