@@ -28,7 +28,9 @@ enquiries as (
         count(*)::integer as s47_enquiries_started
     from {{ ref('stg_ssd__s47_enquiries') }} as enquiries
     inner join {{ ref('int_collection_years') }} as years
-        on enquiries.s47_start_date between years.collection_year_start_date and years.collection_year_end_date
+        on
+            enquiries.s47_start_date
+            between years.collection_year_start_date and years.collection_year_end_date
     group by all
 ),
 
