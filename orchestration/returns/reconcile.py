@@ -29,7 +29,8 @@ from orchestration.returns.figures import COLUMNS, MEASURES, age_band_sql, build
 # measures that look back further than a year: compared only once the extract holds that much history
 LOOKBACK_YEARS = {"long_term_stability_cohort": 2, "long_term_stability": 2}
 DUPLICATE_RECORDS = (
-    "the authority holds {n} LA person records of this child: the return lists each, the marts one"
+    "the authority holds {n} LA person records of this child: the return counts each record, "
+    "the marts the child"
 )
 
 OC2 = "is_looked_after_continuously_12_months"
@@ -139,7 +140,6 @@ def _by_person(figures: pd.DataFrame, keys: pd.DataFrame) -> pd.DataFrame:
     keyed["number"] = pd.to_numeric(keyed["value"], errors="coerce")
     grouped = keyed.groupby(["measure", "collection_year", "person_key"], sort=False)
     out = grouped.agg(
-        records=("child", "nunique"),
         value=("value", lambda v: "|".join(sorted(set(v)))),
         total=("number", "sum"),
     ).reset_index()
@@ -161,7 +161,9 @@ def reconcile(
     both = ours.merge(
         theirs, on=["measure", "collection_year", "person_key"], how="outer", suffixes=("_return", "_marts")
     )
-    both["records"] = both["records"].fillna(0).astype(int)
+    # a child the authority holds under two or more LA person ids is counted by the return once per id
+    records = keys.groupby("person_key").record_id.nunique()
+    both["records"] = both["person_key"].map(records).fillna(0).astype(int)
     differing = both[both["value_return"].fillna("") != both["value_marts"].fillna("")].copy()
     differing["explained"] = differing["records"] > 1
     differing["reason"] = [

@@ -5,6 +5,7 @@ must be stopped at the gate.
 """
 
 import hashlib
+import json
 import os
 import re
 import secrets
@@ -116,6 +117,24 @@ def test_whole_graph_materialises_and_publishes(pipeline):
     assert (paths.quality / "fct_child_outcomes_by_year.json").exists()
     loaded = vault_scalar(paths, "select count(*) from ingest.deliveries where status = 'loaded'")
     assert loaded == sum(1 for p in paths.landing.rglob("*.csv"))
+
+
+def test_the_marts_reconcile_with_the_returns_and_each_person_is_one_child(pipeline):
+    """Both blocking checks ran and passed: the DfE's figures worked out from the returns of every year the
+    extract holds agree with the marts, and no person holds two children."""
+    paths, result = pipeline
+    checks = {
+        e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    }
+    assert checks["reconciles_with_returns"] and checks["one_child_per_person"]
+    summary = json.loads((paths.quality / "reconciliation_with_returns.json").read_text())
+    assert summary["years"] == [2021, 2022, 2023, 2024, 2025, 2026]
+    assert summary["measures"] == 30 and summary["unexplained"] == 0
+    figures = pd.read_csv(paths.quality / "reconciliation_with_returns_figures.csv")
+    looked_after = figures[figures.measure.eq("looked_after_at_31_march")]
+    assert (looked_after["return"] > 0).all() and (looked_after["return"] == looked_after["marts"]).all()
 
 
 def test_every_delivery_adds_up(pipeline):

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from orchestration.returns.figures import Returns, figures
-from orchestration.returns.reconcile import reconcile
+from orchestration.returns.reconcile import DUPLICATE_RECORDS, reconcile
 from orchestration.returns.ssda903.build import COLUMNS
 
 
@@ -179,6 +179,9 @@ def test_children_in_need_measures_from_the_census(worked_out):
     assert _of(worked_out, "in_need_at_31_march", 2024) == {}
 
 
+DUPLICATES = DUPLICATE_RECORDS.format(n=2)
+
+
 def test_every_kind_of_difference_is_named_and_only_duplicate_records_are_explained():
     years = [2025]
     returned = pd.DataFrame(
@@ -203,6 +206,8 @@ def test_every_kind_of_difference_is_named_and_only_duplicate_records_are_explai
             ("referrals", 2025, "pk_d", "2"),
             ("looked_after_at_31_march", 2025, "pk_e", "1"),
             ("looked_after_at_31_march_by_legal_status", 2025, "pk_e", "C2"),
+            # the child's two referrals are one under each LA record: a re-referral only to the marts
+            ("re_referrals_within_12_months", 2025, "pk_e", "1"),
         ],
         columns=["measure", "collection_year", "child", "value"],
     )
@@ -218,10 +223,8 @@ def test_every_kind_of_difference_is_named_and_only_duplicate_records_are_explai
         ("looked_after_at_31_march", "pk_b"): ("in the return, not in the marts", False),
         ("looked_after_at_31_march", "pk_c"): ("in the marts, not in the return", False),
         ("looked_after_at_31_march_by_legal_status", "pk_a"): ("the return says C2, the marts say V2", False),
-        ("looked_after_at_31_march_by_legal_status", "pk_e"): (
-            "the authority holds 2 LA person records of this child: the return lists each, the marts one",
-            True,
-        ),
+        ("looked_after_at_31_march_by_legal_status", "pk_e"): (DUPLICATES, True),
+        ("re_referrals_within_12_months", "pk_e"): (DUPLICATES, True),
     }
     assert not result.passed
     row = result.summary.set_index(["measure", "collection_year"]).loc[("looked_after_at_31_march", 2025)]

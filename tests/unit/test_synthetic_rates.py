@@ -88,6 +88,12 @@ def measures(clean):
     recent = cin.cine_referral_date > pd.Timestamp("2022-03-31")
     measured["rereferral_within_12_months"] = float((gap[recent] <= pd.Timedelta(days=365)).mean())
 
+    # repeat child protection plans: of the plans started in the last two years, those with an earlier plan
+    cp = cp.sort_values("cppl_cp_plan_start_date", kind="stable")
+    earlier = cp.groupby("cppl_person_id").cumcount() > 0
+    recent = cp.cppl_cp_plan_start_date > pd.Timestamp("2024-03-31")
+    measured["repeat_cp_plans_share"] = float(earlier[recent].mean())
+
     pupils = _csv(clean, "schools/school_census/*_spring_pupilonroll.csv")
     fsm = _csv(clean, "schools/school_census/*_spring_fsmperiodsonroll.csv", ["fsmstartdate", "fsmenddate"])
     fsm["census_day"] = pd.to_datetime(fsm._file.str[:4] + "-01-15")

@@ -77,6 +77,7 @@ def simulate_children_in_need(
     next_referral = np.where(uasc, days(pop.arrive), next_referral)
     active = next_referral <= hi
     first_round = np.ones(n, dtype=bool)
+    had_plan = np.zeros(n, dtype=bool)  # on a child protection plan in an earlier episode
     episode_seq = 0
     for _ in range(MAX_ROUNDS):
         idx = np.flatnonzero(active)
@@ -84,7 +85,8 @@ def simulate_children_in_need(
             break
         r = next_referral[idx]
         care_now = uasc[idx] & first_round[idx]
-        round_parts = _episodes_from(rng, idx, r, care_now, pop, window, cfg, episode_seq)
+        round_parts = _episodes_from(rng, idx, r, care_now, had_plan[idx], pop, window, cfg, episode_seq)
+        had_plan[idx[round_parts["cp_plans"].episode_id.to_numpy() - episode_seq]] = True
         episode_seq += len(idx)
         for key, frame in round_parts.items():
             parts[key].append(frame)
@@ -111,6 +113,7 @@ def _episodes_from(
     idx: np.ndarray,
     r: np.ndarray,
     care_now_at_referral: np.ndarray,
+    had_plan: np.ndarray,
     pop: pd.DataFrame,
     window: Window,
     cfg: dict,
@@ -132,6 +135,10 @@ def _episodes_from(
     branch = np.searchsorted(shares, u, side="right")  # 0 close, 1 cin plan, 2 s47, 3 care now
     infant_care = (age < 1) & (rng.random(m) < cfg["infant_care_now"])
     branch = np.where(care_now_at_referral | infant_care, 3, branch)
+    # a child who has been on a child protection plan before is far more often the subject of a section 47
+    # enquiry again (nationally about a quarter of plans are a second or subsequent plan)
+    again = had_plan & (rng.random(m) < cfg["section_47_after_previous_plan"])
+    branch = np.where(again & (branch < 2), 2, branch)
 
     # assessment: starts within three working days, mostly authorised within 45 working days
     a_start = add_working_days(r, rng.integers(0, 4, m))
