@@ -70,13 +70,46 @@ by_year as (
         bool_or(covers_31_march) as covers_31_march,
         any_value(legal_status) filter (where covers_31_march) as legal_status_at_31_march,
         any_value(placement_type) filter (where covers_31_march) as placement_type_at_31_march,
-        bool_or(is_placed_for_adoption) filter (where covers_31_march) as is_placed_for_adoption_at_31_march,
-        coalesce(bool_or(starts_period_of_care and episode_start_date between year_start and year_end), false)
-            as started_in_year,
-        coalesce(bool_or(ends_care and episode_end_date between year_start and year_end), false)
-            as ceased_in_year
+        bool_or(is_placed_for_adoption) filter (where covers_31_march) as is_placed_for_adoption_at_31_march
     from clipped
     group by person_key, collection_year
+),
+
+-- started and ceased by the day the episode began or ended: one that ceased on 1 April ceased in that
+-- year though the child was not looked after on any day of it
+movements as (
+    select
+        episodes.person_key,
+        years.collection_year,
+        bool_or(
+            episodes.starts_period_of_care
+            and episodes.episode_start_date between years.year_start and years.year_end
+        )
+            as started_in_year,
+        bool_or(episodes.ends_care and episodes.episode_end_date between years.year_start and years.year_end)
+            as ceased_in_year
+    from episodes
+    inner join years
+        on
+            episodes.episode_start_date between years.year_start and years.year_end
+            or episodes.episode_end_date between years.year_start and years.year_end
+    group by episodes.person_key, years.collection_year
+),
+
+child_years as (
+    select
+        coalesce(by_year.person_key, movements.person_key) as person_key,
+        coalesce(by_year.collection_year, movements.collection_year) as collection_year,
+        coalesce(by_year.days_looked_after_in_year, 0) as days_looked_after_in_year,
+        coalesce(by_year.covers_31_march, false) as covers_31_march,
+        by_year.legal_status_at_31_march,
+        by_year.placement_type_at_31_march,
+        by_year.is_placed_for_adoption_at_31_march,
+        coalesce(movements.started_in_year, false) as started_in_year,
+        coalesce(movements.ceased_in_year, false) as ceased_in_year
+    from by_year
+    full join movements
+        on by_year.person_key = movements.person_key and by_year.collection_year = movements.collection_year
 ),
 
 placements as (
@@ -112,15 +145,15 @@ period_at_31_march as (
 
 known as (
     select
-        by_year.*,
+        child_years.*,
         years.year_start,
         years.year_end,
         years.year_end > latest.latest_extract_date as is_after_extract,
-        case when years.year_end <= latest.latest_extract_date then by_year.covers_31_march end
+        case when years.year_end <= latest.latest_extract_date then child_years.covers_31_march end
             as is_looked_after_at_31_march
-    from by_year
+    from child_years
     cross join latest
-    inner join years on by_year.collection_year = years.collection_year
+    inner join years on child_years.collection_year = years.collection_year
 )
 
 select

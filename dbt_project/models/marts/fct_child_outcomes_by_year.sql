@@ -71,7 +71,7 @@ select
         as second_or_subsequent_cp_plans_started_in_year,
     coalesce(cp.cp_plans_ended_lasting_two_years, 0) as cp_plans_ended_lasting_two_years,
     -- looked after children
-    cla.person_key is not null as is_looked_after_during_year,
+    coalesce(cla.days_looked_after_in_year, 0) > 0 as is_looked_after_during_year,
     case when cla.person_key is null then false else cla.is_looked_after_at_31_march end
         as is_looked_after_at_31_march,
     case when cla.person_key is null then false else cla.is_looked_after_continuously_12_months end
