@@ -33,6 +33,7 @@ PERSON_FIELDS = ("nhs_number", "upn", "former_upn", "forename", "surname", "dob"
 ROW_ID = "_row"  # a person id for rows with no id of their own: the delivery and record they came from
 COLUMN_KEYS = {
     "name",
+    "not_before",
     "pattern_from",
     "header",
     "may_be_future",
@@ -80,6 +81,7 @@ class Column:
         ""  # the heading this version of the layout gives the column (its name, unless renamed later)
     )
     may_be_future: bool = False  # a due or target date may lie after the period the file is for
+    not_before: str | None = None  # a date that cannot be earlier than this other date column of the row
 
     @property
     def heading(self) -> str:
@@ -366,6 +368,7 @@ def _column(spec: dict[str, Any], shared: dict[str, Any], where: str) -> Column:
         path=spec.get("path"),
         header=str(spec.get("header") or ""),
         may_be_future=bool(spec.get("may_be_future", False)),
+        not_before=spec.get("not_before"),
     )
 
 
@@ -374,6 +377,11 @@ def _table(spec: dict[str, Any], shared: dict[str, Any], where: str) -> Table:
     names = [c.name for c in columns]
     if len(set(names)) != len(names):
         raise ContractError(f"{where}: duplicate column names")
+    for c in columns:
+        if c.not_before and (c.type != "date" or c.not_before not in names):
+            raise ContractError(
+                f"{where}: {c.name} not_before must name another date column, not {c.not_before!r}"
+            )
     person = None
     if "person" in spec:
         p = dict(spec["person"])
@@ -442,6 +450,9 @@ def _apply_diff(table_spec: dict[str, Any], diff: dict[str, Any], where: str) ->
             raise ContractError(f"{where}: add of existing column {column['name']!r}")
         columns.insert(index_of(after, "add after") + 1 if after else len(columns), column)
     spec["key"] = [renames.get(k, k) for k in spec.get("key", [])]
+    for column in columns:
+        if column.get("not_before"):
+            column["not_before"] = renames.get(column["not_before"], column["not_before"])
     if "person" in spec:
         spec["person"] = _rename_person(spec["person"], lambda c: renames.get(c, c))
     return spec
@@ -474,6 +485,9 @@ def _canonical(table_specs: list[dict[str, Any]], renamed: dict[str, str]) -> li
                 column["header"] = column["name"]
                 column["name"] = name
         spec["key"] = [final(k) for k in spec.get("key", [])]
+        for column in spec["columns"]:
+            if column.get("not_before"):
+                column["not_before"] = final(column["not_before"])
         if "person" in spec:
             spec["person"] = _rename_person(spec["person"], final)
     return out

@@ -355,11 +355,24 @@ def _row_checks(staged: Staged, period: str | None, layered: bool = False) -> li
                 "error",
             )
         )
-    for col in _present(staged):
+    present = {c.name: c for c in _present(staged)}
+    for col in present.values():
         text = _text_name(col) if layered else None
         typed = _quote(col.name) if layered else None
         number = _number_name(col) if layered and col.check == "nhs_number" else None
-        for condition, rule, severity, message in _checks(col, table, period, text, typed, number):
+        rules = _checks(col, table, period, text, typed, number)
+        if col.not_before in present:  # an end that comes before its start: the row contradicts itself
+            other = present[col.not_before]
+            earlier = _quote(other.name) if layered else _typed(other, table)
+            rules.append(
+                (
+                    f"{typed or _typed(col, table)} < {earlier}",
+                    f"before:{other.name}",
+                    col.severity,
+                    f"{col.name} is before {other.name}: it cannot end before it began",
+                )
+            )
+        for condition, rule, severity, message in rules:
             checks.append(
                 (
                     f"({condition})",  # a NULL is not true: CASE WHEN treats it as false

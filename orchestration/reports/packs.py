@@ -303,6 +303,7 @@ OC2_HEALTH = Table(
                count(*) as children,
                count(*) filter (where has_health_assessment_in_year) as health_assessment,
                count(*) filter (where immunisations_up_to_date) as immunisations,
+               count(*) filter (where immunisations_up_to_date is null) as immunisations_not_recorded,
                count(*) filter (where has_dental_check_in_year) as dental_check,
                count(*) filter (where has_substance_misuse_in_year) as substance_misuse,
                {_COLLECTION_YEAR_COMPLETE}
@@ -311,7 +312,14 @@ OC2_HEALTH = Table(
     spec=TableSpec(
         keys=("time_period",),
         additive=(),
-        counts=("children", "health_assessment", "immunisations", "dental_check", "substance_misuse"),
+        counts=(
+            "children",
+            "health_assessment",
+            "immunisations",
+            "immunisations_not_recorded",
+            "dental_check",
+            "substance_misuse",
+        ),
         rates=(
             ("health_assessment_rate", "health_assessment", "children"),
             ("immunisations_rate", "immunisations", "children"),
@@ -324,6 +332,8 @@ OC2_HEALTH = Table(
         "health_assessment_rate": "Health assessment (%)",
         "immunisations": "Immunisations up to date",
         "immunisations_rate": "Immunisations up to date (%)",
+        "immunisations_not_recorded": "Immunisation status not recorded by 31 March (counted as not up to date, "
+        "as in the SSDA903)",
         "dental_check": "Teeth checked by a dentist",
         "dental_check_rate": "Dental check (%)",
         "substance_misuse": "Identified as having a substance misuse problem",

@@ -63,7 +63,8 @@ MART_MEASURES: dict[str, tuple[str, str]] = {
     "looked_after_12_months": _member(OC2),
     "oc2_health_assessment": _outcome("has_health_assessment_in_year", OC2),
     "oc2_dental_check": _outcome("has_dental_check_in_year", OC2),
-    "oc2_immunisations_up_to_date": _outcome("immunisations_up_to_date", OC2),
+    # a status not recorded by 31 March is null in the marts and 0 in the SSDA903
+    "oc2_immunisations_up_to_date": _outcome("coalesce(immunisations_up_to_date, false)", OC2),
     "oc2_substance_misuse": _outcome("has_substance_misuse_in_year", OC2),
     "oc2_development_check": _outcome(
         "has_development_check_in_year", "has_development_check_in_year is not null"

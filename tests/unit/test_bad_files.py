@@ -338,6 +338,21 @@ CASES = [
         "unrecognised",
         ["match no known dataset"],
     ),
+    Case(
+        "a plan that ends before it began",
+        "social_care/ssd/2026-03-31/ssd_cp_plans.csv",
+        text(
+            "cppl_cp_plan_id,cppl_referral_id,cppl_icpc_id,cppl_person_id,cppl_cp_plan_start_date,"
+            "cppl_cp_plan_end_date,cppl_cp_plan_initial_category,cppl_cp_plan_ola,cppl_cp_plan_latest_category\n"
+            "P1,R1,I1,1000001,2024-05-01 00:00:00.000,2024-09-01 00:00:00.000,NEG,N,NEG\n"
+            "P2,R2,I2,1000002,2024-05-01 00:00:00.000,2023-09-01 00:00:00.000,NEG,N,NEG\n"
+        ),
+        "loaded",
+        ["cppl_cp_plan_end_date is before cppl_cp_plan_start_date"],
+        loaded=1,
+        quarantined=1,
+        issue=(3, "cppl_cp_plan_end_date", "before:cppl_cp_plan_start_date"),
+    ),
 ]
 
 

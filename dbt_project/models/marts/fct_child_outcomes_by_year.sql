@@ -122,11 +122,9 @@ select
             then coalesce(health.has_health_assessment_in_year, false)
     end
         as has_health_assessment_in_year,
-    case
-        when
-            cla.is_looked_after_continuously_12_months
-            then coalesce(immunisations.immunisations_up_to_date, false)
-    end as immunisations_up_to_date,
+    -- null when social care recorded no status by 31 March (the SSD may keep only each child's latest)
+    case when cla.is_looked_after_continuously_12_months then immunisations.immunisations_up_to_date end
+        as immunisations_up_to_date,
     case
         when cla.is_looked_after_continuously_12_months then coalesce(health.has_dental_check_in_year, false)
     end

@@ -180,6 +180,11 @@ def _episodes_from(
         [r, a_auth, cp_end, plan_end],
         NO_DATE,
     ).astype("datetime64[D]")
+    # a plan that would end in care only after the 18th birthday ends without it: an adult is not looked after
+    adult = care_start >= eighteenth
+    cp_to_care &= ~adult
+    plan_to_care &= ~adult
+    care_start = np.where(adult, NO_DATE, care_start).astype("datetime64[D]")
     in_care = care_start < NO_DATE
     plan_end = np.where(plan_to_care, care_start, plan_end)
     cp_end = np.where(cp_to_care, care_start, cp_end)
