@@ -223,7 +223,11 @@ def stage_link(scale: float, workdir: Path) -> dict[str, Any]:
     return {
         "figures": [
             ("records", f"{summary.records:,} describing a child, from every partner"),
-            ("strong-identifier groups", f"{summary.deterministic_groups:,}"),
+            (
+                "strong-identifier groups",
+                f"{summary.deterministic_groups:,} ({summary.contested_identifiers:,} identifiers two children "
+                "of one census carry: joined only where date of birth and sex agree)",
+            ),
             (
                 "descriptions compared",
                 f"{summary.profiles:,}; {summary.scored_pairs:,} pairs scored by Splink",
@@ -232,7 +236,9 @@ def stage_link(scale: float, workdir: Path) -> dict[str, Any]:
             ("records per second", f"{summary.records / seconds:,.0f}"),
             (
                 "quality (ground truth)",
-                f"pairwise F1 {quality.pair_f1:.4f}, cluster F1 {quality.cluster_f1:.4f}",
+                f"pairwise F1 {quality.pair_f1:.4f}, cluster F1 {quality.cluster_f1:.4f}, cluster precision "
+                f"{quality.cluster_precision:.4f}, persons joining two children "
+                f"{int(quality.persons_joining_children)}",
             ),
             ("generate and ingest", f"{prepared:.0f} s (a separate process, not in the figures above)"),
         ],
