@@ -9,6 +9,7 @@ wholechild linkage-train                                      estimate the linka
 wholechild sar --upn U | --nhs-number N | --la-person-id I | --name "F S" --dob D --reason R [--export DIR]
 wholechild audit-verify                                       check the audit log's hash chain
 wholechild returns {ssda903,cin,annex-a} --year YYYY          build, validate and publish a statutory return
+wholechild reconcile [--year YYYY]                            the marts against the DfE's figures from the returns
 """
 
 from __future__ import annotations
@@ -213,6 +214,44 @@ def cmd_returns(args: argparse.Namespace) -> int:
             f"  validation report                             {outcome.folder / 'validation' / 'validation.html'}"
         )
     return 0 if outcome.passed else 1
+
+
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    from orchestration.duckdb_files import WarehouseBusyError
+    from orchestration.returns.reconcile import reconcile_with_returns, write_report
+
+    paths = Paths.from_env()
+    if not paths.analytics_db.exists():
+        print(f"No marts at {paths.analytics_db} yet: run `wholechild run` first.", file=sys.stderr)
+        return 2
+    try:
+        reconciliation = reconcile_with_returns(paths.vault_db, paths.analytics_db)
+    except (FileNotFoundError, WarehouseBusyError, ValueError) as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    summary = write_report(reconciliation, paths.quality)
+    figures = reconciliation.summary.rename(columns={"return": "from_returns"})
+    years = summary["years"]
+    if args.year is not None and args.year not in years:
+        shown = ", ".join(map(str, years)) or "none"
+        print(f"{args.year} is not a year the extract holds whole (those it does: {shown})", file=sys.stderr)
+        return 2
+    year = args.year or (years[-1] if years else None)
+    print(
+        f"The marts against the DfE's figures worked out from the SSDA903 and CIN census returns: "
+        f"{summary['comparisons']} measure-years over {len(years)} years, {summary['differences']} differences, "
+        f"{summary['unexplained']} unexplained."
+    )
+    if year is not None:
+        print(f"\n{year} (children, or a count per child summed)    return   marts   differences")
+        for row in figures[figures.collection_year == year].itertuples():
+            print(f"  {row.measure:<49} {row.from_returns:>6} {row.marts:>7} {row.differences:>13}")
+    for row in reconciliation.differences.head(20).itertuples():
+        print(f"  {row.measure} {row.collection_year} {row.person_key}: {row.reason}")
+    print(
+        f"\nEvery difference with its child and reason: {paths.quality / 'reconciliation_with_returns.csv'}"
+    )
+    return 0 if reconciliation.passed else 1
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -486,6 +525,13 @@ def build_parser() -> argparse.ArgumentParser:
     ret.add_argument("--inspection-date", help="Annex A only: YYYY-MM-DD (default: the SSD extract's date)")
     ret.add_argument("--months", type=int, default=6, help="Annex A only: look-back window in months")
     ret.set_defaults(func=cmd_returns)
+
+    rec = sub.add_parser(
+        "reconcile",
+        help="reconcile the marts child by child with the DfE's figures worked out from the returns",
+    )
+    rec.add_argument("--year", type=int, help="collection year whose figures to show (default: the latest)")
+    rec.set_defaults(func=cmd_reconcile)
 
     bench = sub.add_parser("bench", help="time each stage and measure its peak memory, beside its target")
     bench.add_argument("--scale", type=float, default=1.0, help="1.0 is a whole Dudley-sized authority")

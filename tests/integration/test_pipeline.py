@@ -137,6 +137,16 @@ def test_the_marts_reconcile_with_the_returns_and_each_person_is_one_child(pipel
     assert (looked_after["return"] > 0).all() and (looked_after["return"] == looked_after["marts"]).all()
 
 
+def test_the_reconcile_command_says_the_same(pipeline, capsys):
+    from orchestration.cli import main
+
+    assert main(["reconcile", "--year", "2025"]) == 0
+    out = capsys.readouterr().out
+    assert "0 unexplained" in out and "looked_after_at_31_march" in out
+    assert main(["reconcile", "--year", "1999"]) == 2
+    assert "not a year the extract holds whole" in capsys.readouterr().err
+
+
 def test_every_delivery_adds_up(pipeline):
     paths, _ = pipeline
     broken = vault_scalar(
