@@ -403,7 +403,8 @@ KEY_STAGES = Table(
     title="Key stage 2 and 4 outcomes of children looked after for 12 months, compared with all pupils",
     sql=f"""
         select academic_year as time_period, pupil_group,
-               {_KS_SQL}
+               {_KS_SQL},
+               {_ACADEMIC_YEAR_COMPLETE}
         from (select *, unnest(list_filter(['All pupils', case when is_looked_after_continuously_12_months
                                             then 'Looked after 12 months' end], lambda x: x is not null))
                         as pupil_group
