@@ -306,6 +306,8 @@ OC2_HEALTH = Table(
                count(*) filter (where immunisations_up_to_date is null) as immunisations_not_recorded,
                count(*) filter (where has_dental_check_in_year) as dental_check,
                count(*) filter (where has_substance_misuse_in_year) as substance_misuse,
+               count(*) filter (where has_development_check_in_year is not null) as under_five,
+               count(*) filter (where has_development_check_in_year) as development_check,
                {_COLLECTION_YEAR_COMPLETE}
         from marts.fct_child_outcomes_by_year
         where is_looked_after_continuously_12_months and {_WINDOW} group by 1 order by 1""",
@@ -319,11 +321,14 @@ OC2_HEALTH = Table(
             "immunisations_not_recorded",
             "dental_check",
             "substance_misuse",
+            "under_five",
+            "development_check",
         ),
         rates=(
             ("health_assessment_rate", "health_assessment", "children"),
             ("immunisations_rate", "immunisations", "children"),
             ("dental_check_rate", "dental_check", "children"),
+            ("development_check_rate", "development_check", "under_five"),
         ),
     ),
     labels={
@@ -337,6 +342,9 @@ OC2_HEALTH = Table(
         "dental_check": "Teeth checked by a dentist",
         "dental_check_rate": "Dental check (%)",
         "substance_misuse": "Identified as having a substance misuse problem",
+        "under_five": "Of them, aged under 5 at 31 March",
+        "development_check": "Under 5 with a development assessment in the year",
+        "development_check_rate": "Development assessments, under 5s (%)",
     },
     charts=(Chart("line", "health_assessment_rate", title="Health assessments", y_label="%"),),
 )

@@ -712,6 +712,9 @@ def _care_tables(
     health = sim["health"]
     ha = health["assessments"]
     dn = health["dental"]
+    # a child under five has a development assessment with each health assessment (the OC2 HEALTH_CHECK)
+    born = days(sim["pop"].set_index("child_id").dob.reindex(ha.child_id).to_numpy())
+    under_five = ha[days(ha.assessment_date) < add_years(born, 5)]
     checks = pd.concat(
         [
             pd.DataFrame(
@@ -728,6 +731,14 @@ def _care_tables(
                     "period_no": dn.period_no,
                     "type": "Dental Check",
                     "date": dn.check_date,
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "child_id": under_five.child_id,
+                    "period_no": under_five.period_no,
+                    "type": "Development Check",
+                    "date": under_five.assessment_date,
                 }
             ),
         ],
