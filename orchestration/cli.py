@@ -246,8 +246,20 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
         print(f"\n{year} (children, or a count per child summed)    return   marts   differences")
         for row in figures[figures.collection_year == year].itertuples():
             print(f"  {row.measure:<49} {row.from_returns:>6} {row.marts:>7} {row.differences:>13}")
-    for row in reconciliation.differences.head(20).itertuples():
-        print(f"  {row.measure} {row.collection_year} {row.person_key}: {row.reason}")
+    differences = reconciliation.differences
+    unexplained = reconciliation.unexplained
+    explained = differences[differences.explained & (differences.collection_year == year)]
+    for title, rows in (
+        ("Unexplained, every year (these block publication)", unexplained),
+        (f"Explained, {year}", explained),
+    ):
+        if rows.empty:
+            continue
+        print(f"\n{title}: {len(rows)}")
+        for row in rows.head(20).itertuples():
+            print(f"  {row.measure} {row.collection_year} {row.person_key}: {row.reason}")
+        if len(rows) > 20:
+            print(f"  ... and {len(rows) - 20} more")
     print(
         f"\nEvery difference with its child and reason: {paths.quality / 'reconciliation_with_returns.csv'}"
     )

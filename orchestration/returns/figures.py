@@ -113,6 +113,23 @@ def figures(returns: Returns) -> pd.DataFrame:
     return out
 
 
+def broken_continuations(returns: Returns) -> pd.DataFrame:
+    """Episodes that end X1 (a new episode begins) with none starting that day after them: the child's care
+    history breaks off there, a row quarantined or missing from the extract (the DfE's rule 388). Columns
+    ``child`` (the LA child id) and ``dec``, the date it breaks off."""
+    con = duckdb.connect()
+    try:
+        _load_903(con, returns.ssda903)
+        return con.execute(
+            """select child, dec from y903_history h
+               where rec = 'X1' and dec is not null
+                 and not exists (select 1 from y903_history n where n.child = h.child and n.decom = h.dec)
+               order by child, dec"""
+        ).df()
+    finally:
+        con.close()
+
+
 # --- loading the returns -----------------------------------------------------------------------------------
 
 

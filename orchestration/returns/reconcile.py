@@ -7,7 +7,10 @@ vault issued). A difference is listed with the child and a reason; one the pipel
 it already knows is marked as such:
 
 - the authority holds two or more LA person records of one child: the return lists each (as the DfE would
-  receive them), the marts count the child once.
+  receive them), the marts count the child once;
+- the child's care history breaks off: an episode ends X1 (a new episode begins) and none follows, because
+  the row was quarantined or is missing from the extract (the 903 validator's rule 388 says the same to the
+  returns team). From that collection year on the return reads the care as going on, the marts as ended.
 
 Any other difference means the marts or the returns do not compute what the DfE computes: the check built
 on this blocks publication, and the differences are in the quality folder for whoever fixes it.
@@ -24,13 +27,25 @@ import pandas as pd
 
 from orchestration.duckdb_files import connect
 from orchestration.returns.common import Authority, latest_ended_collection_year, returns_connection
-from orchestration.returns.figures import COLUMNS, MEASURES, age_band_sql, build_returns, figures
+from orchestration.returns.figures import (
+    COLUMNS,
+    MEASURES,
+    age_band_sql,
+    broken_continuations,
+    build_returns,
+    figures,
+)
 
 # measures that look back further than a year: compared only once the extract holds that much history
 LOOKBACK_YEARS = {"long_term_stability_cohort": 2, "long_term_stability": 2}
 DUPLICATE_RECORDS = (
     "the authority holds {n} LA person records of this child: the return counts each record, "
     "the marts the child"
+)
+
+BROKEN_HISTORY = (
+    "this child's care history breaks off on {dec}: an episode ends X1 and none follows (a row quarantined "
+    "or missing from the extract; rule 388): the return reads care as going on, the marts as ended"
 )
 
 OC2 = "is_looked_after_continuously_12_months"
@@ -149,11 +164,31 @@ def _by_person(figures: pd.DataFrame, keys: pd.DataFrame) -> pd.DataFrame:
     return out.drop(columns="total")
 
 
+def _broken_from(broken: pd.DataFrame | None, keys: pd.DataFrame) -> pd.DataFrame:
+    """Per person_key, the first collection year its care history is broken in and the date it breaks."""
+    if broken is None or broken.empty:
+        return pd.DataFrame({"person_key": [], "broken_from": [], "broken_on": []})
+    dec = pd.to_datetime(broken["dec"])
+    frame = broken.assign(
+        broken_from=dec.dt.year + (dec.dt.month >= 4).astype(int), broken_on=dec.dt.strftime("%Y-%m-%d")
+    ).merge(keys, left_on="child", right_on="record_id")
+    return (
+        frame.sort_values("broken_on")
+        .groupby("person_key", as_index=False)[["broken_from", "broken_on"]]
+        .first()
+    )
+
+
 def reconcile(
-    returns_figures: pd.DataFrame, marts: pd.DataFrame, keys: pd.DataFrame, years: list[int]
+    returns_figures: pd.DataFrame,
+    marts: pd.DataFrame,
+    keys: pd.DataFrame,
+    years: list[int],
+    broken: pd.DataFrame | None = None,
 ) -> Reconciliation:
     """Compare the two, measure by measure, year by year, child by child. ``keys`` maps each LA child id
-    (record_id) to its person_key."""
+    (record_id) to its person_key; ``broken`` lists the care histories that break off (``broken_continuations``:
+    LA child id and date)."""
     first = min(years) if years else 0
     wanted = [(m, y) for m in MEASURES for y in years if y >= first + LOOKBACK_YEARS.get(m, 0)]
     index = pd.DataFrame(wanted, columns=["measure", "collection_year"])
@@ -166,17 +201,26 @@ def reconcile(
     records = keys.groupby("person_key").record_id.nunique()
     both["records"] = both["person_key"].map(records).fillna(0).astype(int)
     differing = both[both["value_return"].fillna("") != both["value_marts"].fillna("")].copy()
-    differing["explained"] = differing["records"] > 1
+    differing = differing.merge(_broken_from(broken, keys), on="person_key", how="left")
+    is_broken = differing["collection_year"] >= differing["broken_from"].fillna(9999)
+    differing["explained"] = (differing["records"] > 1) | is_broken
     differing["reason"] = [
         DUPLICATE_RECORDS.format(n=n)
         if n > 1
+        else BROKEN_HISTORY.format(dec=on)
+        if b
         else "in the return, not in the marts"
         if pd.isna(m)
         else "in the marts, not in the return"
         if pd.isna(r)
         else f"the return says {r}, the marts say {m}"
-        for n, r, m in zip(
-            differing["records"], differing["value_return"], differing["value_marts"], strict=True
+        for n, b, on, r, m in zip(
+            differing["records"],
+            is_broken,
+            differing["broken_on"],
+            differing["value_return"],
+            differing["value_marts"],
+            strict=True,
         )
     ]
     summary = _summary(ours, theirs, differing, index)
@@ -224,13 +268,14 @@ def reconcile_with_returns(vault_db: Path, analytics_db: Path) -> Reconciliation
         marts = mart_figures(analytics, years)
     con = returns_connection(vault_db)
     try:
-        ours = figures(build_returns(con, years, Authority.from_env()))
+        returns = build_returns(con, years, Authority.from_env())
+        ours, broken = figures(returns), broken_continuations(returns)
         keys = con.execute(
             "select record_id, person_key from vault.identity.record_keys where namespace = 'la_person'"
         ).df()
     finally:
         con.close()
-    return reconcile(ours, marts, keys, years)
+    return reconcile(ours, marts, keys, years, broken)
 
 
 def write_report(reconciliation: Reconciliation, folder: Path) -> dict:

@@ -4,8 +4,8 @@ reconciliation's verdicts on a made-up difference of each kind."""
 import pandas as pd
 import pytest
 
-from orchestration.returns.figures import Returns, figures
-from orchestration.returns.reconcile import DUPLICATE_RECORDS, reconcile
+from orchestration.returns.figures import Returns, broken_continuations, figures
+from orchestration.returns.reconcile import BROKEN_HISTORY, DUPLICATE_RECORDS, reconcile
 from orchestration.returns.ssda903.build import COLUMNS
 
 
@@ -229,3 +229,40 @@ def test_every_kind_of_difference_is_named_and_only_duplicate_records_are_explai
     assert not result.passed
     row = result.summary.set_index(["measure", "collection_year"]).loc[("looked_after_at_31_march", 2025)]
     assert (row["return"], row["marts"], row["differences"]) == (3, 3, 2)
+
+
+def test_a_care_history_that_breaks_off_explains_differences_from_that_year_only():
+    # k: an episode ends X1 on 15 November 2022 and its continuation is missing from the extract (rule 388);
+    # m: an X1 whose continuation is there; n: an X1 the next episode does not start on (a gap, also 388)
+    header = [{"CHILD": c, "DOB": "01/01/2012"} for c in "kmn"]
+    episodes = [
+        _ep("k", "01/06/2021", "S", "U4", "15/11/2022", "X1"),
+        _ep("m", "01/06/2021", "S", "U4", "15/11/2022", "X1"),
+        _ep("m", "15/11/2022", "P", "U5"),
+        _ep("n", "01/06/2021", "S", "U4", "15/11/2022", "X1"),
+        _ep("n", "20/11/2022", "P", "U5"),
+    ]
+    broken = broken_continuations(Returns(ssda903={2023: _903(header, episodes)}, cin={}))
+    assert list(broken.child) == ["k", "n"]
+    assert [str(d)[:10] for d in broken.dec] == ["2022-11-15", "2022-11-15"]
+
+    returned = pd.DataFrame(
+        [
+            ("looked_after_12_months", 2022, "K1", "1"),  # before it breaks: a difference like any other
+            ("looked_after_12_months", 2023, "K1", "1"),  # the return reads care as going on
+            ("looked_after_12_months", 2023, "M1", "1"),
+        ],
+        columns=["measure", "collection_year", "child", "value"],
+    )
+    marts = pd.DataFrame([("looked_after_12_months", 2023, "pk_m", "1")], columns=returned.columns)
+    keys = pd.DataFrame({"record_id": ["K1", "M1"], "person_key": ["pk_k", "pk_m"]})
+    broken = pd.DataFrame({"child": ["K1"], "dec": [pd.Timestamp(2022, 11, 15)]})
+    result = reconcile(returned, marts, keys, [2022, 2023], broken)
+    found = {
+        (r.collection_year, r.person_key): (r.reason, r.explained) for r in result.differences.itertuples()
+    }
+    assert found == {
+        (2022, "pk_k"): ("in the return, not in the marts", False),
+        (2023, "pk_k"): (BROKEN_HISTORY.format(dec="2022-11-15"), True),
+    }
+    assert not result.passed  # the 2022 difference still blocks
