@@ -151,7 +151,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"  vault              {paths.vault_db}  (identifiable: pipeline account only)")
     print("  delivery manifest  wholechild deliveries")
     for name, year, seconds, folder, status in returns:
-        print(f"  return {name:<11} {year}  {status} in {seconds:.1f} s: {folder}")
+        print(f"  return {name:<11} {year}  {status} in {seconds:.1f} s" + (f": {folder}" if folder else ""))
     return 0 if result.success else 1
 
 
@@ -167,6 +167,11 @@ def _run_returns(defs, instance, paths: Paths, log_level: str) -> list[tuple[str
         ("cin_census_return", "cin", year),
         ("annex_a_return", "annex_a", None),
     ):
+
+        def attempts(name: str = name) -> list[Path]:
+            return [p.resolve() for p in (paths.published / "returns" / name).glob("*/last_attempt")]
+
+        before = set(attempts())
         started = time.perf_counter()
         run = defs.resolve_job_def(job_name).execute_in_process(
             instance=instance,
@@ -175,11 +180,17 @@ def _run_returns(defs, instance, paths: Paths, log_level: str) -> list[tuple[str
             run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
         )
         seconds = time.perf_counter() - started
-        attempts = sorted(
-            (paths.published / "returns" / name).glob("*/last_attempt"), key=lambda p: p.resolve().name
-        )
-        folder = str(attempts[-1].resolve()) if attempts else "(none)"
-        status = "ready to submit" if run.success else "NOT ready (see validation/ in the folder)"
+        made = sorted(set(attempts()) - before, key=lambda p: p.name)
+        if made:
+            folder = str(made[-1])
+            status = "ready to submit" if run.success else "NOT ready (see validation/ in the folder)"
+        else:  # it failed before it wrote an attempt: say why here, there is no folder to look in
+            errors = [e.step_failure_data.error for e in run.all_events if e.is_step_failure]
+            error = errors[0] if errors else None
+            while error is not None and error.cause is not None:  # past dagster's wrapper, to the reason
+                error = error.cause
+            message = error.message.strip().splitlines()[-1] if error else "no step ran"
+            folder, status = "", f"NOT built ({message})"
         done.append((name, partition or "", seconds, folder, status))
     return done
 
