@@ -347,6 +347,21 @@ _903_SQL = (
 
 # --- the CIN census -----------------------------------------------------------------------------------------
 
+
+def _timed(table: str, start: str, end: str, limit: int, measure: str, within: str) -> str:
+    """Events that ended in the year (the count per child) and those that ended within ``limit`` working days
+    of their start (working days: the DfE's, weekends and England's bank holidays left out)."""
+    return f"""with timed as (
+            select t.*, e.n - b.n as working_days from {table} t
+            join working_days b on b.day = t.{start} join working_days e on e.day = t.{end}
+            where t.{end} between make_date(t.collection_year - 1, 4, 1) and make_date(t.collection_year, 3, 31)
+        )
+        select '{measure}' as measure, collection_year, child, count(*)::varchar as value from timed group by all
+        union all
+        select '{within}', collection_year, child, count(*)::varchar from timed
+        where working_days <= {limit} group by all"""
+
+
 _CIN_SQL = (
     """select 'in_need_at_31_march' as measure, collection_year, child, '1' as value from cin_details
         where not nfa and referral_date <= make_date(collection_year, 3, 31)
@@ -370,30 +385,28 @@ _CIN_SQL = (
         union all
         select 're_referrals_within_12_months', collection_year, child, count(*)::varchar from flagged
         where is_re_referral group by all""",
-    """with done as (
-            select a.*, e.n - s.n as working_days from cin_assessments a
-            join working_days s on s.day = a.started join working_days e on e.day = a.authorised
-            where a.authorised between make_date(a.collection_year - 1, 4, 1) and make_date(a.collection_year, 3, 31)
-        )
-        select 'assessments_completed' as measure, collection_year, child, count(*)::varchar as value from done
-        group by all
-        union all
-        select 'assessments_within_45_working_days', collection_year, child, count(*)::varchar from done
-        where working_days <= 45 group by all""",
+    # assessments authorised in the year, and within 45 working days of their start
+    _timed(
+        "cin_assessments",
+        "started",
+        "authorised",
+        45,
+        "assessments_completed",
+        "assessments_within_45_working_days",
+    ),
     """select 's47_enquiries_started' as measure, collection_year, child, count(*)::varchar as value
         from cin_section_47
         where started between make_date(collection_year - 1, 4, 1) and make_date(collection_year, 3, 31)
         group by all""",
-    """with held as (
-            select s.*, e.n - b.n as working_days from cin_section_47 s
-            join working_days b on b.day = s.started join working_days e on e.day = s.icpc
-            where s.icpc between make_date(s.collection_year - 1, 4, 1) and make_date(s.collection_year, 3, 31)
-        )
-        select 'initial_cp_conferences' as measure, collection_year, child, count(*)::varchar as value from held
-        group by all
-        union all
-        select 'initial_cp_conferences_within_15_working_days', collection_year, child, count(*)::varchar
-        from held where working_days <= 15 group by all""",
+    # initial child protection conferences held in the year, and within 15 working days of the S47's start
+    _timed(
+        "cin_section_47",
+        "started",
+        "icpc",
+        15,
+        "initial_cp_conferences",
+        "initial_cp_conferences_within_15_working_days",
+    ),
     """with started as (
             select * from cin_plans
             where started between make_date(collection_year - 1, 4, 1) and make_date(collection_year, 3, 31)

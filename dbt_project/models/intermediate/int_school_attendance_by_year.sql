@@ -8,26 +8,24 @@
 
     Rates: sessions missed over sessions possible; persistently absent at 10% or more of possible sessions
     missed, severely absent at 50% or more (at pupil level, across the pupil's enrolments). -#}
+{%- set enrolment_models = [
+    'stg_school_census__pupils_on_roll',
+    'stg_school_census__pupils_no_longer_on_roll',
+] %}
+
 with enrolments as (
-    select
-        person_key,
-        attendance_academic_year,
-        birth_month,
-        sessions_possible,
-        coalesce(sessions_authorised_absence, 0) as sessions_authorised_absence,
-        coalesce(sessions_unauthorised_absence, 0) as sessions_unauthorised_absence
-    from {{ ref('stg_school_census__pupils_on_roll') }}
-    where sessions_possible is not null
-    union all
-    select
-        person_key,
-        attendance_academic_year,
-        birth_month,
-        sessions_possible,
-        coalesce(sessions_authorised_absence, 0) as sessions_authorised_absence,
-        coalesce(sessions_unauthorised_absence, 0) as sessions_unauthorised_absence
-    from {{ ref('stg_school_census__pupils_no_longer_on_roll') }}
-    where sessions_possible is not null
+    {%- for enrolments in enrolment_models %}
+        select
+            person_key,
+            attendance_academic_year,
+            birth_month,
+            sessions_possible,
+            coalesce(sessions_authorised_absence, 0) as sessions_authorised_absence,
+            coalesce(sessions_unauthorised_absence, 0) as sessions_unauthorised_absence
+        from {{ ref(enrolments) }}
+        where sessions_possible is not null
+        {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
 ),
 
 of_compulsory_school_age as (
