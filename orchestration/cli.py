@@ -125,8 +125,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(
             f"\nGate failed: {failure.asset_key.to_user_string()} / {failure.check_name}: {failure.description}"
         )
+    reasons = {e.step_key: _reason(e.step_failure_data.error) for e in result.all_events if e.is_step_failure}
     for step in failed_steps:
-        print(f"Step failed: {step}")
+        print(f"Step failed: {step}" + (f": {reasons[step]}" if step in reasons else ""))
 
     # a return that is not ready is reported below, with where its validation report is: no stack trace
     returns = (
@@ -153,6 +154,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     for name, year, seconds, folder, status in returns:
         print(f"  return {name:<11} {year}  {status} in {seconds:.1f} s" + (f": {folder}" if folder else ""))
     return 0 if result.success else 1
+
+
+def _reason(error) -> str:
+    """A failed step's reason in one line: past dagster's wrapper, the error that caused it."""
+    while error is not None and error.cause is not None:
+        error = error.cause
+    return error.message.strip().splitlines()[-1] if error is not None else "no reason recorded"
 
 
 def _run_returns(defs, instance, paths: Paths, log_level: str) -> list[tuple[str, str, float, str, str]]:
@@ -186,11 +194,7 @@ def _run_returns(defs, instance, paths: Paths, log_level: str) -> list[tuple[str
             status = "ready to submit" if run.success else "NOT ready (see validation/ in the folder)"
         else:  # it failed before it wrote an attempt: say why here, there is no folder to look in
             errors = [e.step_failure_data.error for e in run.all_events if e.is_step_failure]
-            error = errors[0] if errors else None
-            while error is not None and error.cause is not None:  # past dagster's wrapper, to the reason
-                error = error.cause
-            message = error.message.strip().splitlines()[-1] if error else "no step ran"
-            folder, status = "", f"NOT built ({message})"
+            folder, status = "", f"NOT built ({_reason(errors[0]) if errors else 'no step ran'})"
         done.append((name, partition or "", seconds, folder, status))
     return done
 

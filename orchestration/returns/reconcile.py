@@ -167,7 +167,13 @@ def _by_person(figures: pd.DataFrame, keys: pd.DataFrame) -> pd.DataFrame:
 def _broken_from(broken: pd.DataFrame | None, keys: pd.DataFrame) -> pd.DataFrame:
     """Per person_key, the first collection year its care history is broken in and the date it breaks."""
     if broken is None or broken.empty:
-        return pd.DataFrame({"person_key": [], "broken_from": [], "broken_on": []})
+        return pd.DataFrame(
+            {
+                "person_key": pd.Series(dtype=str),
+                "broken_from": pd.Series(dtype=int),
+                "broken_on": pd.Series(dtype=str),
+            }
+        )
     dec = pd.to_datetime(broken["dec"])
     frame = broken.assign(
         broken_from=dec.dt.year + (dec.dt.month >= 4).astype(int), broken_on=dec.dt.strftime("%Y-%m-%d")

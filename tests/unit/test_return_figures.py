@@ -266,3 +266,9 @@ def test_a_care_history_that_breaks_off_explains_differences_from_that_year_only
         (2023, "pk_k"): (BROKEN_HISTORY.format(dec="2022-11-15"), True),
     }
     assert not result.passed  # the 2022 difference still blocks
+
+    # no history breaks off (what a clean authority gives): the same differences, none explained by it
+    none = broken_continuations(Returns(ssda903={2023: _903(header[1:2], episodes[1:3])}, cin={}))
+    assert none.empty
+    result = reconcile(returned, marts, keys, [2022, 2023], none)
+    assert result.differences.explained.tolist() == [False, False]
