@@ -7,7 +7,8 @@
 3. Splink (``model.py``) scores pairs of descriptions from different groups; the best score between two
    groups is their edge.
 4. ``cluster.py`` joins groups whose edge reaches the link threshold, never putting two records of one
-   census (or other one-row-per-child delivery) in one person, nor a pair a reviewer said differ.
+   census (or other one-row-per-child delivery) in one person, nor two groups with different NHS numbers,
+   nor a pair a reviewer said differ.
 5. Keys: each person keeps the key most of its records already had, so new deliveries, added records
    and full rebuilds do not re-key a child; merges and splits are written to ``identity.key_events``.
    Uncertain pairs go to the clerical review file (``review.py``).
@@ -103,6 +104,18 @@ def _deterministic_groups(con: duckdb.DuckDBPyConnection) -> int:
     return con.execute("select count(distinct dc) from _dc").fetchall()[0][0]
 
 
+# (node, grp) over the groups in _dc: a person holds at most one row of a delivery that lists each child
+# once, and one NHS number. Groups holding an uncontested NHS number each hold a different one (sharing one
+# made them one group), so two of them are two children however alike they look, and a record that names
+# neither (no NHS number, no UPN) cannot bridge them.
+EXCLUSIVE_SQL = """
+    select d.dc as node, r.exclusive_group as grp from identity.person_records r join _dc d using (rid)
+    where r.exclusive_group is not null
+    union all
+    select d.dc, 'one NHS number' from identity.person_records r join _dc d using (rid)
+    where r.nhs_token is not null and r.nhs_token not in (select token from _contested where kind = 'nhs')"""
+
+
 def _profiles(con: duckdb.DuckDBPyConnection):
     """Distinct descriptions within each group, as a frame for Splink. A contested identifier is no evidence
     either way, so Splink sees it as missing."""
@@ -176,8 +189,7 @@ def link(
         con,
         nodes="select distinct dc as node from _dc",
         edges="select a, b, p from _group_edges where (a, b) not in (select a, b from _cannot)",
-        exclusive="""select d.dc as node, r.exclusive_group as grp from identity.person_records r
-                     join _dc d using (rid) where r.exclusive_group is not null""",
+        exclusive=EXCLUSIVE_SQL,
         cannot_link="select a, b from _cannot",
         link_threshold=link_threshold,
         out="_person_of_group",

@@ -10,7 +10,7 @@ import pytest
 from orchestration import audit
 from orchestration.identity.cluster import connected_components, constrained_clusters
 from orchestration.identity.integrity import persons_holding_two_children
-from orchestration.identity.linkage import _contested_identifiers, _deterministic_groups
+from orchestration.identity.linkage import EXCLUSIVE_SQL, _contested_identifiers, _deterministic_groups
 from orchestration.identity.pseudonyms import (
     KEY_ENV,
     PseudonymKey,
@@ -165,6 +165,54 @@ def test_an_uncontested_identifier_still_joins_records_that_disagree_on_everythi
     )
     assert _contested_identifiers(con) == 0
     assert _groups(con) == [[1, 2, 3]]
+
+
+def test_a_record_with_no_identifier_cannot_bridge_two_children_with_different_nhs_numbers():
+    """Seen at scale 1: two girls of one name born on one day, each with her own NHS number and UPN. One
+    census row of the second girl had lost its UPN; it scored 0.998 against each girl's records (name, date
+    of birth and sex, nothing against), and the chain made the two girls one person. Groups with different
+    NHS numbers are now never one person; a record without any identifier next to a group without an NHS
+    number (the authority's second record of a child) still joins it."""
+    con = duckdb.connect()
+    _records(
+        con,
+        [
+            (1, "la_person", "11", "ssd_person", None, "N1", "U1", None, "F", "2012-07-08"),  # the first girl
+            (2, "la_person", "22", "ssd_person", None, "N2", "U2", None, "F", "2012-07-08"),  # the second
+            (3, "pupil", "p1", "census", "C1", None, "U2", None, "F", "2012-07-08"),
+            (4, "pupil", "p2", "census", "C2", None, None, None, "F", "2012-07-08"),  # her row without a UPN
+            (5, "la_person", "33", "ssd_person", None, "N3", "U3", None, "M", "2010-01-01"),  # a boy
+            (
+                6,
+                "la_person",
+                "34",
+                "ssd_person",
+                None,
+                None,
+                None,
+                None,
+                "M",
+                "2010-01-01",
+            ),  # his second record
+            (7, "pupil", "p3", "census", "C2", None, None, None, "M", "2010-01-01"),  # his row without a UPN
+        ],
+    )
+    _contested_identifiers(con)
+    assert _groups(con) == [[1], [2, 3], [4], [5], [6], [7]]
+    con.execute("create table n as select distinct dc as node from _dc")
+    dc = dict(con.execute("select rid, dc from _dc").fetchall())
+    con.execute(
+        "create table e as select * from (values (?, ?, 0.998), (?, ?, 0.998), (?, ?, 0.998), (?, ?, 0.97))"
+        " t(a, b, p)",
+        [dc[4], dc[1], dc[4], dc[2], dc[7], dc[5], dc[6], dc[7]],
+    )
+    constrained_clusters(
+        con, "select node from n", "select * from e", EXCLUSIVE_SQL, "select 0 as a, 0 as b", 0.95, "_out"
+    )
+    con.execute(
+        "create table _r as select d.rid as node, o.component from _dc d join _out o on o.node = d.dc"
+    )
+    assert _components(con, "_r") == [[1], [2, 3], [4], [5, 6, 7]]
 
 
 def _keyed(con, keys):
