@@ -197,7 +197,7 @@ def link(
     linked = con.execute(f"select count(*) from _group_edges where p >= {link_threshold}").fetchall()[0][0]
     to_review = 0
     if review_folder is not None:
-        to_review = write_review_file(con, review_folder, _review_candidates(link_threshold))
+        to_review = write_review_file(con, review_folder, _review_candidates())
     con.execute(
         """create or replace temp table _members as
            select distinct r.namespace, r.record_id, c.component
@@ -221,9 +221,10 @@ def link(
     )
 
 
-def _review_candidates(link_threshold: float) -> str:
-    """For each pair of groups scored below the link threshold (but at least the review threshold), the best
-    pair of records behind it, with what a reviewer needs to decide."""
+def _review_candidates() -> str:
+    """For each pair of groups scored at least the review threshold that did not become one person (below
+    the link threshold, or above it and held apart: two rows of one census, two NHS numbers), the best pair
+    of records behind it, with what a reviewer needs to decide."""
     side = ", ".join(
         f"{p}.{c} as {p[-1]}_{c}"
         for p in ("ra", "rb")
@@ -233,7 +234,7 @@ def _review_candidates(link_threshold: float) -> str:
         select p.match_probability as probability, {side}
         from (select *, row_number() over (partition by least(dc_l, dc_r), greatest(dc_l, dc_r)
                                             order by match_probability desc, profile_id_l, profile_id_r) as n
-              from _pairs where match_probability < {link_threshold}) p
+              from _pairs) p
         join (select profile_id, min(rid) as rid from _profile_of group by profile_id) pa
           on pa.profile_id = p.profile_id_l
         join (select profile_id, min(rid) as rid from _profile_of group by profile_id) pb
