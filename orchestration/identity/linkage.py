@@ -105,15 +105,21 @@ def _deterministic_groups(con: duckdb.DuckDBPyConnection) -> int:
 
 
 # (node, grp) over the groups in _dc: a person holds at most one row of a delivery that lists each child
-# once, and one NHS number. Groups holding an uncontested NHS number each hold a different one (sharing one
-# made them one group), so two of them are two children however alike they look, and a record that names
-# neither (no NHS number, no UPN) cannot bridge them.
+# once, one NHS number and one UPN (with the UPNs it replaced, which the former-UPN link puts in its group).
+# Groups holding an uncontested NHS number each hold a different one (sharing one made them one group), so
+# two of them are two children however alike they look, and a record naming neither cannot bridge them;
+# the same for UPNs, a pupil's for life.
 EXCLUSIVE_SQL = """
     select d.dc as node, r.exclusive_group as grp from identity.person_records r join _dc d using (rid)
     where r.exclusive_group is not null
     union all
     select d.dc, 'one NHS number' from identity.person_records r join _dc d using (rid)
-    where r.nhs_token is not null and r.nhs_token not in (select token from _contested where kind = 'nhs')"""
+    where r.nhs_token is not null and r.nhs_token not in (select token from _contested where kind = 'nhs')
+    union all
+    select d.dc, 'one UPN' from identity.person_records r join _dc d using (rid)
+    where (r.upn_token is not null and r.upn_token not in (select token from _contested where kind = 'upn'))
+       or (r.former_upn_token is not null
+           and r.former_upn_token not in (select token from _contested where kind = 'upn'))"""
 
 
 def _profiles(con: duckdb.DuckDBPyConnection):

@@ -171,8 +171,8 @@ def test_a_record_with_no_identifier_cannot_bridge_two_children_with_different_n
     """Seen at scale 1: two girls of one name born on one day, each with her own NHS number and UPN. One
     census row of the second girl had lost its UPN; it scored 0.998 against each girl's records (name, date
     of birth and sex, nothing against), and the chain made the two girls one person. Groups with different
-    NHS numbers are now never one person; a record without any identifier next to a group without an NHS
-    number (the authority's second record of a child) still joins it."""
+    NHS numbers, or different UPNs, are now never one person; a record without any identifier next to a
+    group without one (the authority's second record of a child) still joins it."""
     con = duckdb.connect()
     _records(
         con,
@@ -195,16 +195,19 @@ def test_a_record_with_no_identifier_cannot_bridge_two_children_with_different_n
                 "2010-01-01",
             ),  # his second record
             (7, "pupil", "p3", "census", "C2", None, None, None, "M", "2010-01-01"),  # his row without a UPN
+            # two more look-alikes: one known to social care by her UPN, the other a pupil with another UPN
+            (8, "la_person", "44", "ssd_person", None, "N4", "U4", None, "F", "2013-09-14"),
+            (9, "pupil", "p4", "census", "C3", None, "U5", None, "F", "2013-09-14"),
         ],
     )
     _contested_identifiers(con)
-    assert _groups(con) == [[1], [2, 3], [4], [5], [6], [7]]
+    assert _groups(con) == [[1], [2, 3], [4], [5], [6], [7], [8], [9]]
     con.execute("create table n as select distinct dc as node from _dc")
     dc = dict(con.execute("select rid, dc from _dc").fetchall())
     con.execute(
-        "create table e as select * from (values (?, ?, 0.998), (?, ?, 0.998), (?, ?, 0.998), (?, ?, 0.97))"
-        " t(a, b, p)",
-        [dc[4], dc[1], dc[4], dc[2], dc[7], dc[5], dc[6], dc[7]],
+        "create table e as select * from (values (?, ?, 0.998), (?, ?, 0.998), (?, ?, 0.998), (?, ?, 0.97),"
+        " (?, ?, 0.988)) t(a, b, p)",
+        [dc[4], dc[1], dc[4], dc[2], dc[7], dc[5], dc[6], dc[7], dc[8], dc[9]],
     )
     constrained_clusters(
         con, "select node from n", "select * from e", EXCLUSIVE_SQL, "select 0 as a, 0 as b", 0.95, "_out"
@@ -212,7 +215,7 @@ def test_a_record_with_no_identifier_cannot_bridge_two_children_with_different_n
     con.execute(
         "create table _r as select d.rid as node, o.component from _dc d join _out o on o.node = d.dc"
     )
-    assert _components(con, "_r") == [[1], [2, 3], [4], [5, 6, 7]]
+    assert _components(con, "_r") == [[1], [2, 3], [4], [5, 6, 7], [8], [9]]
 
 
 def _keyed(con, keys):
