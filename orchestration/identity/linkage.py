@@ -171,16 +171,21 @@ def link(
         pairs = linkage_model.predict(profiles, model, threshold=review_threshold)
     else:
         pairs = profiles.iloc[0:0][["profile_id"]].rename(columns={"profile_id": "profile_id_l"})
-        pairs = pairs.assign(profile_id_r=0, dc_l=0, dc_r=0, match_probability=0.0)
+        pairs = pairs.assign(profile_id_r=0, dc_l=0, dc_r=0, match_probability=0.0, dob_agrees=False)
     con.register("_pairs_in", pairs)
     con.execute("create or replace temp table _pairs as select * from _pairs_in")
     con.unregister("_pairs_in")
 
-    # between two groups, their best pair; a reviewer's cannot-link holds two groups apart
+    # between two groups, their best pair; a reviewer's cannot-link holds two groups apart. Two groups share
+    # no identifier (else they would be one), so the likeness is all there is: it links only where the dates
+    # of birth agree exactly. A near miss (a day and month swapped, a digit out) is as likely a look-alike
+    # as a keying slip, and goes to a person instead (the clerical review file).
     con.execute(
-        """create or replace temp table _group_edges as
-           select least(dc_l, dc_r) as a, greatest(dc_l, dc_r) as b, max(match_probability) as p
-           from _pairs group by all"""
+        f"""create or replace temp table _group_edges as
+            select least(dc_l, dc_r) as a, greatest(dc_l, dc_r) as b,
+                   max(case when dob_agrees then match_probability
+                            else least(match_probability, {link_threshold} / 2 + {review_threshold} / 2) end) as p
+            from _pairs group by all"""
     )
     con.execute(
         """create or replace temp table _cannot as

@@ -143,13 +143,16 @@ def load_model(path: Path = MODEL_PATH) -> dict:
 
 def predict(profiles: pd.DataFrame, model: dict, threshold: float = REVIEW_THRESHOLD) -> pd.DataFrame:
     """Scored pairs of profiles at or above ``threshold``: profile_id_l, profile_id_r, dc_l, dc_r,
-    match_probability."""
+    match_probability, and dob_agrees (both dates of birth known and equal)."""
     splink_model = {k: v for k, v in model.items() if k != "wholechild"}
     linker, con = _linker(profiles, splink_model)
     try:
         scored = linker.inference.predict(threshold_match_probability=threshold)
-        return con.execute(
+        pairs = con.execute(
             f"select profile_id_l, profile_id_r, dc_l, dc_r, match_probability from {scored.physical_name}"
         ).df()
     finally:
         con.close()
+    dob = profiles.set_index("profile_id").dob
+    left, right = pairs.profile_id_l.map(dob), pairs.profile_id_r.map(dob)
+    return pairs.assign(dob_agrees=(left == right) & left.notna())

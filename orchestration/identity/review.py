@@ -2,7 +2,9 @@
 
 Each run writes ``clerical_review.csv`` (in the identity folder beside the vault: it shows names and dates
 of birth, so it is as restricted as the vault). Every row is a pair of records from two groups the model
-scored between the review and link thresholds, or a pair someone has already decided. A reviewer fills in
+scored at or above the review threshold that did not become one person (below the link threshold; dates of
+birth that differ, which never link without a person; or held apart by two census rows, two NHS numbers or
+two UPNs), or a pair someone has already decided. A reviewer fills in
 ``decision`` with ``must-link`` or ``cannot-link``; the next run reads the file, records each decision in
 the vault (``identity.clerical_decisions``) and honours it from then on, even if the file is lost.
 """
