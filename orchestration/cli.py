@@ -15,6 +15,7 @@ wholechild reconcile [--year YYYY]                            the marts against 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections import defaultdict
@@ -573,7 +574,13 @@ def main(argv: list[str] | None = None) -> int:
         from orchestration.synthetic import DEFAULT_FAULT_RATE
 
         args.faults = DEFAULT_FAULT_RATE
-    return args.func(args)
+    try:
+        return args.func(args)
+    except (
+        BrokenPipeError
+    ):  # the reader went away (`wholechild reconcile | head`): stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":
