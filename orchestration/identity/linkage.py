@@ -6,9 +6,9 @@
    UPN equal to another record's UPN), or joined by a reviewer's must-link, are one group.
 3. Splink (``model.py``) scores pairs of descriptions from different groups; the best score between two
    groups is their edge.
-4. ``cluster.py`` joins groups whose edge reaches the link threshold, never putting two records of one
-   census (or other one-row-per-child delivery) in one person, nor two groups with different NHS numbers,
-   nor a pair a reviewer said differ.
+4. ``cluster.py`` joins groups whose edge reaches the link threshold with the same date of birth, never
+   putting two records of one census (or other one-row-per-child delivery) in one person, nor two groups
+   with different NHS numbers or UPNs, nor a pair a reviewer said differ.
 5. Keys: each person keeps the key most of its records already had, so new deliveries, added records
    and full rebuilds do not re-key a child; merges and splits are written to ``identity.key_events``.
    Uncertain pairs go to the clerical review file (``review.py``).
