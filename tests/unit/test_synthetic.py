@@ -291,3 +291,13 @@ def test_no_result_or_record_is_dated_after_the_extract(clean_authority):
 
 def _read_path(path, column):
     return pd.read_csv(path, dtype=str, usecols=[column])[column]
+
+
+def test_no_progress_8_for_cohorts_whose_key_stage_2_tests_were_cancelled(clean_authority):
+    """KS2 tests were cancelled in 2020 and 2021, so the GCSE cohorts of 2025 and 2026 have no Progress 8
+    (the DfE publishes none for them); earlier cohorts have it."""
+    ks4 = clean_authority.landing / "schools" / "ks4"
+    p8_2024 = _read_path(ks4 / "ks4_results_2024.csv", "KS4_P8SCORE")
+    p8_2025 = _read_path(ks4 / "ks4_results_2025.csv", "KS4_P8SCORE")
+    assert p8_2024.notna().mean() > 0.9
+    assert p8_2025.isna().all()

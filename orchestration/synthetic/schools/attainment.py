@@ -100,6 +100,9 @@ def _ks4(
     p8 = np.round(progress_latent * 1.1 - 0.1, 2)
     school = schools.iloc[rows.school_no.to_numpy()]
     absent = rng.random(n) < 0.03
+    # Progress 8 needs the pupil's key stage 2 tests, five years before: none for the cohorts of 2024/25 and
+    # 2025/26, whose tests were cancelled (the DfE publishes no Progress 8 for them)
+    no_baseline = np.isin(rows.year.to_numpy() - 5, list(NO_KS2_TESTS))
     return pd.DataFrame(
         {
             "KS4_ACADYR": [f"{y - 1}/{y}" for y in rows.year.to_numpy()],
@@ -107,7 +110,7 @@ def _ks4(
             "KS4_ESTAB": school.estab.to_numpy(),
             "KS4_URN": school.urn.to_numpy(),
             "KS4_ATT8": np.where(absent, "0", (att8 / 1.0).round(1).astype(str)),
-            "KS4_P8SCORE": np.where(absent, "", p8.astype(str)),
+            "KS4_P8SCORE": np.where(absent | no_baseline, "", p8.astype(str)),
             "KS4_ENG_GRADE": np.where(absent, "", english.astype(str)),
             "KS4_MAT_GRADE": np.where(absent, "", maths.astype(str)),
             "KS4_L2BASICS_94": ((english >= 4) & (maths >= 4) & ~absent).astype(int).astype(str),
