@@ -15,7 +15,9 @@ Three readers, one result: for every table of the contract, a temporary DuckDB t
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import re
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -33,13 +35,17 @@ from orchestration.ingest.textfile import (
     decode,
     header_fields,
     line_count_if_simple,
-    record_start_lines,
+    record_spans,
     scan_plain_utf8,
 )
 
 XLSX_MAGIC = b"PK\x03\x04"
 HEADER_SEARCH_ROWS = 12
 HEAD_BYTES = 1 << 20  # enough of a text file to hold its header
+# the longest record the CSV reader takes (DuckDB's own default): a longer one is quarantined with its line.
+# DuckDB reports one a little longer than this as rejected, but skips one longer than its read buffer
+# (16 times this) without a word, so the records are also counted from the bytes and the two must agree.
+MAX_RECORD_BYTES = 2 * 1024 * 1024
 ISSUE_COLUMNS = ["_row", "column_name", "rule", "severity", "value", "message"]
 
 
@@ -59,6 +65,9 @@ class Staged:
     cell_issues: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ISSUE_COLUMNS))
     missing_required: list[str] = field(default_factory=list)
     absent: bool = False  # the file has no such table at all (a workbook without that list)
+    # the rows the file holds, counted from its bytes apart from the reader (None: the reader's count is
+    # the file's own, as for a workbook's sheet or an XML document's elements)
+    records: int | None = None
 
 
 @dataclass
@@ -124,7 +133,7 @@ def _stage_text(con: duckdb.DuckDBPyConnection, temp: str, source: Path, names: 
     con.execute(
         f"""create or replace temp table {temp}_text as select * from read_csv({_lit(str(source))},
             header = true, delim = ',', quote = '"', escape = '"', store_rejects = true, auto_detect = false,
-            columns = {{{columns}}})"""
+            max_line_size = {MAX_RECORD_BYTES}, columns = {{{columns}}})"""
     )
 
 
@@ -161,35 +170,37 @@ def read_csv(con: duckdb.DuckDBPyConnection, table: Table, path: Path, file_name
         del raw
         text, encoding = decoded.text_bytes, decoded.encoding
         simple = line_count_if_simple(text)
-        data_lines = record_start_lines(text)[1:] if simple is None else None
+        spans = record_spans(text) if simple is None else None
         names, extras = _names_for(table, header_fields(text))
         source = path
         if decoded.transcoded:
             source = Path(tempfile.mkstemp(prefix="utf8-", suffix=".csv", dir=scratch)[1])
             source.write_bytes(text)
         try:
-            if (len(data_lines) if data_lines is not None else simple - 1) > 0:
+            if (len(spans[0]) - 1 if spans is not None else simple - 1) > 0:
                 _stage_text(con, temp, source, names)
         finally:
             if source != path:
                 source.unlink(missing_ok=True)
     else:
         encoding, simple = "utf-8", plain.lines
-        data_lines = record_start_lines(path.read_bytes())[1:] if simple is None else None
+        spans = record_spans(path.read_bytes()) if simple is None else None
     notes = [] if encoding == "utf-8" else [f"read as {encoding}"]
     missing = [c for c in table.required if c not in names]
 
     def whole_text() -> bytes:
         return text if text is not None else path.read_bytes()
 
-    records = len(data_lines) if data_lines is not None else simple - 1
+    # the records the file holds, counted from its bytes alone (not from what the reader returned): the
+    # lines, when that count proves to be the records, else a scan for where records start
+    records = len(spans[0]) - 1 if spans is not None else simple - 1
     if records <= 0:
         empty = "".join(f", null::varchar as {_q(n)}" for n in names)
         con.execute(
             f"create or replace temp table {temp} as"
             f" select null::bigint as _row, null::bigint as _line, null::varchar as _sheet{empty} where false"
         )
-        return Read([Staged(table, temp, names, extras, 0, missing_required=missing)], notes)
+        return Read([Staged(table, temp, names, extras, 0, missing_required=missing, records=0)], notes)
     if failure is not None:
         raise failure
     rows = con.execute(f"select count(*) from {temp}_text").fetchall()[0][0]
@@ -198,16 +209,41 @@ def read_csv(con: duckdb.DuckDBPyConnection, table: Table, path: Path, file_name
                   any_value(error_message order by column_idx) as error_message
            from reject_errors group by line order by line"""
     ).df()
-    if data_lines is None and (len(rejected) or rows != records):
-        # a quoted newline or a rejected line: scan for records
-        data_lines = record_start_lines(whole_text())[1:]
+    if spans is None and (len(rejected) or rows != records):
+        # a blank line, a quoted newline or a rejected line: scan for records
+        spans = record_spans(whole_text())
+    malformed = pd.DataFrame(
+        {
+            "line": rejected["line"].astype(int),
+            "rule": "malformed:" + rejected["error_type"].astype(str),
+            "message": [
+                f"line {int(r.line)} could not be read as CSV: {r.error_message}"
+                for r in rejected.itertuples()
+            ],
+        }
+    )
     kept = None  # one line per record, after a one-line header
-    if data_lines is not None:
-        kept = data_lines[~np.isin(data_lines, rejected["line"].to_numpy(dtype=np.int64))]
-        if len(kept) != rows:  # the reader split records unlike the line scan: keep record order
-            kept = None
-            notes.append("line numbers are approximate")
-        elif np.array_equal(kept, np.arange(2, rows + 2)):
+    if spans is not None:
+        data_lines, lengths = spans[0][1:], spans[1][1:]
+        records = len(data_lines)
+        unread = np.isin(data_lines, rejected["line"].to_numpy(dtype=np.int64))
+        if int((~unread).sum()) != rows:
+            # the reader skipped records without a word: one too long for it is quarantined with its line
+            skipped = ~unread & (lengths > MAX_RECORD_BYTES)
+            if skipped.any():
+                malformed = pd.concat(
+                    [malformed, _oversized(whole_text(), spans, np.flatnonzero(skipped) + 1, names)],
+                    ignore_index=True,
+                ).sort_values("line", kind="stable", ignore_index=True)
+                unread |= skipped
+        kept = data_lines[~unread]
+        if len(kept) != rows:
+            raise FileProblem(
+                _unaccounted(con, temp, file_name, whole_text(), data_lines, ~unread, rows),
+                "records_unaccounted",
+                records,
+            )
+        if np.array_equal(kept, np.arange(2, rows + 2)):
             kept = None
     if kept is None:
         line, join = "t.rowid + 2", ""
@@ -221,18 +257,79 @@ def read_csv(con: duckdb.DuckDBPyConnection, table: Table, path: Path, file_name
         extras,
         rows,
         missing_required=missing,
+        records=records,
     )
-    staged.malformed = pd.DataFrame(
-        {
-            "line": rejected["line"].astype(int),
-            "rule": "malformed:" + rejected["error_type"].astype(str),
-            "message": [
-                f"line {int(r.line)} could not be read as CSV: {r.error_message}"
-                for r in rejected.itertuples()
-            ],
-        }
-    )
+    staged.malformed = malformed
     return Read([staged], notes)
+
+
+def _oversized(
+    data: bytes, spans: tuple[np.ndarray, np.ndarray], which: np.ndarray, names: list[str]
+) -> pd.DataFrame:
+    """A quarantine entry for each record (by its index in spans) too long for the reader, naming the
+    column whose value makes it so. Only these few records are parsed here."""
+    newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == ord("\n"))
+    out = []
+    limit = csv.field_size_limit()
+    csv.field_size_limit(2**31 - 1)
+    try:
+        for index in which:
+            line, length = int(spans[0][index]), int(spans[1][index])
+            offset = 0 if line == 1 else int(newlines[line - 2]) + 1
+            record = data[offset : offset + length].decode("utf-8", errors="replace")
+            fields = next(csv.reader(io.StringIO(record)), None) or [record]
+            widest = int(np.argmax([len(f) for f in fields]))
+            column = names[widest] if widest < len(names) else f"column {widest + 1}"
+            out.append(
+                {
+                    "line": line,
+                    "rule": "malformed:oversized_record",
+                    "message": f"line {line} is {length:,} bytes long, more than the {MAX_RECORD_BYTES:,} a"
+                    f" row may be: its {column!r} holds {len(fields[widest].encode('utf-8')):,} bytes",
+                }
+            )
+    finally:
+        csv.field_size_limit(limit)
+    return pd.DataFrame(out, columns=["line", "rule", "message"])
+
+
+def _unaccounted(
+    con: duckdb.DuckDBPyConnection,
+    temp: str,
+    file_name: str,
+    data: bytes,
+    data_lines: np.ndarray,
+    expected: np.ndarray,
+    rows: int,
+) -> str:
+    """Why a delivery fails when the reader's rows and the records counted from the bytes disagree,
+    naming the first line where they part: the first field of each record the reader should have
+    returned, as the csv module splits the file, against the first column it did return (run only on
+    this failure)."""
+    limit = csv.field_size_limit()
+    csv.field_size_limit(2**31 - 1)
+    try:
+        parsed = csv.reader(io.StringIO(data.decode("utf-8", errors="replace")))
+        firsts = [r[0] for r in parsed if r][1:]
+    finally:
+        csv.field_size_limit(limit)
+    where = ""
+    if len(firsts) == len(data_lines):
+        want = np.array(firsts, dtype=object)[expected]
+        lines = data_lines[expected]
+        got = np.array(
+            [r[0] for r in con.execute(f"select * from {temp}_text order by rowid").fetchall()], dtype=object
+        )
+        n = min(len(got), len(want))
+        differ = np.flatnonzero(got[:n] != want[:n])
+        first = int(differ[0]) if differ.size else n
+        if first < len(lines):
+            where = f"; the first row it did not return is on line {int(lines[first])}"
+    return (
+        f"{file_name}: the file holds {len(data_lines):,} rows, but the CSV reader returned {rows:,} and"
+        f" rejected {len(data_lines) - int(expected.sum()):,}, so not every row can be accounted for{where}."
+        " Nothing was loaded"
+    )
 
 
 def _cell_text(value: object) -> str | None:
