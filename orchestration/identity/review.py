@@ -19,6 +19,8 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.cells import safe_row
+
 DECISIONS = ("must-link", "cannot-link")
 REVIEW_FILE = "clerical_review.csv"
 
@@ -108,8 +110,8 @@ def write_review_file(con: duckdb.DuckDBPyConnection, folder: Path, candidates: 
     with os.fdopen(handle, "w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh, lineterminator="\r\n")
         writer.writerow(COLUMNS)
-        writer.writerows(decided)
-        writer.writerows(pending)
+        writer.writerows(safe_row(r) for r in decided)  # names as partners spelt them: never a formula
+        writer.writerows(safe_row(r) for r in pending)
     Path(temp).chmod(0o600)
     Path(temp).replace(folder / REVIEW_FILE)
     return len(pending)

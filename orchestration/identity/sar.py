@@ -22,6 +22,7 @@ import duckdb
 import pandas as pd
 
 from orchestration import audit
+from orchestration.cells import safe_frame
 from orchestration.identity.pseudonyms import pseudonym_key
 from orchestration.identity.records import _source_selects, normalised_name_sql, raw_tables_present
 from orchestration.ingest.contracts import Contract
@@ -165,7 +166,7 @@ def export(found: Found, folder: Path, vault_db: Path, audit_log: Path, reason: 
     written = []
     for (tier, table), frame in sorted(found.rows.items()):
         path = folder / f"{tier}__{table}.csv"
-        frame.to_csv(path, index=False)
+        safe_frame(frame).to_csv(path, index=False)
         path.chmod(0o600)
         written.append(path)
     with duckdb.connect(str(vault_db)) as con:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.cells import safe_row, string_cell
+
 # A workbook is for reading and filtering by a person; past this many problems the Summary sheet's counts by
 # kind are what to act on, and the CSV beside it has every one.
 MAX_WORKBOOK_ROWS = 10_000
@@ -64,10 +66,9 @@ def write_error_report(
     with csv_path.open("w", newline="", encoding="utf-8-sig") as fh:  # the BOM makes Excel read UTF-8
         writer = csv.writer(fh, lineterminator="\r\n")
         writer.writerow(COLUMNS)
-        writer.writerows(issues)
+        writer.writerows(safe_row(row) for row in issues)  # a partner's value is never a live formula
 
     import openpyxl
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.styles import Font
 
     book = openpyxl.Workbook(write_only=True)
@@ -93,22 +94,20 @@ def write_error_report(
             )
         )
     for label, value in facts:
-        about.append([_bold(about, label, bold), value])
+        about.append([_bold(about, label, bold), string_cell(about, value)])
     about.append([])
     about.append([_bold(about, h, bold) for h in ("Column", "Problem", "What happened", "Rows", "First row")])
     for kind in kinds:
-        about.append(list(kind))
+        about.append([string_cell(about, v) for v in kind])
     sheet = book.create_sheet("Problems")
     sheet.append([_bold(sheet, c, bold) for c in COLUMNS])
     for row in issues[:MAX_WORKBOOK_ROWS]:
-        sheet.append([ILLEGAL_CHARACTERS_RE.sub("?", v) if isinstance(v, str) else v for v in row])
+        sheet.append([string_cell(sheet, v) for v in row])
     book.save(xlsx_path)
     return csv_path, xlsx_path
 
 
 def _bold(sheet, text: str, font):
-    from openpyxl.cell import WriteOnlyCell
-
-    cell = WriteOnlyCell(sheet, value=text)
+    cell = string_cell(sheet, text)
     cell.font = font
     return cell

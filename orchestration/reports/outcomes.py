@@ -10,6 +10,7 @@ import dagster as dg
 import jinja2
 import pandas as pd
 
+from orchestration.cells import safe_frame, safe_text
 from orchestration.quality.gx import validate
 from orchestration.reports import packs
 from orchestration.reports.disclosure import NOT_AVAILABLE, TableSpec, attack, count_cell, rate_cell
@@ -271,8 +272,8 @@ def _write_packs(
             base.mkdir(parents=True, exist_ok=True)
             for table in report.tables:
                 published = built.tables[table.name]
-                published.to_csv(base / f"{table.name}.csv", index=False, lineterminator="\n")
-                packs.metadata(table, published).to_csv(
+                safe_frame(published).to_csv(base / f"{table.name}.csv", index=False, lineterminator="\n")
+                safe_frame(packs.metadata(table, published)).to_csv(
                     base / f"{table.name}.meta.csv", index=False, lineterminator="\n"
                 )
             (base / f"{report.name}.html").write_text(
@@ -307,4 +308,4 @@ def _write_csv(path: Path, figures: list[dict]) -> None:
             lineterminator="\n",
         )
         writer.writeheader()
-        writer.writerows(figures)
+        writer.writerows({k: safe_text(v) for k, v in row.items()} for row in figures)

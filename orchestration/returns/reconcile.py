@@ -25,6 +25,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from orchestration.cells import safe_frame
 from orchestration.duckdb_files import connect
 from orchestration.returns.common import Authority, latest_ended_collection_year, returns_connection
 from orchestration.returns.figures import (
@@ -288,8 +289,8 @@ def write_report(reconciliation: Reconciliation, folder: Path) -> dict:
     """The quality folder's record of it: every difference with its child and reason (CSV, person_key only:
     pseudonymous), and the figures per measure and year; returns the summary written as JSON."""
     folder.mkdir(parents=True, exist_ok=True)
-    reconciliation.differences.to_csv(folder / "reconciliation_with_returns.csv", index=False)
-    reconciliation.summary.to_csv(folder / "reconciliation_with_returns_figures.csv", index=False)
+    safe_frame(reconciliation.differences).to_csv(folder / "reconciliation_with_returns.csv", index=False)
+    safe_frame(reconciliation.summary).to_csv(folder / "reconciliation_with_returns_figures.csv", index=False)
     summary = {
         "passed": reconciliation.passed,
         "measures": int(reconciliation.summary["measure"].nunique()),

@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from orchestration.cells import safe_frame
 from orchestration.returns.common import Authority, CollectionYear, publish, returns_connection, ssd_views
 from orchestration.settings import Paths
 
@@ -102,7 +103,9 @@ def annex_a(paths: Paths, inspection: date | None = None, months: int = 6) -> Ou
     stamp = window.inspection.strftime("%Y-%m-%d")
     out = {
         f"annex_a_{stamp}.xlsx": to_workbook(lists),
-        "validation/reconciliation.csv": agreement.to_csv(index=False, lineterminator="\n").encode(),
+        "validation/reconciliation.csv": safe_frame(agreement)
+        .to_csv(index=False, lineterminator="\n")
+        .encode(),
     }
     year = CollectionYear(window.inspection.year + (window.inspection.month > 3)).year
     return _publish(

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from orchestration.cells import safe_frame
 from orchestration.returns.validators import defects
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -261,7 +262,7 @@ def report_files(validation: Validation) -> dict[str, bytes]:
     findings = validation.findings.sort_values(
         ["stage", "severity", "explained_by", "rule", "child"], key=lambda s: s.str.lower(), kind="stable"
     )
-    csv = findings[COLUMNS].to_csv(index=False, lineterminator="\n").encode("utf-8")
+    csv = safe_frame(findings[COLUMNS]).to_csv(index=False, lineterminator="\n").encode("utf-8")
     summary = validation.summary()
     lines = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",

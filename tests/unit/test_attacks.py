@@ -79,3 +79,65 @@ def test_a_row_the_reader_loses_without_a_word_fails_the_delivery_naming_its_lin
     assert (outcome.rows_in_file, outcome.rows_loaded, outcome.rows_quarantined) == (20, 0, 20)
     assert "holds 20 rows, but the CSV reader returned 19" in outcome.detail
     assert "line 6" in outcome.detail
+
+
+# --- formula injection ----------------------------------------------------------------------------------
+
+PAYLOADS = ['=HYPERLINK("http://x","y")', "+cmd|' /C calc'!A0", "@SUM(1+1)", "-2+3+cmd|' /C calc'!A0", "\t=1+1"]
+
+
+def _csv_field(value: str) -> str:
+    return '"' + value.replace('"', '""') + '"'
+
+
+def test_formula_payloads_in_a_partners_file_reach_no_feedback_file_as_a_formula(home):
+    import csv
+
+    import openpyxl
+
+    from orchestration.ingest.report import write_error_report
+
+    lines = [CAMHS_HEADER]
+    for i, payload in enumerate(PAYLOADS):  # a date that is no date: quarantined, its value reported
+        lines.append(f"R{i},9990000018,Amy,Smith,01/02/2015,F,DY1 4QT,{_csv_field(payload)},GP,seen,")
+    _deliver(home, "health/camhs_referrals/=1+2 x 2024-03.csv", "\n".join(lines) + "\n")
+    [outcome] = _ingest(home)
+    assert outcome.rows_quarantined == len(PAYLOADS)
+    with duckdb.connect(str(home.vault_db)) as con:
+        csv_path, xlsx_path = write_error_report(con, outcome.delivery_id, home.feedback)
+
+    with csv_path.open(encoding="utf-8-sig", newline="") as fh:
+        cells = [cell for row in csv.reader(fh) for cell in row]
+    for payload in PAYLOADS:
+        assert payload not in cells  # not verbatim,
+        assert "'" + payload in cells  # but quoted as text, as OWASP says
+    assert "'=1+2 x 2024-03.csv" in cells
+    assert not [c for c in cells if c[:1] in ("=", "+", "@", "\t", "\r") or (c[:1] == "-" and c[1:2] != "")]
+
+    book = openpyxl.load_workbook(xlsx_path)  # not read-only: data_type is what Excel would see
+    seen = []
+    for sheet in book.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                if isinstance(cell.value, str):
+                    assert cell.data_type == "s", (sheet.title, cell.coordinate, cell.value)
+                    assert not cell.value.startswith(("=", "+", "-", "@", "\t")), cell.value
+                    seen.append(cell.value)
+    summary_file = book["Summary"]["B1"].value
+    assert summary_file == "'=1+2 x 2024-03.csv"
+    for payload in PAYLOADS:
+        assert "'" + payload in seen
+
+
+def test_a_plain_negative_number_is_no_formula_and_is_left_alone():
+    import pandas as pd
+
+    from orchestration.cells import safe_frame, safe_text
+
+    assert safe_text("-3") == "-3" and safe_text("+0.5") == "+0.5"
+    assert safe_text("-3+cmd") == "'-3+cmd"
+    assert safe_text("\uff1dSUM(1)") == "'\uff1dSUM(1)"  # a full-width equals sign
+    frame = safe_frame(pd.DataFrame({"=a": ["=1", "x", None], "n": [-1, 2, 3]}))
+    assert list(frame.columns) == ["'=a", "n"]
+    assert frame["'=a"].tolist()[:2] == ["'=1", "x"] and pd.isna(frame["'=a"].iloc[2])
+    assert frame["n"].tolist() == [-1, 2, 3]

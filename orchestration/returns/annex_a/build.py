@@ -27,6 +27,7 @@ from dateutil.relativedelta import relativedelta
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
+from orchestration.cells import string_cell
 from orchestration.returns.ssda903.prechecks import ETHNIC
 
 LISTS = range(1, 12)
@@ -371,7 +372,7 @@ def to_workbook(lists: dict[int, pd.DataFrame]) -> bytes:
     for number in LISTS:
         frame = lists[number]
         sheet = book.create_sheet(f"List {number}")
-        sheet.append(list(frame.columns))
+        sheet.append([string_cell(sheet, c) for c in frame.columns])
         dates = [pd.api.types.is_datetime64_any_dtype(frame[c]) for c in frame.columns]
         values = frame.astype(object).where(frame.notna(), None)
         for row in values.itertuples(index=False):  # openpyxl writes cell by cell
@@ -388,4 +389,4 @@ def _cell(sheet, value, is_date: bool):
         cell = WriteOnlyCell(sheet, value=pd.Timestamp(value).to_pydatetime())
         cell.number_format = "dd/mm/yyyy"
         return cell
-    return value
+    return string_cell(sheet, value)  # text from the case record is never a formula
