@@ -304,6 +304,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             name, outcome = loaded.pop(receipt.delivery_id)
             print(f"{receipt.relative}\n  {describe(name, outcome)}")
             problems += outcome.status != "loaded"
+        elif receipt.status == "refused":
+            print(f"{receipt.relative}\n  refused: {receipt.detail}")
+            problems += 1
         elif receipt.outcome != "new delivery":
             print(f"{receipt.relative}\n  already received: {receipt.outcome}; nothing loaded again")
         else:

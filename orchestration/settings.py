@@ -18,6 +18,44 @@ CONTRACTS_DIR = Path(__file__).resolve().parent / "ingest" / "contracts"
 
 DEFAULT_HOME = "data"
 
+# Least privilege on disk. Everything Whole Child creates under the home is private to the account that
+# runs it (files 0600, folders 0700): the vault, the analytics file, the archive, feedback, quality output,
+# clerical review, the audit log, returns. What is meant to be shared is opened up on purpose, no more:
+# the home itself can be passed through (0711) to reach published/, whose releases are world-readable
+# (folders 0755, files 0644) except their restricted/ parts; and the analytics file is readable by the
+# account's group only when the deployment says so (WHOLECHILD_SHARE_ANALYTICS=group: analytics.duckdb
+# 0640, warehouse/ 0750, the vault still 0600). See docs/privacy.md.
+PRIVATE_UMASK = 0o077
+SHARE_ANALYTICS_ENV = "WHOLECHILD_SHARE_ANALYTICS"
+
+
+def restrict_new_files() -> None:
+    """Every file and folder this process (and dbt, Dagster's steps, its children) creates is private."""
+    os.umask(PRIVATE_UMASK)
+
+
+def share_analytics() -> bool:
+    value = os.environ.get(SHARE_ANALYTICS_ENV, "").strip().lower()
+    if value in ("", "no", "none", "0", "false"):
+        return False
+    if value == "group":
+        return True
+    raise ValueError(f"{SHARE_ANALYTICS_ENV} must be 'group' or 'no', not {value!r}")
+
+
+def share_tree(folder: Path) -> None:
+    """Open a published release to readers: folders 0755, files 0644, except anything under a folder
+    named ``restricted`` (0700/0600)."""
+    for root, dirs, files in os.walk(folder):
+        base = Path(root)
+        restricted = "restricted" in base.relative_to(folder.parent).parts
+        base.chmod(0o700 if restricted else 0o755)
+        for name in files:
+            (base / name).chmod(0o600 if restricted else 0o644)
+        for name in dirs:
+            if name == "restricted":
+                (base / name).chmod(0o700)
+
 
 @dataclass(frozen=True)
 class Paths:
@@ -91,9 +129,26 @@ class Paths:
         return self.home / "dagster"
 
     def ensure(self) -> Paths:
+        restrict_new_files()
+        if not self.home.exists():
+            self.home.mkdir(parents=True)
+            self.home.chmod(0o711)  # passable, not listable: published/ is reached through it
         for folder in (self.landing, self.archive, self.warehouse, self.published, self.quality):
             folder.mkdir(parents=True, exist_ok=True)
+        self.published.chmod(0o755)
+        self.protect_warehouse()
         return self
+
+    def protect_warehouse(self) -> None:
+        """The DuckDB files' modes, whoever created them (a home made by an older version had 0644): the
+        vault always private; the analytics file private unless the deployment shares it with its group."""
+        group = share_analytics()
+        self.warehouse.chmod(0o750 if group else 0o700)
+        for db in (self.vault_db, self.analytics_db):
+            shared = group and db == self.analytics_db
+            for path in (db, db.with_name(db.name + ".wal")):
+                if path.exists():
+                    path.chmod(0o640 if shared else 0o600)
 
     def export_env(self) -> None:
         """Make child processes (dbt, Dagster steps) agree with this process on every location."""

@@ -35,6 +35,44 @@ class Sighting:
     relative: str
     size: int
     modified_ns: int
+    refused: str | None = None  # why the file is not taken: it is a link or not a regular file
+
+
+STATUS_REFUSED = "refused"
+
+
+def _refusal(path: Path, st: os.stat_result) -> str | None:
+    """Why a path in landing is not read (None: it is a plain file). A symbolic link could point at the
+    vault or at a system file, so it is never followed; nor is a pipe, socket or device read."""
+    if stat.S_ISLNK(st.st_mode):
+        return f"a symbolic link (to {path.readlink()}), not a file: links in landing are never followed"
+    if stat.S_ISREG(st.st_mode):
+        return None
+    kind = (
+        "a named pipe"
+        if stat.S_ISFIFO(st.st_mode)
+        else "a socket"
+        if stat.S_ISSOCK(st.st_mode)
+        else "a device"
+        if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+        else "not a regular file"
+    )
+    return f"{kind}, not a file: only regular files are read from landing"
+
+
+def _sighting(path: Path, relative: str) -> Sighting:
+    st = path.lstat()  # the entry itself: a link is not followed
+    return Sighting(path, relative, st.st_size, st.st_mtime_ns, _refusal(path, st))
+
+
+def _walk(folder: Path) -> list[Path]:
+    """Every entry under a folder that is not a folder, links to folders included (never descended)."""
+    found = []
+    for root, dirs, files in os.walk(folder, followlinks=False):
+        base = Path(root)
+        found += [base / d for d in dirs if (base / d).is_symlink()]
+        found += [base / f for f in files]
+    return sorted(found)
 
 
 @dataclass(frozen=True)
@@ -51,13 +89,11 @@ def scan_landing(landing: Path) -> list[Sighting]:
     """Every file under the landing folder, in a stable order."""
     if not landing.exists():
         return []
-    found = []
-    for path in sorted(p for p in landing.rglob("*") if p.is_file()):
-        if path.name in IGNORED_NAMES or path.name.startswith((".", "~$")):
-            continue
-        st = path.stat()
-        found.append(Sighting(path, path.relative_to(landing).as_posix(), st.st_size, st.st_mtime_ns))
-    return found
+    return [
+        _sighting(path, path.relative_to(landing).as_posix())
+        for path in _walk(landing)
+        if not (path.name in IGNORED_NAMES or path.name.startswith((".", "~$")))
+    ]
 
 
 def sightings_of(paths: list[Path], landing: Path) -> list[Sighting]:
@@ -67,18 +103,18 @@ def sightings_of(paths: list[Path], landing: Path) -> list[Sighting]:
     found = []
     landing = landing.resolve()
     for given in paths:
-        given = given.expanduser().resolve()
-        if not given.exists():
+        given = Path.cwd() / given.expanduser()
+        given = given.parent.resolve() / given.name  # the last part not resolved: a link named is refused
+        if not given.exists() and not given.is_symlink():
             raise FileNotFoundError(f"{given}: no such file or folder")
-        files = sorted(p for p in given.rglob("*") if p.is_file()) if given.is_dir() else [given]
+        files = _walk(given) if given.is_dir() and not given.is_symlink() else [given]
         for path in files:
             if path.name in IGNORED_NAMES or path.name.startswith((".", "~$")):
                 continue
-            st = path.stat()
             relative = (
                 path.relative_to(landing).as_posix() if path.is_relative_to(landing) else path.as_posix()
             )
-            found.append(Sighting(path, relative, st.st_size, st.st_mtime_ns))
+            found.append(_sighting(path, relative))
     return found
 
 
@@ -111,13 +147,24 @@ def _copy_and_hash(source: Path, archive: Path) -> tuple[str, Path]:
     of the interpreter's lock), blocks in order. A file that changes meanwhile is not taken."""
     staging = archive / ".incoming"
     staging.mkdir(parents=True, exist_ok=True)
-    before = source.stat()
+    # opened without following a link, and checked to be a plain file, on the handle itself: a link put
+    # in place after the scan is refused too
+    try:
+        source_fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        if source.is_symlink():
+            raise RefusedFileError(_refusal(source, source.lstat()) or str(exc)) from exc
+        raise
+    before = os.fstat(source_fd)
+    if not stat.S_ISREG(before.st_mode):
+        os.close(source_fd)
+        raise RefusedFileError(_refusal(source, before) or "not a regular file")
     handle, name = tempfile.mkstemp(dir=staging, suffix=".partial")
     partial = Path(name)
     digest = hashlib.sha256()
     in_flight: deque[Future] = deque()
     with (
-        source.open("rb") as fh,
+        os.fdopen(source_fd, "rb") as fh,
         os.fdopen(handle, "wb") as out,
         ThreadPoolExecutor(1, thread_name_prefix="sha256") as hasher,
     ):
@@ -128,7 +175,7 @@ def _copy_and_hash(source: Path, archive: Path) -> tuple[str, Path]:
                 in_flight.popleft().result()
         for pending in in_flight:
             pending.result()
-    after = source.stat()
+    after = source.lstat()
     if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
         partial.unlink()
         raise FileChangedError(
@@ -141,6 +188,10 @@ class FileChangedError(OSError):
     """The partner was still writing the file."""
 
 
+class RefusedFileError(OSError):
+    """The entry in landing is a link or not a regular file, found on opening it."""
+
+
 def _archive_place(partial: Path, archive: Path, sha: str, file_name: str) -> Path:
     """Move the staged copy to its permanent, read-only place under its sha256."""
     target = archive / sha[:2] / sha / file_name
@@ -148,7 +199,7 @@ def _archive_place(partial: Path, archive: Path, sha: str, file_name: str) -> Pa
         partial.unlink()
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+    partial.chmod(stat.S_IRUSR)  # read-only, and the owner's alone, like the vault
     partial.replace(target)
     return target
 
@@ -166,10 +217,28 @@ def receive(
     _clear_incoming(archive)
     receipts = []
     for sighting in unseen(con, scan_landing(landing)) if sightings is None else sightings:
-        try:
-            sha, partial = _copy_and_hash(sighting.path, archive)
-        except FileChangedError:
-            continue  # still being written: its next sighting will be taken
+        refused = sighting.refused
+        if refused is None:
+            try:
+                sha, partial = _copy_and_hash(sighting.path, archive)
+            except FileChangedError:
+                continue  # still being written: its next sighting will be taken
+            except RefusedFileError as exc:
+                refused = str(exc)
+        if refused is not None:  # recorded once, with its reason; nothing of it is read or kept
+            outcome = f"refused: {refused}"
+            con.execute(
+                "insert or ignore into ingest.receipts values (?, ?, ?, '', ?, ?)",
+                [
+                    sighting.relative,
+                    sighting.size,
+                    sighting.modified_ns,
+                    datetime.now(UTC).replace(tzinfo=None),
+                    outcome,
+                ],
+            )
+            receipts.append(Receipt(sighting.relative, "", outcome, None, STATUS_REFUSED, refused))
+            continue
         pause_point("receive:copied")
         now = datetime.now(UTC).replace(tzinfo=None)
         existing = con.execute(

@@ -44,7 +44,9 @@ def deliveries(
             con.execute("select status, count(*) from ingest.deliveries group by status").fetchall()
         )
     for r in receipts:
-        if r.outcome != "new delivery":
+        if r.status == "refused":
+            context.log.warning(f"{r.relative}: {r.outcome}")
+        elif r.outcome != "new delivery":
             context.log.info(f"{r.relative}: {r.outcome}; nothing to load")
         elif r.detail:
             context.log.warning(f"{r.relative}: {r.status}: {r.detail}")
@@ -53,8 +55,9 @@ def deliveries(
         metadata={
             "files_seen": len(receipts),
             "new_deliveries": len(new),
-            "repeat_sightings": len(receipts) - len(new),
+            "repeat_sightings": sum(1 for r in receipts if r.outcome.startswith("same content")),
             "unrecognised": sum(1 for r in new if r.status == "unrecognised"),
+            "refused": sum(1 for r in receipts if r.status == "refused"),
             "manifest_by_status": dg.MetadataValue.json(totals),
         }
     )

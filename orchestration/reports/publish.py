@@ -11,6 +11,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from orchestration.settings import share_tree
+
 
 def new_release_id(run_id: str) -> str:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -27,6 +29,7 @@ def building_release(published: Path, release_id: str) -> Iterator[Path]:
     scratch.mkdir()
     try:
         yield scratch
+        share_tree(scratch)  # a release is for readers; its restricted/ part stays the owner's
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise

@@ -4,7 +4,6 @@ the hardening of issue 14 and must keep failing to get in now."""
 from pathlib import Path
 
 import duckdb
-import pytest
 
 from orchestration.ingest import sources
 from orchestration.ingest.archive import receive
@@ -33,7 +32,9 @@ def _ingest(paths):
             "select delivery_id, dataset, archive_path, period, file_name from ingest.deliveries"
             " where status = 'received' order by received_at"
         ).fetchall()
-        return [load_delivery(con, contracts[ds], d, Path(a), p, f, paths.warehouse) for d, ds, a, p, f in pending]
+        return [
+            load_delivery(con, contracts[ds], d, Path(a), p, f, paths.warehouse) for d, ds, a, p, f in pending
+        ]
 
 
 def _vault(paths, sql, params=None):
@@ -83,7 +84,13 @@ def test_a_row_the_reader_loses_without_a_word_fails_the_delivery_naming_its_lin
 
 # --- formula injection ----------------------------------------------------------------------------------
 
-PAYLOADS = ['=HYPERLINK("http://x","y")', "+cmd|' /C calc'!A0", "@SUM(1+1)", "-2+3+cmd|' /C calc'!A0", "\t=1+1"]
+PAYLOADS = [
+    '=HYPERLINK("http://x","y")',
+    "+cmd|' /C calc'!A0",
+    "@SUM(1+1)",
+    "-2+3+cmd|' /C calc'!A0",
+    "\t=1+1",
+]
 
 
 def _csv_field(value: str) -> str:
@@ -141,3 +148,97 @@ def test_a_plain_negative_number_is_no_formula_and_is_left_alone():
     assert list(frame.columns) == ["'=a", "n"]
     assert frame["'=a"].tolist()[:2] == ["'=1", "x"] and pd.isna(frame["'=a"].iloc[2])
     assert frame["n"].tolist() == [-1, 2, 3]
+
+
+# --- files on disk ----------------------------------------------------------------------------------------
+
+
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_a_link_in_landing_to_the_vault_is_refused_and_nothing_of_it_is_archived(home):
+    from orchestration.ingest.archive import receive as receive_files
+
+    _deliver(home, "health/camhs_referrals/camhs_referrals_2024-03.csv", _camhs(3))
+    _ingest(home)  # the vault now exists and holds a child's name
+    link = home.landing / "health" / "camhs_referrals" / "camhs_referrals_2024-04.csv"
+    link.symlink_to(home.vault_db)
+    archived_before = sorted(p for p in home.archive.rglob("*") if p.is_file())
+    contracts = load_contracts()
+    for _ in range(2):  # and again at the next ingest: still nothing
+        with duckdb.connect(str(home.vault_db)) as con:
+            receipts = receive_files(con, home.landing, home.archive, contracts)
+    assert sorted(p for p in home.archive.rglob("*") if p.is_file()) == archived_before
+    refusals = _vault(home, "select landing_path, outcome from ingest.receipts where outcome like 'refused%'")
+    assert refusals == [
+        (
+            "health/camhs_referrals/camhs_referrals_2024-04.csv",
+            f"refused: a symbolic link (to {home.vault_db}), not a file: links in landing are never followed",
+        )
+    ]
+    assert receipts == []  # recorded once: the second ingest did not see it as new
+    assert _vault(home, "select count(*) from ingest.deliveries") == [(1,)]
+
+
+def test_a_link_to_a_system_file_puts_nothing_of_it_in_the_manifest(home, tmp_path):
+    secret = tmp_path / "passwd"
+    secret.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    (home.landing / "health").mkdir(parents=True)
+    (home.landing / "health" / "passwd.csv").symlink_to(secret)
+    (home.landing / "ssd").mkdir()
+    (home.landing / "ssd" / "linked_folder").symlink_to(tmp_path, target_is_directory=True)
+    os_fifo = home.landing / "health" / "pipe.csv"
+    import os
+
+    os.mkfifo(os_fifo)  # would block a reader forever
+    _ingest(home)
+    with duckdb.connect(str(home.vault_db), read_only=True) as con:
+        dumped = str(con.execute("select * from ingest.deliveries").fetchall())
+        dumped += str(con.execute("select * from ingest.receipts").fetchall())
+        dumped += str(con.execute("select * from ingest.quarantine").fetchall())
+        outcomes = dict(con.execute("select landing_path, outcome from ingest.receipts").fetchall())
+    assert "root:x" not in dumped
+    assert outcomes["health/passwd.csv"].startswith("refused: a symbolic link")
+    assert outcomes["ssd/linked_folder"].startswith("refused: a symbolic link")
+    assert (
+        outcomes["health/pipe.csv"]
+        == "refused: a named pipe, not a file: only regular files are read from landing"
+    )
+    assert not [p for p in home.archive.rglob("*") if p.is_file()]
+
+
+def test_what_whole_child_writes_under_its_home_is_private_but_the_published_release(tmp_path, monkeypatch):
+    from orchestration.ingest.report import write_error_report
+    from orchestration.reports.publish import building_release
+    from orchestration.settings import Paths
+
+    monkeypatch.setenv("WHOLECHILD_HOME", str(tmp_path / "home"))
+    paths = Paths.from_env().ensure()
+    _deliver(
+        paths, "health/camhs_referrals/camhs_referrals_2024-03.csv", _camhs(3).replace("01/03/2024", "bad", 1)
+    )
+    [outcome] = _ingest(paths)
+    with duckdb.connect(str(paths.vault_db)) as con:
+        written = write_error_report(con, outcome.delivery_id, paths.feedback / "health")
+    duckdb.connect(str(paths.analytics_db)).close()
+    with building_release(paths.published, "r1") as folder:
+        (folder / "report.csv").write_text("x\n")
+        (folder / "restricted").mkdir()
+        (folder / "restricted" / "quality.csv").write_text("x\n")
+
+    assert _mode(paths.home) == 0o711
+    assert _mode(paths.vault_db) == 0o600 and _mode(paths.analytics_db) == 0o600
+    assert all(_mode(p) == 0o600 for p in written)
+    archived = [p for p in paths.archive.rglob("*") if p.is_file()]
+    assert archived and all(_mode(p) == 0o400 for p in archived)
+    for folder in (paths.archive, paths.warehouse, paths.feedback, paths.landing, paths.quality):
+        assert all(_mode(d) == 0o700 for d in [folder, *(p for p in folder.rglob("*") if p.is_dir())]), folder
+    release = paths.published / "r1"
+    assert (_mode(paths.published), _mode(release), _mode(release / "report.csv")) == (0o755, 0o755, 0o644)
+    assert (_mode(release / "restricted"), _mode(release / "restricted" / "quality.csv")) == (0o700, 0o600)
+
+    # a deployment that shares the analytics file with its group says so; the vault stays private
+    monkeypatch.setenv("WHOLECHILD_SHARE_ANALYTICS", "group")
+    Paths.from_env().ensure()
+    assert (_mode(paths.analytics_db), _mode(paths.warehouse), _mode(paths.vault_db)) == (0o640, 0o750, 0o600)
