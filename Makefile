@@ -55,7 +55,7 @@ manifest: $(MANIFEST)  ## prepare the dbt manifest
 
 demo: $(INSTALLED) $(DFE_INSTALLED) $(MANIFEST)  ## generate a small synthetic authority and run everything on it
 	$(BIN)/wholechild generate --scale $(DEMO_SCALE) --seed $(DEMO_SEED)
-	$(BIN)/wholechild run
+	$(BIN)/wholechild run --demo
 
 lint: $(INSTALLED)  ## ruff on the Python, sqlfluff on the dbt models
 	$(BIN)/ruff check orchestration tests
@@ -66,6 +66,8 @@ test: $(INSTALLED) $(DFE_INSTALLED) $(MANIFEST) lint  ## lint, then the whole te
 	$(BIN)/pytest
 
 DOCS_PORT ?= 8580
+# the UI on the demo's own home is the synthetic demo (throwaway keys); on any other home, set the keys
+DEV_DEMO := $(if $(filter $(CURDIR)/data,$(WHOLECHILD_HOME)),1,)
 
 dev: $(INSTALLED) $(MANIFEST)  ## the Dagster UI on http://127.0.0.1:3000 and the dbt docs on :8580
 	@mkdir -p $(WHOLECHILD_HOME)/dagster $(WHOLECHILD_HOME)/dbt_docs && cp orchestration/dagster.yaml $(WHOLECHILD_HOME)/dagster/dagster.yaml
@@ -74,7 +76,7 @@ dev: $(INSTALLED) $(MANIFEST)  ## the Dagster UI on http://127.0.0.1:3000 and th
 	@echo "dbt docs: http://127.0.0.1:$(DOCS_PORT) (rebuilt by every dbt build)"
 	@$(BIN)/python -m http.server $(DOCS_PORT) --bind 127.0.0.1 --directory $(WHOLECHILD_HOME)/dbt_docs >/dev/null 2>&1 & \
 	docs=$$!; trap "kill $$docs 2>/dev/null || true" EXIT INT TERM; \
-	PATH="$(CURDIR)/$(BIN):$$PATH" DAGSTER_HOME=$(WHOLECHILD_HOME)/dagster \
+	PATH="$(CURDIR)/$(BIN):$$PATH" DAGSTER_HOME=$(WHOLECHILD_HOME)/dagster WHOLECHILD_DEMO=$${WHOLECHILD_DEMO:-$(DEV_DEMO)} \
 		$(BIN)/dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000
 
 clean:  ## remove generated data and build output (keeps .venv)

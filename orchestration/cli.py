@@ -455,17 +455,39 @@ def cmd_sar(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    from orchestration.audit import AuditLogError, verify
+    from orchestration.audit import AuditLogError, anchor_path, verify
     from orchestration.duckdb_files import connect
 
     paths = Paths.from_env()
+    if not paths.audit_log.exists() and not anchor_path(paths.audit_log).exists():
+        print(f"No subject access log at {paths.audit_log}: no search has been made.")
+        return 0
+    if not paths.vault_db.exists():
+        print(
+            f"{paths.audit_log} cannot be verified: the vault ({paths.vault_db}) is missing",
+            file=sys.stderr,
+        )
+        return 1
     try:
         with connect(paths.vault_db, read_only=True) as con:
             state = verify(paths.audit_log, con)
     except AuditLogError as exc:
         print(f"AUDIT LOG ALTERED: {exc}", file=sys.stderr)
         return 1
-    print(f"{paths.audit_log}: {state.entries} entries, chain intact.")
+    print(
+        f"{paths.audit_log}: {state.entries} entries, chain intact (keyed), heads in the vault and"
+        f" {anchor_path(paths.audit_log)} agree."
+    )
+    if state.behind:
+        print(
+            f"  entry {state.entries} was written but a crash stopped its head reaching the"
+            f" {' and the '.join(state.behind)}; the next search records it, and says so in its entry."
+        )
+    if state.torn_tail:
+        print(
+            f"  the last line ({len(state.torn_tail)} bytes) was cut short by a crash while it was written;"
+            " the next search moves it aside and says so in its entry."
+        )
     return 0
 
 
@@ -483,11 +505,38 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return bench.run(stages, args.scale)
 
 
+# commands that pseudonymise or write the audit log, and so need its keys (or --demo)
+NEEDS_PSEUDONYM_KEY = {"run", "sar", "linkage-train"}
+NEEDS_AUDIT_KEY = {"sar", "audit-verify"}
+
+
+def _check_keys(command: str) -> str | None:
+    """Why the command cannot run with the keys it has (None: it can)."""
+    from orchestration.audit import AuditKeyError, audit_key
+    from orchestration.identity.pseudonyms import PseudonymKeyError, pseudonym_key
+
+    try:
+        if command in NEEDS_PSEUDONYM_KEY:
+            pseudonym_key()
+        if command in NEEDS_AUDIT_KEY:
+            audit_key(Paths.from_env().audit_log)
+    except (PseudonymKeyError, AuditKeyError) as exc:
+        return str(exc)
+    return None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="wholechild", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    demo = argparse.ArgumentParser(add_help=False)
+    demo.add_argument(
+        "--demo",
+        action="store_true",
+        help="the synthetic demo: without WHOLECHILD_PSEUDONYM_KEY or WHOLECHILD_AUDIT_KEY, use throwaway"
+        " keys (never for real data)",
+    )
 
     gen = sub.add_parser("generate", help="write a synthetic local authority in real file layouts")
     gen.add_argument("--scale", type=float, default=0.05, help="1.0 is a whole Dudley-sized authority")
@@ -503,7 +552,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--truth-out", help="ground truth folder (default: beside the landing folder)")
     gen.set_defaults(func=cmd_generate)
 
-    run = sub.add_parser("run", help="materialise the whole asset graph in-process")
+    run = sub.add_parser("run", parents=[demo], help="materialise the whole asset graph in-process")
     run.add_argument("--verbose", action="store_true", help="show every Dagster event, not only warnings")
     run.set_defaults(func=cmd_run)
 
@@ -521,6 +570,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser(
         "linkage-train",
+        parents=[demo],
         help="estimate the linkage model's parameters from the warehouse's records (no labels)",
     )
     train.add_argument("--out", help="where to write the model (default: the one in the repository)")
@@ -532,7 +582,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--truth", help="ground truth folder (default: $WHOLECHILD_HOME/ground_truth)")
     report.set_defaults(func=cmd_linkage_report)
 
-    sar = sub.add_parser("sar", help="subject access: every row held about one child, in every tier (logged)")
+    sar = sub.add_parser(
+        "sar", parents=[demo], help="subject access: every row held about one child, in every tier (logged)"
+    )
     sar.add_argument("--upn")
     sar.add_argument("--nhs-number")
     sar.add_argument("--la-person-id")
@@ -542,7 +594,9 @@ def build_parser() -> argparse.ArgumentParser:
     sar.add_argument("--export", help="write every row found to this folder, a CSV per table")
     sar.set_defaults(func=cmd_sar)
 
-    av = sub.add_parser("audit-verify", help="check the subject access audit log has not been altered")
+    av = sub.add_parser(
+        "audit-verify", parents=[demo], help="check the subject access audit log has not been altered"
+    )
     av.set_defaults(func=cmd_audit_verify)
 
     ret = sub.add_parser(
@@ -577,6 +631,14 @@ def main(argv: list[str] | None = None) -> int:
         from orchestration.synthetic import DEFAULT_FAULT_RATE
 
         args.faults = DEFAULT_FAULT_RATE
+    if getattr(args, "demo", False):
+        from orchestration.identity.pseudonyms import DEMO_ENV
+
+        os.environ[DEMO_ENV] = "1"
+    problem = _check_keys(args.command)
+    if problem:
+        print(f"wholechild {args.command}: {problem}", file=sys.stderr)
+        return 2
     try:
         return args.func(args)
     except (

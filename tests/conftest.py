@@ -12,6 +12,8 @@ SHARED = REPO.parent / "shared"
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+# the tests run on synthetic authorities: throwaway keys unless a test sets its own (or unsets this)
+os.environ.setdefault("WHOLECHILD_DEMO", "1")
 
 
 def _ensure_dbt_manifest() -> None:

@@ -4,8 +4,10 @@ A pseudonym is ``HMAC-SHA256(key, "<domain>:<normalised, validated identifier>")
 NHS number's pseudonym from ever equalling a UPN's. A plain or salted hash would not do: there are only
 ten billion NHS numbers, and every one can be hashed in an hour.
 
-The key comes from ``WHOLECHILD_PSEUDONYM_KEY``. Without it (the synthetic demo) a throwaway key is made
-for the process, and a warning says so. The key never reaches a database: DuckDB computes the HMAC from
+The key comes from ``WHOLECHILD_PSEUDONYM_KEY``, at least 32 characters. Without it a run stops, unless it
+is the synthetic demo (``WHOLECHILD_DEMO=1``, which ``wholechild run --demo``, ``make demo`` and the tests
+set): then a throwaway key is made for the process, and a warning says so. Nothing else falls back to a
+key nobody holds. The key never reaches a database: DuckDB computes the HMAC from
 two derived 64-byte pads held in session variables, which live only in memory for the connection.
 """
 
@@ -22,7 +24,15 @@ from dataclasses import dataclass
 import duckdb
 
 KEY_ENV = "WHOLECHILD_PSEUDONYM_KEY"
+DEMO_ENV = "WHOLECHILD_DEMO"
 MIN_KEY_LENGTH = 32
+
+
+def demo_mode() -> bool:
+    """The synthetic demo, said explicitly: the only case where a missing key is not an error."""
+    return os.environ.get(DEMO_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
 _BLOCK = 64  # SHA-256 block size
 
 
@@ -54,6 +64,11 @@ class PseudonymKey:
 def pseudonym_key() -> PseudonymKey:
     value = os.environ.get(KEY_ENV, "")
     if not value:
+        if not demo_mode():
+            raise PseudonymKeyError(
+                f"{KEY_ENV} is not set: set a random key of at least {MIN_KEY_LENGTH} characters from your"
+                " secrets store (for the synthetic demo only, use --demo)"
+            )
         warnings.warn(
             f"{KEY_ENV} is not set: using a throwaway pseudonym key for this process. Fine for the synthetic "
             "demo; set a long random key (kept in a secrets store) before using real data.",

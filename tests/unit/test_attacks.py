@@ -4,6 +4,7 @@ the hardening of issue 14 and must keep failing to get in now."""
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from orchestration.ingest import sources
 from orchestration.ingest.archive import receive
@@ -242,3 +243,185 @@ def test_what_whole_child_writes_under_its_home_is_private_but_the_published_rel
     monkeypatch.setenv("WHOLECHILD_SHARE_ANALYTICS", "group")
     Paths.from_env().ensure()
     assert (_mode(paths.analytics_db), _mode(paths.warehouse), _mode(paths.vault_db)) == (0o640, 0o750, 0o600)
+
+
+# --- the subject access log -------------------------------------------------------------------------------
+
+AUDIT_KEY = "audit-key-for-the-tests-" + "k" * 20
+
+
+def _keyed_log(tmp_path, monkeypatch, entries: int = 3):
+    from orchestration import audit
+
+    monkeypatch.setenv("WHOLECHILD_AUDIT_KEY", AUDIT_KEY)
+    monkeypatch.delenv("WHOLECHILD_AUDIT_ANCHOR", raising=False)
+    home = tmp_path / "home"
+    log = home / "audit" / "subject_access.log"
+    con = duckdb.connect(str(home / "vault.duckdb")) if home.exists() else None
+    if con is None:
+        home.mkdir(parents=True)
+        con = duckdb.connect(str(home / "vault.duckdb"))
+    for i in range(entries):
+        audit.append(
+            log, con, "subject_access_search", {"kind": "upn", "term_pseudonym": f"t{i}", "reason": "r"}
+        )
+    return home, log, con
+
+
+def _rewrite_as_an_insider(log: Path, con, change: dict, mac) -> None:
+    """Edit an entry, recompute every link with ``mac`` (the insider's best guess at the scheme), and move
+    every head the insider can reach to the new end."""
+    import json
+
+    entries = [json.loads(line) for line in log.read_text().splitlines()]
+    entries[1].update(change)
+    previous = "0" * 64
+    for entry in entries:
+        entry.pop("hash")
+        entry["prev"] = previous
+        entry["hash"] = previous = mac(previous, entry)
+    log.write_text("".join(json.dumps(e, sort_keys=True) + "\n" for e in entries))
+    con.execute("update audit.log_head set seq = ?, hash = ?", [len(entries), previous])
+    anchor = log.with_suffix(".head")
+    if anchor.exists():
+        saved = json.loads(anchor.read_text())
+        saved.update(seq=len(entries), hash=previous)
+        anchor.write_text(json.dumps(saved))
+
+
+def test_an_insider_who_rewrites_the_log_and_both_heads_without_the_key_is_caught(tmp_path, monkeypatch):
+    import hashlib
+    import hmac
+    import json
+
+    from orchestration import audit
+
+    def plain_chain(previous, entry):  # what anyone can recompute
+        body = json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256((previous + body).encode()).hexdigest()
+
+    def guessed_key(previous, entry):  # the keyed scheme, with the pseudonym key or a guess
+        body = json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hmac.new(b"a guess at the key " * 2, (previous + body).encode(), hashlib.sha256).hexdigest()
+
+    for mac in (plain_chain, guessed_key):
+        home, log, con = _keyed_log(tmp_path / mac.__name__, monkeypatch)
+        _rewrite_as_an_insider(log, con, {"reason": "nobody searched for this child"}, mac)
+        with pytest.raises(audit.AuditLogError, match="entry 1 has been altered"):
+            audit.verify(log, con)
+        with pytest.raises(audit.AuditLogError):  # and no search is made on an altered log
+            audit.append(log, con, "subject_access_search", {})
+
+
+def test_a_copy_of_the_home_at_another_path_with_the_last_entry_cut_is_caught(tmp_path, monkeypatch):
+    import shutil
+
+    from orchestration import audit
+
+    home, log, con = _keyed_log(tmp_path, monkeypatch)
+    con.close()
+    copy = tmp_path / "elsewhere" / "home"
+    shutil.copytree(home, copy)
+    copied_log = copy / "audit" / "subject_access.log"
+    lines = copied_log.read_text().splitlines()
+    copied_log.write_text("\n".join(lines[:-1]) + "\n")
+    with duckdb.connect(str(copy / "vault.duckdb")) as copied_vault:
+        with pytest.raises(audit.AuditLogError, match="entries were removed"):
+            audit.verify(copied_log, copied_vault)
+        audit.anchor_path(copied_log).unlink()  # the anchor thrown away too: the vault's head still knows
+        with pytest.raises(audit.AuditLogError, match="the vault records entry 3: entries were removed"):
+            audit.verify(copied_log, copied_vault)
+
+
+@pytest.mark.parametrize("crash_before", ["_write_anchor", "_write_vault_head"])
+def test_a_crash_between_the_log_write_and_the_heads_is_recovered_exactly_and_said(
+    tmp_path, monkeypatch, crash_before
+):
+    import json
+
+    from orchestration import audit
+
+    home, log, con = _keyed_log(tmp_path, monkeypatch)
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt("killed")
+
+    with monkeypatch.context() as m:
+        m.setattr(audit, crash_before, crash)
+        with pytest.raises(KeyboardInterrupt):
+            audit.append(log, con, "subject_access_search", {"kind": "upn", "term_pseudonym": "t3"})
+    state = audit.verify(log, con)  # not "entries were removed": the entry verifies under the key
+    assert state.entries == 4
+    missed = ["anchor", "vault"] if crash_before == "_write_anchor" else ["vault"]
+    assert sorted(state.behind) == missed
+    entry = audit.append(log, con, "subject_access_search", {"kind": "upn", "term_pseudonym": "t4"})
+    assert entry["seq"] == 5
+    assert entry["recovered_head_of_entry"]["seq"] == 4
+    assert sorted(entry["recovered_head_of_entry"]["missed_by"]) == missed
+    assert audit.verify(log, con).behind == ()
+    assert json.loads(log.read_text().splitlines()[3])["term_pseudonym"] == "t3"  # nothing lost
+
+    # a last line cut short while it was written is moved aside, not taken for an alteration
+    with log.open("ab") as fh:
+        fh.write(b'{"seq": 6, "act')
+    assert audit.verify(log, con).torn_tail == b'{"seq": 6, "act'
+    entry = audit.append(log, con, "subject_access_search", {})
+    assert entry["seq"] == 6 and entry["recovered_torn_line"]["bytes"] == 15
+    assert (log.parent / entry["recovered_torn_line"]["kept_in"]).read_bytes() == b'{"seq": 6, "act'
+    assert audit.verify(log, con).entries == 6
+
+
+def test_the_anchor_cannot_be_moved_back_without_the_key(tmp_path, monkeypatch):
+    import json
+
+    from orchestration import audit
+
+    home, log, con = _keyed_log(tmp_path, monkeypatch)
+    anchor = audit.anchor_path(log)
+    saved = json.loads(anchor.read_text())
+    entries = [json.loads(line) for line in log.read_text().splitlines()]
+    saved.update(seq=2, hash=entries[1]["hash"])
+    anchor.write_text(json.dumps(saved))
+    with pytest.raises(audit.AuditLogError, match="the anchor has been altered"):
+        audit.verify(log, con)
+
+
+# --- keys ---------------------------------------------------------------------------------------------------
+
+
+def test_a_run_without_a_real_key_stops_with_one_clear_line(home, monkeypatch, capsys):
+    from orchestration import cli
+    from orchestration.identity.pseudonyms import PseudonymKeyError, pseudonym_key
+
+    monkeypatch.delenv("WHOLECHILD_DEMO", raising=False)
+    monkeypatch.delenv("WHOLECHILD_PSEUDONYM_KEY", raising=False)
+    monkeypatch.delenv("WHOLECHILD_AUDIT_KEY", raising=False)
+    pseudonym_key.cache_clear()
+    try:
+        assert cli.main(["run"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1
+        assert "WHOLECHILD_PSEUDONYM_KEY is not set" in err and "--demo" in err
+        with pytest.raises(PseudonymKeyError):  # a Dagster step (the UI, a schedule) stops the same way
+            pseudonym_key()
+
+        monkeypatch.setenv("WHOLECHILD_PSEUDONYM_KEY", "short")
+        pseudonym_key.cache_clear()
+        assert cli.main(["run"]) == 2
+        assert "at least 32 characters" in capsys.readouterr().err
+
+        monkeypatch.setenv("WHOLECHILD_PSEUDONYM_KEY", "p" * 40)
+        pseudonym_key.cache_clear()
+        assert cli.main(["sar", "--upn", "A123", "--reason", "test"]) == 2
+        assert "WHOLECHILD_AUDIT_KEY is not set" in capsys.readouterr().err
+        monkeypatch.setenv("WHOLECHILD_AUDIT_KEY", "p" * 40)
+        assert cli.main(["audit-verify"]) == 2
+        assert "must differ from WHOLECHILD_PSEUDONYM_KEY" in capsys.readouterr().err
+
+        # the demo says so explicitly
+        monkeypatch.delenv("WHOLECHILD_PSEUDONYM_KEY")
+        monkeypatch.delenv("WHOLECHILD_AUDIT_KEY")
+        pseudonym_key.cache_clear()
+        assert cli.main(["audit-verify", "--demo"]) == 0
+    finally:
+        pseudonym_key.cache_clear()
