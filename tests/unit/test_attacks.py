@@ -257,10 +257,8 @@ def _keyed_log(tmp_path, monkeypatch, entries: int = 3):
     monkeypatch.delenv("WHOLECHILD_AUDIT_ANCHOR", raising=False)
     home = tmp_path / "home"
     log = home / "audit" / "subject_access.log"
-    con = duckdb.connect(str(home / "vault.duckdb")) if home.exists() else None
-    if con is None:
-        home.mkdir(parents=True)
-        con = duckdb.connect(str(home / "vault.duckdb"))
+    home.mkdir(parents=True)
+    con = duckdb.connect(str(home / "vault.duckdb"))
     for i in range(entries):
         audit.append(
             log, con, "subject_access_search", {"kind": "upn", "term_pseudonym": f"t{i}", "reason": "r"}
@@ -305,7 +303,7 @@ def test_an_insider_who_rewrites_the_log_and_both_heads_without_the_key_is_caugh
         return hmac.new(b"a guess at the key " * 2, (previous + body).encode(), hashlib.sha256).hexdigest()
 
     for mac in (plain_chain, guessed_key):
-        home, log, con = _keyed_log(tmp_path / mac.__name__, monkeypatch)
+        _home, log, con = _keyed_log(tmp_path / mac.__name__, monkeypatch)
         _rewrite_as_an_insider(log, con, {"reason": "nobody searched for this child"}, mac)
         with pytest.raises(audit.AuditLogError, match="entry 1 has been altered"):
             audit.verify(log, con)
@@ -318,7 +316,7 @@ def test_a_copy_of_the_home_at_another_path_with_the_last_entry_cut_is_caught(tm
 
     from orchestration import audit
 
-    home, log, con = _keyed_log(tmp_path, monkeypatch)
+    home, _log, con = _keyed_log(tmp_path, monkeypatch)
     con.close()
     copy = tmp_path / "elsewhere" / "home"
     shutil.copytree(home, copy)
@@ -341,7 +339,7 @@ def test_a_crash_between_the_log_write_and_the_heads_is_recovered_exactly_and_sa
 
     from orchestration import audit
 
-    home, log, con = _keyed_log(tmp_path, monkeypatch)
+    _home, log, con = _keyed_log(tmp_path, monkeypatch)
 
     def crash(*args, **kwargs):
         raise KeyboardInterrupt("killed")
@@ -376,7 +374,7 @@ def test_the_anchor_cannot_be_moved_back_without_the_key(tmp_path, monkeypatch):
 
     from orchestration import audit
 
-    home, log, con = _keyed_log(tmp_path, monkeypatch)
+    _home, log, con = _keyed_log(tmp_path, monkeypatch)
     anchor = audit.anchor_path(log)
     saved = json.loads(anchor.read_text())
     entries = [json.loads(line) for line in log.read_text().splitlines()]

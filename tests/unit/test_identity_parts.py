@@ -302,7 +302,7 @@ def test_entries_cut_off_the_end_are_detected_by_the_head_in_the_vault(tmp_path)
     path, con = _log_with_three(tmp_path)
     lines = path.read_text().splitlines()
     path.write_text("\n".join(lines[:2]) + "\n")
-    with pytest.raises(audit.AuditLogError, match="log.head records entry 3: entries were removed"):
+    with pytest.raises(audit.AuditLogError, match=r"log\.head records entry 3: entries were removed"):
         audit.verify(path)  # the anchor beside the log
     audit.anchor_path(path).unlink()  # and without the anchor, the vault
     with pytest.raises(audit.AuditLogError, match="the vault records entry 3: entries were removed"):
