@@ -22,7 +22,7 @@ from collections import defaultdict
 from datetime import date
 from pathlib import Path
 
-from orchestration.settings import Paths
+from orchestration.settings import Paths, restrict_new_files
 
 STAGES = [  # (stage, how to recognise its steps), in pipeline order
     ("receive deliveries", lambda k: k.startswith("ingest__deliveries")),
@@ -626,6 +626,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    restrict_new_files()  # whatever a command creates under the home is private (settings.py)
     args = build_parser().parse_args(argv)
     if getattr(args, "faults", 0) is None:
         from orchestration.synthetic import DEFAULT_FAULT_RATE

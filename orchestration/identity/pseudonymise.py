@@ -1,17 +1,21 @@
 """Copy each raw table from the vault to the analytics file with nothing that identifies a child.
 
-Driven by each contract column's privacy class: direct identifiers are dropped, LA person ids are
-replaced by the person_key the vault issued, dates of birth become their month (as text), postcodes their
-sector.
+Driven by each contract column's privacy class, which every column must have: direct identifiers and free
+text are dropped, LA person ids are replaced by the person_key the vault issued, source record ids by their
+keyed HMAC (a domain per kind of id, so a referral id still joins its referral and nothing joins back to
+the source system), dates about a person (birth, death, a mother's child's birth) become their month (as
+text), postcodes their sector. Only attributes pass as they are.
 """
 
 from __future__ import annotations
 
 import duckdb
 
+from orchestration.identity.pseudonyms import hmac_sql, install_hmac
 from orchestration.ingest.contracts import Contract, ContractVersions, Table
 
 ANALYTICS_SCHEMA = "pseudonymised"
+RECORD_ID_HEX = 32  # 128 bits of the HMAC: no two ids of one kind meet by chance
 
 
 def postcode_sector_sql(expr: str) -> str:
@@ -33,7 +37,11 @@ def pseudonymised_select(contract: Contract, table: Table, vault_alias: str = "v
     columns = ["k.person_key"] if table.person else []
     for col in table.columns:
         quoted = f'r."{col.name}"'
-        if col.privacy in ("direct", "person_id"):
+        if col.privacy in ("direct", "person_id", "free_text"):
+            continue
+        if col.privacy == "record_id":
+            pseudonym = hmac_sql(f"trim({quoted}::varchar)", f"record:{col.id_domain}")
+            columns.append(f'left({pseudonym}, {RECORD_ID_HEX}) as "{col.name}"')
             continue
         if col.privacy in ("birth_date", "month"):
             # the month as text ('2015-03'), never a date: a date would be a full date of birth for every
@@ -41,8 +49,10 @@ def pseudonymised_select(contract: Contract, table: Table, vault_alias: str = "v
             columns.append(f"strftime({quoted}, '%Y-%m') as \"{col.name}\"")
         elif col.privacy == "postcode":
             columns.append(f'{postcode_sector_sql(quoted)} as "{col.name}"')
-        else:
+        elif col.privacy == "attribute":
             columns.append(quoted)
+        else:  # a class this code does not know reaches nothing
+            raise ValueError(f"{contract.dataset}.{col.name}: no rule for privacy class {col.privacy!r}")
     columns += ["r._delivery_id", "r._period"]
     source = f"{vault_alias}.{contract.raw_table(table)} r"
     if table.person:
@@ -58,6 +68,7 @@ def publish_to_analytics(
 ) -> int:
     """Replace the dataset's analytics tables, each in one statement; returns the rows written."""
     con.execute(f"create schema if not exists {ANALYTICS_SCHEMA}")
+    install_hmac(con)  # record ids: the key lives in this connection's memory only
     rows = 0
     for table in versions.latest.tables:
         union = versions.union_table(table.name)

@@ -18,8 +18,10 @@ import hashlib
 import hmac
 import os
 import secrets
+import tempfile
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 
@@ -70,14 +72,34 @@ def pseudonym_key() -> PseudonymKey:
                 " secrets store (for the synthetic demo only, use --demo)"
             )
         warnings.warn(
-            f"{KEY_ENV} is not set: using a throwaway pseudonym key for this process. Fine for the synthetic "
+            f"{KEY_ENV} is not set: using a throwaway pseudonym key for this demo home. Fine for the synthetic "
             "demo; set a long random key (kept in a secrets store) before using real data.",
             stacklevel=2,
         )
-        return PseudonymKey(secrets.token_bytes(32), throwaway=True)
+        return PseudonymKey(_demo_secret(), throwaway=True)
     if len(value) < MIN_KEY_LENGTH:
         raise PseudonymKeyError(f"{KEY_ENV} must be at least {MIN_KEY_LENGTH} characters long")
     return PseudonymKey(value.encode(), throwaway=False)
+
+
+def _demo_secret() -> bytes:
+    """A random key made once for a demo home and kept in its warehouse folder (0600), so that the
+    processes of one demo (a run, the UI's runs, a later subject access search) pseudonymise alike."""
+    from orchestration.settings import Paths
+
+    path = Paths.from_env().warehouse / ".demo-pseudonym-key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".demo-key-")  # 0600
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+        try:
+            os.link(temp, path)  # atomic, and never over a key another process made first
+        except FileExistsError:
+            pass
+        finally:
+            Path(temp).unlink()
+    return bytes.fromhex(path.read_text().strip())
 
 
 def install_hmac(con: duckdb.DuckDBPyConnection, key: PseudonymKey | None = None) -> None:

@@ -27,7 +27,17 @@ TYPES = {"varchar", "integer", "decimal", "date", "boolean"}
 FORMATS = {"csv", "xlsx", "xml"}
 # how a column reaches the analytics file: direct and person_id never; birth_date and month as the month only
 # (month: a date that often is a birth date, such as the start of the address a child was born at)
-PRIVACY = {None, "direct", "person_id", "birth_date", "month", "postcode"}
+# Every column says what it is, and so what reaches the analytics file (orchestration/identity/pseudonymise.py;
+# docs/adr/0007-privacy-and-security.md):
+#   direct      identifies a person by itself (a name, NHS number, UPN, a professional's name): dropped
+#   person_id   the partner's id of the child: replaced by the person_key the vault issued
+#   record_id:D a source system's record id (a referral, a census row): replaced by its keyed HMAC in
+#               domain D, so two columns of one domain still join and nobody can join back to the source
+#   birth_date, month   a date about a person (birth, death, a mother's child's birth): its month, as text
+#   postcode    a full postcode: its sector
+#   free_text   narrative that may name anyone: dropped
+#   attribute   codes, counts, dates of events, organisations: as they are
+PRIVACY = {"direct", "person_id", "record_id", "birth_date", "month", "postcode", "free_text", "attribute"}
 SEVERITIES = {"error", "warning"}
 PERSON_FIELDS = ("nhs_number", "upn", "former_upn", "forename", "surname", "dob", "sex", "postcode")
 ROW_ID = "_row"  # a person id for rows with no id of their own: the delivery and record they came from
@@ -76,6 +86,7 @@ class Column:
     pattern_means: str = ""  # what a value matching the pattern is, in words for the error report
     severity: str = "error"
     privacy: str | None = None
+    id_domain: str | None = None  # record_id: the kind of id, shared by every column holding that kind
     path: str | None = None  # XML: where the value is, relative to the row element
     header: str = (
         ""  # the heading this version of the layout gives the column (its name, unless renamed later)
@@ -349,9 +360,18 @@ def _column(spec: dict[str, Any], shared: dict[str, Any], where: str) -> Column:
     severity = spec.get("severity", "error")
     if severity not in SEVERITIES:
         raise ContractError(f"{where}: column {spec['name']!r} has unknown severity {severity!r}")
-    privacy = spec.get("privacy")
+    privacy, _, id_domain = str(spec.get("privacy") or "").partition(":")
+    if not privacy:
+        raise ContractError(
+            f"{where}: column {spec['name']!r} has no privacy class: say what it is ({', '.join(sorted(PRIVACY))})"
+        )
     if privacy not in PRIVACY:
         raise ContractError(f"{where}: column {spec['name']!r} has unknown privacy {privacy!r}")
+    if (privacy == "record_id") != bool(id_domain) or not re.fullmatch(r"[a-z0-9_.]*", id_domain):
+        raise ContractError(
+            f"{where}: column {spec['name']!r}: a record id names its kind (privacy: 'record_id:<kind>'),"
+            " and only a record id does"
+        )
     return Column(
         name=str(spec["name"]),
         type=ctype,
@@ -365,6 +385,7 @@ def _column(spec: dict[str, Any], shared: dict[str, Any], where: str) -> Column:
         pattern_means=pattern_means,
         severity=severity,
         privacy=privacy,
+        id_domain=id_domain or None,
         path=spec.get("path"),
         header=str(spec.get("header") or ""),
         may_be_future=bool(spec.get("may_be_future", False)),

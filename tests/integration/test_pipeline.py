@@ -374,3 +374,101 @@ def test_a_failing_expectation_blocks_the_report_and_keeps_the_last_release(pipe
     assert hashlib.sha256(report.read_bytes()).hexdigest() == digest
     assert _digest(paths.published / release) == everything  # every report, PDF and CSV byte-identical
     assert sorted(p.name for p in paths.published.iterdir()) == releases
+
+
+def _identifier_values(paths: Paths) -> pd.DataFrame:
+    """Every value of every identifier and source record id the authority holds (privacy classes direct,
+    person_id and record_id): from the vault's raw tables, and from the landing files as delivered (every
+    CSV column whose heading is such a column of some contract). Values shorter than six characters are
+    left out: those are counts and codes as often as ids (a CIN census's CINdetailsID 1, 2, ...)."""
+    from orchestration.ingest.contracts import load_contract_versions, normalise_header
+
+    secret = ("direct", "person_id", "record_id")
+    selects, spellings = [], set()
+    with duckdb.connect(str(paths.vault_db), read_only=True) as con:
+        present = {
+            f"{s}.{t}"
+            for s, t in con.execute("select schema_name, table_name from duckdb_tables()").fetchall()
+        }
+        for versions in load_contract_versions().values():
+            contract = versions.latest
+            for table in contract.tables:
+                for column in table.columns:
+                    if column.privacy not in secret:
+                        continue
+                    spellings |= column.spellings
+                    name = contract.raw_table(table)
+                    if name in present:
+                        selects.append(f'select trim("{column.name}"::varchar) as v from {name}')
+        held = con.execute(
+            f"select distinct v from ({' union all '.join(selects)}) where length(v) >= 6"
+        ).df()
+    delivered = []
+    with duckdb.connect() as con:
+        for path in sorted(paths.landing.rglob("*.csv")):
+            frame = con.execute(
+                "select * from read_csv(?, all_varchar = true, header = true)", [str(path)]
+            ).df()
+            for column in frame.columns:
+                if normalise_header(column) in spellings:
+                    delivered.append(frame[column].dropna().astype(str).str.strip())
+    values = pd.concat([held.v, *delivered], ignore_index=True).drop_duplicates()
+    return pd.DataFrame({"v": values[values.str.len() >= 6]})
+
+
+def test_no_identifier_or_source_record_id_is_anywhere_in_the_analytics_file(pipeline):
+    """The scan: every distinct value of every column of every table in the analytics file, against every
+    identifier and source record id in the vault and the landing files. None may be there: with one, an
+    analyst holding a partner's own extract could join back to names, UPNs and dates of birth."""
+    paths, _ = pipeline
+    ids = _identifier_values(paths)
+    assert len(ids) > 10_000  # NHS numbers, UPNs, LA ids, referral, census row and health record ids
+    found = []
+    with duckdb.connect(str(paths.analytics_db), read_only=True) as con:
+        con.register("ids", ids)
+        columns = con.execute(
+            """select table_schema, table_name, column_name from information_schema.columns
+               where table_catalog = current_database() and table_schema not in ('information_schema', 'pg_catalog')"""
+        ).fetchall()
+        assert len(columns) > 500
+        for schema, table, column in columns:
+            hits = con.execute(
+                f'select count(*) from (select distinct trim("{column}"::varchar) as v from "{schema}"."{table}")'
+                " join ids using (v)"
+            ).fetchall()[0][0]
+            if hits:
+                found.append(f"{schema}.{table}.{column}: {hits} identifier values")
+    assert not found, "\n".join(found)
+
+
+def test_a_schools_own_extract_joins_nothing_in_the_analytics_file(pipeline):
+    """The attack: a school (or anyone with a partner's file) joins its extract to the analytics file on
+    its own row ids. The same join against the vault shows what it would have given."""
+    paths, _ = pipeline
+    attacks = [
+        ("schools/school_census/*_pupilonroll.csv", "school_census_pupil_on_roll", "pupilonrolltableid"),
+        ("health/camhs_referrals/*.csv", "camhs_referrals", "referral_id"),
+        ("social_care/ssd/*/ssd_cin_episodes.csv", "ssd_cin_episodes", "cine_referral_id"),
+    ]
+    with duckdb.connect(str(paths.analytics_db), read_only=True) as con:
+        con.execute(f"attach '{paths.vault_db}' as vault (read_only)")
+        for pattern, dataset, column in attacks:
+            files = [str(p) for p in paths.landing.glob(pattern)]
+            assert files, pattern
+            extract = f"read_csv({files}, all_varchar = true, header = true, union_by_name = true)"
+            total, in_vault = con.execute(
+                f'select count(*), count(v."{column}") from {extract} e'
+                f' left join (select distinct "{column}"::varchar as "{column}" from vault.raw.{dataset}) v'
+                f' on v."{column}" = e."{column}"'
+            ).fetchall()[0]
+            assert in_vault > 0.9 * total  # the attack is real: the ids are the partner's own
+            joined = con.execute(
+                f'select count(*) from {extract} e join pseudonymised.{dataset} a on a."{column}" = e."{column}"'
+            ).fetchall()[0][0]
+            assert joined == 0, f"{dataset}.{column}: {joined} of {total} rows join back to the extract"
+        events = con.execute(
+            "select count(*) from marts.fct_child_events e join ("
+            "  select distinct cine_referral_id::varchar as id from vault.raw.ssd_cin_episodes"
+            "  union select distinct referral_id from vault.raw.camhs_referrals) v on v.id = e.source_id"
+        ).fetchall()[0][0]
+        assert events == 0

@@ -423,3 +423,67 @@ def test_a_run_without_a_real_key_stops_with_one_clear_line(home, monkeypatch, c
         assert cli.main(["audit-verify", "--demo"]) == 0
     finally:
         pseudonym_key.cache_clear()
+
+
+# --- what reaches the analytics file ------------------------------------------------------------------------
+
+
+def test_a_column_without_a_privacy_class_cannot_be_loaded():
+    from orchestration.ingest.contracts import ContractError, _column
+
+    shared = {"date_formats": {}, "code_lists": {}, "value_patterns": {}}
+    with pytest.raises(ContractError, match="has no privacy class"):
+        _column({"name": "new_column", "type": "varchar"}, shared, "test.yml")
+    with pytest.raises(ContractError, match="names its kind"):
+        _column({"name": "x_id", "type": "varchar", "privacy": "record_id"}, shared, "test.yml")
+    assert _column({"name": "x_id", "privacy": "record_id:x"}, shared, "t").id_domain == "x"
+    for versions in load_contracts().values():  # and every column of every contract has one
+        assert all(c.privacy for t in versions.tables for c in t.columns)
+
+
+def test_dates_about_a_person_reach_the_analytics_file_as_months_and_record_ids_as_keyed_pseudonyms(home):
+    from orchestration.identity.pseudonymise import publish_to_analytics
+    from orchestration.ingest.contracts import load_contract_versions
+
+    header = "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB\n"
+    rows = "1234567,M,01/02/2010,WBRI,A123456789012,1,17/06/2025\n7654321,F,03/04/2009,WBRI,,0,\n"
+    _deliver(home, "social_care/ssda903/header_2025.csv", header + rows)
+    person = (
+        "pers_person_id,pers_sex,pers_gender,pers_ethnicity,pers_dob,pers_common_child_id,pers_upn_unknown,"
+        "pers_send_flag,pers_expected_dob,pers_death_date,pers_is_mother,pers_nationality\n"
+    )
+    _deliver(
+        home,
+        "social_care/ssd/2025-03-31/ssd_person.csv",
+        person + "1234567,M,M,WBRI,2010-02-01,,,,,2024-11-23,N,\n",
+    )
+    _deliver(home, "health/camhs_referrals/camhs_referrals_2024-03.csv", _camhs(2))
+    outcomes = _ingest(home)
+    assert all(o.status == "loaded" for o in outcomes), outcomes
+    with duckdb.connect(str(home.vault_db)) as con:
+        con.execute("create schema if not exists identity")
+        con.execute(
+            "create table identity.record_keys (namespace varchar, record_id varchar, person_key varchar)"
+        )
+    versions = load_contract_versions()
+    with duckdb.connect(str(home.analytics_db)) as con:
+        con.execute(f"attach '{home.vault_db}' as vault (read_only)")
+        for dataset in ("ssda903_header", "ssd_person", "camhs_referrals"):
+            publish_to_analytics(con, versions[dataset])
+        mc_dob = con.execute('select "MC_DOB" from pseudonymised.ssda903_header order by "MC_DOB"').fetchall()
+        death = con.execute("select pers_death_date from pseudonymised.ssd_person").fetchall()
+        referral_ids = [
+            r[0] for r in con.execute("select referral_id from pseudonymised.camhs_referrals").fetchall()
+        ]
+        types = dict(
+            con.execute(
+                "select column_name, data_type from information_schema.columns"
+                " where table_name = 'ssda903_header' and table_schema = 'pseudonymised'"
+            ).fetchall()
+        )
+    assert mc_dob == [("2025-06",), (None,)] and types["MC_DOB"] == "VARCHAR"
+    assert death == [("2024-11",)]
+    assert "UPN" not in types and "CHILD" not in types
+    assert "R0" not in referral_ids and "R1" not in referral_ids
+    assert all(len(r) == 32 and int(r, 16) >= 0 for r in referral_ids)
+    assert len(set(referral_ids)) == 2
