@@ -13,8 +13,16 @@ import pandas as pd
 from orchestration.cells import safe_frame, safe_text
 from orchestration.quality.gx import validate
 from orchestration.reports import packs
-from orchestration.reports.disclosure import NOT_AVAILABLE, TableSpec, attack, count_cell, rate_cell
-from orchestration.reports.publish import building_release, new_release_id, point_current_at
+from orchestration.reports.disclosure import (
+    NOT_AVAILABLE,
+    REVEAL_AFTER_SUPPRESSION,
+    SUPPRESSED,
+    TableSpec,
+    attack_release,
+    count_cell,
+    rate_cell,
+)
+from orchestration.reports.publish import building_release, current_release, new_release_id, point_current_at
 from orchestration.resources import WAREHOUSE_POOL, Warehouse
 from orchestration.settings import REPORT_TEMPLATES_DIR
 
@@ -97,6 +105,32 @@ def render_figures(rows: list[dict]) -> list[dict]:
                     else NOT_AVAILABLE,
                 }
             )
+    return out
+
+
+def protect_summary(figures: list[dict], previous: Path | None) -> list[dict]:
+    """Disclosure control beyond each figure's own: a count the previous release suppressed for the same
+    year stays suppressed unless it is now 11 or more, and a count (and its percentage) whose denominator
+    is suppressed is suppressed too."""
+    before = set()
+    if previous is not None and (previous / "outcomes_summary.csv").exists():
+        old = pd.read_csv(previous / "outcomes_summary.csv", dtype=str, keep_default_na=False)
+        hidden = old["count"].eq(SUPPRESSED)
+        before = set(zip(old.time_period[hidden], old.indicator[hidden], strict=True))
+    out = [dict(f) for f in figures]
+    for figure in out:
+        count = pd.to_numeric(figure["count"], errors="coerce")
+        if (str(figure["time_period"]), figure["indicator"]) in before and count < REVEAL_AFTER_SUPPRESSION:
+            figure["count"] = SUPPRESSED
+            figure["percent"] = SUPPRESSED if figure["percent"] != "z" else "z"
+    counts = {(f["time_period"], f["indicator"]): f["count"] for f in out}
+    denominators = {key: denominator for key, _, denominator in INDICATORS}
+    for figure in out:
+        denominator = denominators[figure["indicator"]]
+        if denominator and counts.get((figure["time_period"], denominator)) == SUPPRESSED:
+            if pd.notna(pd.to_numeric(figure["count"], errors="coerce")):
+                figure["count"] = SUPPRESSED
+            figure["percent"] = SUPPRESSED
     return out
 
 
@@ -193,11 +227,16 @@ def outcomes_summary(context: dg.AssetExecutionContext, warehouse: Warehouse) ->
         )
     checks_passed.append(f"every source fresh ({fresh.summary()})")
     problems: list[str] = []
+    last = current_release(paths.published)
+    previous = paths.published / last if last and (paths.published / last).is_dir() else None
+    figures = protect_summary(figures, previous)
     try:
         with building_release(paths.published, release_id) as folder:
-            suppressed_in_packs = _write_packs(folder, warehouse, freshness, checks_passed, release_id)
+            suppressed_in_packs = _write_packs(
+                folder, warehouse, freshness, checks_passed, release_id, previous
+            )
             _write_outcomes_summary(folder, template, figures, rows, freshness, checks, generated, release_id)
-            problems = audit_release(folder)
+            problems = audit_release(folder, previous)
             if problems:
                 raise DisclosiveRelease(problems)
     except DisclosiveRelease:
@@ -257,14 +296,19 @@ def _write_outcomes_summary(
 
 
 def _write_packs(
-    folder: Path, warehouse: Warehouse, freshness: list[dict], checks: list[str], release: str
+    folder: Path,
+    warehouse: Warehouse,
+    freshness: list[dict],
+    checks: list[str],
+    release: str,
+    previous: Path | None = None,
 ) -> int:
     """Every scheduled report into the release: <report>/<report>.html and .pdf, and per table the EES
     open data (<table>.csv, <table>.meta.csv). The partner data quality report goes under restricted/."""
     suppressed = 0
     with warehouse.analytics(read_only=True) as analytics, warehouse.vault(read_only=True) as vault:
         for report in packs.REPORTS:
-            built = packs.compute(report, analytics, vault)
+            built = packs.compute(report, analytics, vault, previous)
             if built.gate_failures:  # raised inside the release being built: it is discarded
                 raise dg.Failure(description="release not published: " + " | ".join(built.gate_failures))
             suppressed += built.suppressed
@@ -283,21 +327,37 @@ def _write_packs(
     return suppressed
 
 
-def audit_release(folder: Path) -> list[str]:
-    """Re-read every published table (not the restricted ones) and attack it: the blocking check."""
-    problems = []
+SUMMARY_SPEC = TableSpec(keys=("time_period", "indicator"), additive=(), counts=("count",))
+
+
+def _published_tables(folder: Path) -> tuple[dict, dict, list[str]]:
+    """Every published table of a release (not the restricted ones), by its path in the release, with its
+    disclosure rules and its indicators' labels (from the .meta.csv beside it)."""
     specs = {t.name: t.spec for r in packs.REPORTS for t in r.tables if t.protect}
-    specs["outcomes_summary"] = TableSpec(keys=("time_period", "indicator"), additive=(), counts=("count",))
+    specs["outcomes_summary"] = SUMMARY_SPEC
+    tables, labels, problems = {}, {}, []
     for path in sorted(folder.rglob("*.csv")):
         if path.name.endswith(".meta.csv") or "restricted" in path.relative_to(folder).parts:
             continue
+        name = str(path.relative_to(folder))
         spec = specs.get(path.stem)
         if spec is None:
-            problems.append(f"{path.relative_to(folder)}: a published table with no disclosure rules")
+            problems.append(f"{name}: a published table with no disclosure rules")
             continue
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-        problems += [f"{path.relative_to(folder)}: {p}" for p in attack(frame, spec)]
-    return problems
+        tables[name] = (pd.read_csv(path, dtype=str, keep_default_na=False), spec)
+        meta = path.with_name(f"{path.stem}.meta.csv")
+        if meta.exists():
+            described = pd.read_csv(meta, dtype=str, keep_default_na=False)
+            labels[name] = dict(zip(described.col_name, described.label, strict=True))
+    return tables, labels, problems
+
+
+def audit_release(folder: Path, previous: Path | None = None) -> list[str]:
+    """The blocking check: re-read every published table (not the restricted ones) and attack them all
+    together, and against the release before (``previous``)."""
+    tables, labels, problems = _published_tables(folder)
+    before = _published_tables(previous)[0] if previous is not None and previous.is_dir() else None
+    return problems + attack_release(tables, before, labels)
 
 
 def _write_csv(path: Path, figures: list[dict]) -> None:

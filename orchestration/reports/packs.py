@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import io
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -530,8 +531,14 @@ class Built:
     gate_failures: list[str] = field(default_factory=list)  # the tables' Great Expectations suites
 
 
-def compute(report: Report, analytics: duckdb.DuckDBPyConnection, vault: duckdb.DuckDBPyConnection) -> Built:
-    """The report's tables, protected, with the count of cells suppressed."""
+def compute(
+    report: Report,
+    analytics: duckdb.DuckDBPyConnection,
+    vault: duckdb.DuckDBPyConnection,
+    previous: Path | None = None,
+) -> Built:
+    """The report's tables, protected, with the count of cells suppressed. ``previous``: the release
+    published before this one, whose suppressions carry forward into a revision."""
     authority = Authority.from_env()
     tables, suppressed, failures = {}, 0, []
     for table in report.tables:
@@ -542,7 +549,13 @@ def compute(report: Report, analytics: duckdb.DuckDBPyConnection, vault: duckdb.
         gate = validate(_with_rates(frame, table), f"report_{table.name}")
         if not gate.success:
             failures.append(gate.summary())
-        published, n = protect(frame, table.spec) if table.protect else (frame.astype(str), 0)
+        before = previous / report.name / f"{table.name}.csv" if previous is not None else None
+        before_frame = (
+            pd.read_csv(before, dtype=str, keep_default_na=False)
+            if before is not None and before.exists()
+            else None
+        )
+        published, n = protect(frame, table.spec, before_frame) if table.protect else (frame.astype(str), 0)
         published = _not_available(published, frame, table, complete).drop(columns=list(table.hidden))
         suppressed += n
         tables[table.name] = _ees(published, table, authority)

@@ -4,6 +4,7 @@ the hardening of issue 14 and must keep failing to get in now."""
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 
 from orchestration.ingest import sources
@@ -138,7 +139,6 @@ def test_formula_payloads_in_a_partners_file_reach_no_feedback_file_as_a_formula
 
 
 def test_a_plain_negative_number_is_no_formula_and_is_left_alone():
-    import pandas as pd
 
     from orchestration.cells import safe_frame, safe_text
 
@@ -487,3 +487,103 @@ def test_dates_about_a_person_reach_the_analytics_file_as_months_and_record_ids_
     assert "R0" not in referral_ids and "R1" not in referral_ids
     assert all(len(r) == 32 and int(r, 16) >= 0 for r in referral_ids)
     assert len(set(referral_ids)) == 2
+
+
+# --- disclosure across tables and releases ------------------------------------------------------------------
+
+
+def _ks_spec():
+    from orchestration.reports.disclosure import TableSpec
+
+    return TableSpec(
+        keys=("time_period", "pupil_group"),
+        additive=(),
+        counts=("pupils", "achieving"),
+        rates=(("achieving_rate", "achieving", "pupils"),),
+    )
+
+
+def test_a_zero_beside_a_suppressed_count_is_not_published(home):
+
+    from orchestration.reports.disclosure import attack, protect
+
+    frame = pd.DataFrame(
+        {
+            "time_period": ["202425"] * 2,
+            "pupil_group": ["All pupils", "Looked after"],
+            "pupils": [180, 4],
+            "achieving": [100, 0],
+        }
+    )
+    published, _ = protect(frame, _ks_spec())
+    assert published.loc[1, ["pupils", "achieving", "achieving_rate"]].tolist() == ["c", "c", "c"]
+    assert attack(published, _ks_spec()) == []
+    # the table as it used to be published: "c pupils, 0 achieving" says all of them failed
+    naive = published.assign(achieving=["100", "0"])
+    assert attack(naive, _ks_spec()) == ["achieving row 1: 0 published beside a suppressed pupils"]
+
+
+def _age_spec():
+    from orchestration.reports.disclosure import TableSpec
+
+    return TableSpec(keys=("time_period", "age_group"), additive=("age_group",), counts=("children",))
+
+
+def _ages(counts: list[int]) -> pd.DataFrame:
+
+    return pd.DataFrame(
+        {
+            "time_period": "202425",
+            "age_group": ["Under 1", "1 to 4", "5 to 9", "10 to 15", "Total"],
+            "children": [*counts, sum(counts)],
+        }
+    )
+
+
+def test_no_suppressed_count_can_be_bounded_to_within_one_to_five():
+    from orchestration.reports.disclosure import attack, protect
+
+    frame = _ages([1, 2, 17, 30])  # two small parts summing to 3: each would be 1 or 2
+    published, _ = protect(frame, _age_spec())
+    assert attack(published, _age_spec()) == []
+    assert published.children.tolist() == ["c", "c", "c", "30", "50"]
+    naive = published.assign(children=["c", "c", "17", "30", "50"])
+    assert attack(naive, _age_spec()) == [
+        "children row 0: suppressed, but the totals bound it to 1 to 2",
+        "children row 1: suppressed, but the totals bound it to 1 to 2",
+    ]
+
+
+def test_a_cell_suppressed_in_one_table_and_published_in_another_is_caught():
+    from orchestration.reports.disclosure import attack_release
+
+    table_a = _ages([3, 12, 17, 30]).astype(str).assign(children=["c", "c", "17", "30", "62"])
+    by_sex = table_a.iloc[[4]].assign(age_group="Total")  # the same total, published again
+    labels = {"a.csv": {"children": "Children looked after"}, "b.csv": {"children": "Children looked after"}}
+    # a second table publishing one of the suppressed cells
+    table_b = table_a.assign(children=["c", "12", "17", "30", "62"])
+    problems = attack_release(
+        {"a.csv": (table_a, _age_spec()), "b.csv": (table_b, _age_spec())}, labels=labels
+    )
+    assert "a.csv: children row 1: suppressed, but b.csv: children row 1 publishes it: 12" in problems
+    assert (
+        attack_release({"a.csv": (table_a, _age_spec()), "b.csv": (by_sex, _age_spec())}, labels=labels) == []
+    )
+
+
+def test_a_revision_keeps_what_the_previous_release_suppressed():
+    from orchestration.reports.disclosure import attack_release, protect
+
+    before, _ = protect(_ages([4, 13, 20, 30]), _age_spec())  # 4 suppressed (and a neighbour with it)
+    assert before.children.iloc[0] == "c"
+    revised = _ages([6, 11, 20, 30])  # two children moved between the groups: c -> 6, 13 -> 11
+    published, _ = protect(revised, _age_spec(), previous=before)
+    assert published.children.iloc[0] == "c"  # 6 stays suppressed: the difference would show the 2
+    assert attack_release({"t": (published, _age_spec())}, previous={"t": (before, _age_spec())}) == []
+    naive, _ = protect(revised, _age_spec())
+    assert naive.children.iloc[0] == "6"
+    assert attack_release({"t": (naive, _age_spec())}, previous={"t": (before, _age_spec())}) == [
+        "t: children row 0: suppressed in the previous release, now 6: the two releases differenced give a small group"
+    ]
+    grown, _ = protect(_ages([15, 11, 20, 30]), _age_spec(), previous=before)
+    assert grown.children.iloc[0] == "15"  # a change of 10 or more children is no small group
