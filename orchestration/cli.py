@@ -491,6 +491,27 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_privacy_scan(args: argparse.Namespace) -> int:
+    from orchestration.identity.privacy_scan import scan
+
+    paths = Paths.from_env()
+    missing = [p for p in (paths.vault_db, paths.analytics_db) if not p.exists()]
+    if missing:
+        print(f"Nothing to scan: {missing[0]} does not exist (run `wholechild run` first).", file=sys.stderr)
+        return 1
+    result = scan(paths.analytics_db, paths.vault_db, paths.landing)
+    print(
+        f"Scanned {result.columns_scanned:,} columns of {paths.analytics_db} for "
+        f"{result.identifier_values:,} identifiers and source record ids (vault and landing)."
+    )
+    if not result.found:
+        print("None found.")
+        return 0
+    for column, hits in result.found:
+        print(f"  FOUND {hits:,} in {column}")
+    return 1
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from orchestration import bench
 
@@ -593,6 +614,12 @@ def build_parser() -> argparse.ArgumentParser:
     sar.add_argument("--reason", required=True, help="why the search is made (written to the audit log)")
     sar.add_argument("--export", help="write every row found to this folder, a CSV per table")
     sar.set_defaults(func=cmd_sar)
+
+    scan = sub.add_parser(
+        "privacy-scan",
+        help="look for every identifier and source record id of the vault and landing in the analytics file",
+    )
+    scan.set_defaults(func=cmd_privacy_scan)
 
     av = sub.add_parser(
         "audit-verify", parents=[demo], help="check the subject access audit log has not been altered"

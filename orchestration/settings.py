@@ -24,7 +24,7 @@ DEFAULT_HOME = "data"
 # the home itself can be passed through (0711) to reach published/, whose releases are world-readable
 # (folders 0755, files 0644) except their restricted/ parts; and the analytics file is readable by the
 # account's group only when the deployment says so (WHOLECHILD_SHARE_ANALYTICS=group: analytics.duckdb
-# 0640, warehouse/ 0750, the vault still 0600). See docs/privacy.md.
+# 0640, warehouse/ 0750, the vault still 0600). See docs/adr/0007-privacy-and-security.md.
 PRIVATE_UMASK = 0o077
 SHARE_ANALYTICS_ENV = "WHOLECHILD_SHARE_ANALYTICS"
 

@@ -223,6 +223,8 @@ def protect(
 def _stray_and_small(frame: pd.DataFrame, spec: TableSpec) -> list[str]:
     problems = []
     for column in (*spec.counts, *(r[0] for r in spec.rates)):
+        if column not in frame.columns:
+            continue
         text = frame[column].astype(str)
         numeric = pd.to_numeric(text, errors="coerce")
         stray = text[numeric.isna() & ~text.isin(SYMBOLS)]
@@ -230,10 +232,14 @@ def _stray_and_small(frame: pd.DataFrame, spec: TableSpec) -> list[str]:
             f"{column} row {i}: {v!r} is neither a number nor a DfE symbol" for i, v in stray.items()
         ]
     for column in spec.counts:
+        if column not in frame.columns:
+            continue
         values = pd.to_numeric(frame[column].astype(str), errors="coerce").to_numpy(dtype="float64")
         small = np.where((values >= 1) & (values <= SMALL_MAX))[0]
         problems += [f"{column} row {i}: a count of {values[i]:.0f} is published" for i in small]
     for _, numerator, denominator in spec.rates:
+        if numerator not in frame.columns or denominator not in frame.columns:
+            continue  # a count used only for the rate, not published
         beside = (
             frame[denominator].astype(str).eq(SUPPRESSED)
             & pd.to_numeric(frame[numerator].astype(str), errors="coerce").notna()
@@ -290,6 +296,8 @@ def attack_release(
         problems += [f"{name}: {p}" for p in _stray_and_small(frame, spec)]
         table_equations = _equations(frame, spec)
         for column in spec.counts:
+            if column not in frame.columns:
+                continue
             text = frame[column].astype(str)
             numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64")
             ids = []

@@ -376,69 +376,19 @@ def test_a_failing_expectation_blocks_the_report_and_keeps_the_last_release(pipe
     assert sorted(p.name for p in paths.published.iterdir()) == releases
 
 
-def _identifier_values(paths: Paths) -> pd.DataFrame:
-    """Every value of every identifier and source record id the authority holds (privacy classes direct,
-    person_id and record_id): from the vault's raw tables, and from the landing files as delivered (every
-    CSV column whose heading is such a column of some contract). Values shorter than six characters are
-    left out: those are counts and codes as often as ids (a CIN census's CINdetailsID 1, 2, ...)."""
-    from orchestration.ingest.contracts import load_contract_versions, normalise_header
+def test_no_identifier_or_source_record_id_is_anywhere_in_the_analytics_file(pipeline, capsys):
+    """The scan (``wholechild privacy-scan``): every distinct value of every column of every table in the
+    analytics file, against every identifier and source record id in the vault and the landing files."""
+    from orchestration.cli import main
+    from orchestration.identity.privacy_scan import scan
 
-    secret = ("direct", "person_id", "record_id")
-    selects, spellings = [], set()
-    with duckdb.connect(str(paths.vault_db), read_only=True) as con:
-        present = {
-            f"{s}.{t}"
-            for s, t in con.execute("select schema_name, table_name from duckdb_tables()").fetchall()
-        }
-        for versions in load_contract_versions().values():
-            contract = versions.latest
-            for table in contract.tables:
-                for column in table.columns:
-                    if column.privacy not in secret:
-                        continue
-                    spellings |= column.spellings
-                    name = contract.raw_table(table)
-                    if name in present:
-                        selects.append(f'select trim("{column.name}"::varchar) as v from {name}')
-        held = con.execute(
-            f"select distinct v from ({' union all '.join(selects)}) where length(v) >= 6"
-        ).df()
-    delivered = []
-    with duckdb.connect() as con:
-        for path in sorted(paths.landing.rglob("*.csv")):
-            frame = con.execute(
-                "select * from read_csv(?, all_varchar = true, header = true)", [str(path)]
-            ).df()
-            for column in frame.columns:
-                if normalise_header(column) in spellings:
-                    delivered.append(frame[column].dropna().astype(str).str.strip())
-    values = pd.concat([held.v, *delivered], ignore_index=True).drop_duplicates()
-    return pd.DataFrame({"v": values[values.str.len() >= 6]})
-
-
-def test_no_identifier_or_source_record_id_is_anywhere_in_the_analytics_file(pipeline):
-    """The scan: every distinct value of every column of every table in the analytics file, against every
-    identifier and source record id in the vault and the landing files. None may be there: with one, an
-    analyst holding a partner's own extract could join back to names, UPNs and dates of birth."""
     paths, _ = pipeline
-    ids = _identifier_values(paths)
-    assert len(ids) > 10_000  # NHS numbers, UPNs, LA ids, referral, census row and health record ids
-    found = []
-    with duckdb.connect(str(paths.analytics_db), read_only=True) as con:
-        con.register("ids", ids)
-        columns = con.execute(
-            """select table_schema, table_name, column_name from information_schema.columns
-               where table_catalog = current_database() and table_schema not in ('information_schema', 'pg_catalog')"""
-        ).fetchall()
-        assert len(columns) > 500
-        for schema, table, column in columns:
-            hits = con.execute(
-                f'select count(*) from (select distinct trim("{column}"::varchar) as v from "{schema}"."{table}")'
-                " join ids using (v)"
-            ).fetchall()[0][0]
-            if hits:
-                found.append(f"{schema}.{table}.{column}: {hits} identifier values")
-    assert not found, "\n".join(found)
+    result = scan(paths.analytics_db, paths.vault_db, paths.landing)
+    assert result.identifier_values > 10_000  # NHS numbers, UPNs, LA ids, referral, census and health ids
+    assert result.columns_scanned > 500
+    assert result.found == []
+    assert main(["privacy-scan"]) == 0
+    assert "None found." in capsys.readouterr().out
 
 
 def test_a_schools_own_extract_joins_nothing_in_the_analytics_file(pipeline):
