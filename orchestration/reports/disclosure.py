@@ -148,15 +148,21 @@ def _carried_forward(frame: pd.DataFrame, spec: TableSpec, previous: pd.DataFram
 
 
 def protect(
-    frame: pd.DataFrame, spec: TableSpec, previous: pd.DataFrame | None = None
+    frame: pd.DataFrame,
+    spec: TableSpec,
+    previous: pd.DataFrame | None = None,
+    forced: dict[str, np.ndarray] | None = None,
 ) -> tuple[pd.DataFrame, int]:
     """The table as published (count and rate columns as text) and the number of cells suppressed.
-    ``previous``: the same table as the release before published it, whose suppressions carry forward."""
+    ``previous``: the same table as the release before published it, whose suppressions carry forward;
+    ``forced``: per count column, cells to suppress whatever they are (another table suppresses them)."""
     frame = frame.reset_index(drop=True)
     equations = _equations(frame, spec)
     out = frame.copy()
     suppressed_cells = 0
     carried = _carried_forward(frame, spec, previous)
+    for column, mask in (forced or {}).items():
+        carried[column] = carried.get(column, False) | mask
     values = {c: frame[c].to_numpy(dtype="float64") for c in spec.counts}
     known = {c: ~np.isnan(v) for c, v in values.items()}
     hide = {
@@ -258,13 +264,19 @@ def attack(published: pd.DataFrame, spec: TableSpec) -> list[str]:
     return [p.removeprefix("table: ") for p in attack_release({"table": (published, spec)})]
 
 
-def _cell_keys(frame: pd.DataFrame, spec: TableSpec, indicator: str) -> list[str]:
+def cell_keys(frame: pd.DataFrame, spec: TableSpec, indicator: str) -> list[str]:
     """A count cell's identity in any table of a release: what it counts (its indicator, by its label),
-    its period, geography and the filters it is not a total of (a Total level is no filter at all)."""
+    its period, the filters it is not a total of (a Total level is no filter at all), and its geography
+    when that is not the authority itself (a national or regional comparator row)."""
     key = pd.Series(f"indicator={indicator}", index=frame.index)
-    for column in ("time_period", *GEOGRAPHY):
-        if column in frame.columns:
-            key = key + f"|{column}=" + frame[column].astype(str)
+    if "time_period" in frame.columns:
+        key = key + "|time_period=" + frame["time_period"].astype(str)
+    if "geographic_level" in frame.columns:
+        place = "|" + frame["geographic_level"].astype(str)
+        for column in GEOGRAPHY[1:]:
+            if column in frame.columns:
+                place = place + "," + frame[column].astype(str)
+        key = key + place.where(frame["geographic_level"].astype(str).ne("Local authority"), "")
     for column in spec.keys:
         if column == "time_period" or column not in frame.columns:
             continue
@@ -303,7 +315,7 @@ def attack_release(
             ids = []
             for row, (key, value, hidden) in enumerate(
                 zip(
-                    _cell_keys(frame, spec, (labels or {}).get(name, {}).get(column) or f"{name}.{column}"),
+                    cell_keys(frame, spec, (labels or {}).get(name, {}).get(column) or f"{name}.{column}"),
                     numbers,
                     text.eq(SUPPRESSED),
                     strict=True,

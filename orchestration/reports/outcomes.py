@@ -108,19 +108,25 @@ def render_figures(rows: list[dict]) -> list[dict]:
     return out
 
 
-def protect_summary(figures: list[dict], previous: Path | None) -> list[dict]:
+def protect_summary(figures: list[dict], previous: Path | None, hidden: set[str] | None = None) -> list[dict]:
     """Disclosure control beyond each figure's own: a count the previous release suppressed for the same
-    year stays suppressed unless it is now 11 or more, and a count (and its percentage) whose denominator
-    is suppressed is suppressed too."""
+    year stays suppressed unless it is now 11 or more; a count another table of the release suppresses
+    (``hidden``: cell keys) is suppressed here too; and a count (and its percentage) whose denominator is
+    suppressed is suppressed too."""
     before = set()
     if previous is not None and (previous / "outcomes_summary.csv").exists():
         old = pd.read_csv(previous / "outcomes_summary.csv", dtype=str, keep_default_na=False)
-        hidden = old["count"].eq(SUPPRESSED)
-        before = set(zip(old.time_period[hidden], old.indicator[hidden], strict=True))
+        was = old["count"].eq(SUPPRESSED)
+        before = set(zip(old.time_period[was], old.indicator[was], strict=True))
     out = [dict(f) for f in figures]
-    for figure in out:
+    for figure, key in zip(out, summary_keys(out), strict=True):
         count = pd.to_numeric(figure["count"], errors="coerce")
-        if (str(figure["time_period"]), figure["indicator"]) in before and count < REVEAL_AFTER_SUPPRESSION:
+        elsewhere = key in (hidden or ()) and pd.notna(count)
+        carried = (
+            str(figure["time_period"]),
+            figure["indicator"],
+        ) in before and count < REVEAL_AFTER_SUPPRESSION
+        if elsewhere or carried:
             figure["count"] = SUPPRESSED
             figure["percent"] = SUPPRESSED if figure["percent"] != "z" else "z"
     counts = {(f["time_period"], f["indicator"]): f["count"] for f in out}
@@ -229,12 +235,15 @@ def outcomes_summary(context: dg.AssetExecutionContext, warehouse: Warehouse) ->
     problems: list[str] = []
     last = current_release(paths.published)
     previous = paths.published / last if last and (paths.published / last).is_dir() else None
-    figures = protect_summary(figures, previous)
+    with warehouse.analytics(read_only=True) as analytics, warehouse.vault(read_only=True) as vault:
+        queried = [packs.query(report, analytics, vault) for report in packs.REPORTS]
+    failures = [f for q in queried for f in q.gate_failures]
+    if failures:
+        raise dg.Failure(description="release not published: " + " | ".join(failures))
+    figures, built = protect_together(figures, queried, previous)
     try:
         with building_release(paths.published, release_id) as folder:
-            suppressed_in_packs = _write_packs(
-                folder, warehouse, freshness, checks_passed, release_id, previous
-            )
+            suppressed_in_packs = _write_packs(folder, built, freshness, checks_passed, release_id)
             _write_outcomes_summary(folder, template, figures, rows, freshness, checks, generated, release_id)
             problems = audit_release(folder, previous)
             if problems:
@@ -295,51 +304,85 @@ def _write_outcomes_summary(
     _write_csv(folder / "outcomes_summary.csv", figures)
 
 
+def summary_keys(figures: list[dict]) -> list[str]:
+    """Each figure of the outcomes summary as a cell of the release (disclosure.cell_keys): its label and
+    period as the packs' tables name them (the summary's collection year 2021 is their 202021)."""
+    return [f"indicator={f['label']}|time_period={str(f['academic_year']).replace('/', '')}" for f in figures]
+
+
+def protect_together(
+    figures: list[dict], queried: list[packs.Queried], previous: Path | None
+) -> tuple[list[dict], list[packs.Built]]:
+    """The outcomes summary and the packs protected together: a figure either suppresses is suppressed in
+    both, until neither publishes what the other suppresses."""
+    hidden: set[str] = set()
+    for _ in range(10):
+        summary = protect_summary(figures, previous, hidden)
+        keys = summary_keys(summary)
+        summary_hidden = {k for k, f in zip(keys, summary, strict=True) if f["count"] == SUPPRESSED}
+        built, pack_hidden = packs.protect_release(queried, previous, summary_hidden)
+        shown = {
+            k
+            for k, f in zip(keys, summary, strict=True)
+            if pd.notna(pd.to_numeric(f["count"], errors="coerce"))
+        }
+        if not pack_hidden & shown:
+            break
+        hidden |= pack_hidden & shown
+    return summary, built
+
+
 def _write_packs(
-    folder: Path,
-    warehouse: Warehouse,
-    freshness: list[dict],
-    checks: list[str],
-    release: str,
-    previous: Path | None = None,
+    folder: Path, built: list[packs.Built], freshness: list[dict], checks: list[str], release: str
 ) -> int:
     """Every scheduled report into the release: <report>/<report>.html and .pdf, and per table the EES
     open data (<table>.csv, <table>.meta.csv). The partner data quality report goes under restricted/."""
     suppressed = 0
-    with warehouse.analytics(read_only=True) as analytics, warehouse.vault(read_only=True) as vault:
-        for report in packs.REPORTS:
-            built = packs.compute(report, analytics, vault, previous)
-            if built.gate_failures:  # raised inside the release being built: it is discarded
-                raise dg.Failure(description="release not published: " + " | ".join(built.gate_failures))
-            suppressed += built.suppressed
-            base = folder / ("restricted" if report.name == "partner_data_quality" else "") / report.name
-            base.mkdir(parents=True, exist_ok=True)
-            for table in report.tables:
-                published = built.tables[table.name]
-                safe_frame(published).to_csv(base / f"{table.name}.csv", index=False, lineterminator="\n")
-                safe_frame(packs.metadata(table, published)).to_csv(
-                    base / f"{table.name}.meta.csv", index=False, lineterminator="\n"
-                )
-            (base / f"{report.name}.html").write_text(
-                packs.render_html(built, freshness, checks, release), encoding="utf-8"
+    for report_built in built:
+        report = report_built.report
+        suppressed += report_built.suppressed
+        base = folder / ("restricted" if report.name == "partner_data_quality" else "") / report.name
+        base.mkdir(parents=True, exist_ok=True)
+        for table in report.tables:
+            published = report_built.tables[table.name]
+            safe_frame(published).to_csv(base / f"{table.name}.csv", index=False, lineterminator="\n")
+            safe_frame(packs.metadata(table, published)).to_csv(
+                base / f"{table.name}.meta.csv", index=False, lineterminator="\n"
             )
-            (base / f"{report.name}.pdf").write_bytes(packs.render_pdf(built, freshness, checks, release))
+        (base / f"{report.name}.html").write_text(
+            packs.render_html(report_built, freshness, checks, release), encoding="utf-8"
+        )
+        (base / f"{report.name}.pdf").write_bytes(packs.render_pdf(report_built, freshness, checks, release))
     return suppressed
 
 
-SUMMARY_SPEC = TableSpec(keys=("time_period", "indicator"), additive=(), counts=("count",))
+def _summary_as_table(frame: pd.DataFrame) -> tuple[pd.DataFrame, TableSpec, dict[str, str]]:
+    """The outcomes summary (one row per year and indicator) as a table like the packs' (a column per
+    indicator, its label from the summary), so the audit matches its cells with theirs."""
+    wide = (
+        frame.assign(time_period=frame["academic_year"].str.replace("/", "", regex=False))
+        .pivot(index="time_period", columns="indicator", values="count")
+        .reset_index()
+        .fillna(NOT_AVAILABLE)
+    )
+    indicators = tuple(c for c in wide.columns if c != "time_period")
+    labels = dict(zip(frame["indicator"], frame["label"], strict=True))
+    return wide, TableSpec(keys=("time_period",), additive=(), counts=indicators), labels
 
 
 def _published_tables(folder: Path) -> tuple[dict, dict, list[str]]:
     """Every published table of a release (not the restricted ones), by its path in the release, with its
     disclosure rules and its indicators' labels (from the .meta.csv beside it)."""
     specs = {t.name: t.spec for r in packs.REPORTS for t in r.tables if t.protect}
-    specs["outcomes_summary"] = SUMMARY_SPEC
     tables, labels, problems = {}, {}, []
     for path in sorted(folder.rglob("*.csv")):
         if path.name.endswith(".meta.csv") or "restricted" in path.relative_to(folder).parts:
             continue
         name = str(path.relative_to(folder))
+        if path.stem == "outcomes_summary":
+            wide, spec, described = _summary_as_table(pd.read_csv(path, dtype=str, keep_default_na=False))
+            tables[name], labels[name] = (wide, spec), described
+            continue
         spec = specs.get(path.stem)
         if spec is None:
             problems.append(f"{name}: a published table with no disclosure rules")

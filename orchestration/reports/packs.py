@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from orchestration.quality.gx import validate
-from orchestration.reports.disclosure import NOT_AVAILABLE, TableSpec, attack, protect
+from orchestration.reports.disclosure import NOT_AVAILABLE, SUPPRESSED, TableSpec, attack, cell_keys, protect
 from orchestration.returns.common import Authority
 
 YEARS = 6
@@ -531,35 +531,118 @@ class Built:
     gate_failures: list[str] = field(default_factory=list)  # the tables' Great Expectations suites
 
 
+@dataclass
+class Queried:
+    """A report's tables as figures, before disclosure control."""
+
+    report: Report
+    frames: dict[str, pd.DataFrame]
+    complete: dict[str, np.ndarray | None]
+    gate_failures: list[str]
+
+
+def query(report: Report, analytics: duckdb.DuckDBPyConnection, vault: duckdb.DuckDBPyConnection) -> Queried:
+    """The report's tables as figures, each checked by its Great Expectations suite."""
+    frames, complete, failures = {}, {}, []
+    for table in report.tables:
+        con = vault if table.name == "partner_data_quality" else analytics
+        frame = con.execute(table.sql).df()
+        complete[table.name] = (
+            frame.pop("is_complete").astype(bool).to_numpy() if "is_complete" in frame else None
+        )
+        frame["time_period"] = _time_period(frame["time_period"].astype(str), table.time_identifier)
+        gate = validate(_with_rates(frame, table), f"report_{table.name}")
+        if not gate.success:
+            failures.append(gate.summary())
+        frames[table.name] = frame
+    return Queried(report, frames, complete, failures)
+
+
+def protect_report(
+    queried: Queried, previous: Path | None = None, forced: dict[str, dict[str, np.ndarray]] | None = None
+) -> Built:
+    """The report's tables after disclosure control, in the EES layout. ``previous``: the release before,
+    whose suppressions carry forward; ``forced``: per table and count column, cells to suppress because
+    another table of the release suppresses the same cell."""
+    authority = Authority.from_env()
+    tables, suppressed = {}, 0
+    for table in queried.report.tables:
+        frame = queried.frames[table.name]
+        before = previous / queried.report.name / f"{table.name}.csv" if previous is not None else None
+        before_frame = (
+            pd.read_csv(before, dtype=str, keep_default_na=False)
+            if before is not None and before.exists()
+            else None
+        )
+        if table.protect:
+            published, n = protect(frame, table.spec, before_frame, (forced or {}).get(table.name))
+        else:
+            published, n = frame.astype(str), 0
+        published = _not_available(published, frame, table, queried.complete[table.name]).drop(
+            columns=list(table.hidden)
+        )
+        suppressed += n
+        tables[table.name] = _ees(published, table, authority)
+    return Built(queried.report, tables, suppressed, queried.gate_failures)
+
+
+def label_of(table: Table, column: str) -> str:
+    """An indicator's label, as the .meta.csv gives it: what the cell counts, in any table."""
+    return table.labels.get(column, column.replace("_", " ").capitalize())
+
+
+def protect_release(
+    queried: list[Queried], previous: Path | None = None, hidden_elsewhere: set[str] | None = None
+) -> tuple[list[Built], set[str]]:
+    """Every report of a release protected together: a cell one table suppresses (matched by its label,
+    period and filters) is suppressed wherever else it is published, and each table's own protection is
+    then run again around it, until no table publishes what another suppresses. ``hidden_elsewhere``:
+    cells suppressed by a table outside the packs (the outcomes summary). Returns the reports and every
+    cell they suppress."""
+    forced: dict[str, dict[str, np.ndarray]] = {}
+    for _ in range(10):
+        built = [protect_report(q, previous, forced) for q in queried]
+        keys: dict[tuple[str, str], list[str]] = {}
+        hidden: set[str] = set(hidden_elsewhere or ())
+        for b in built:
+            for table in b.report.tables:
+                if not table.protect:
+                    continue
+                frame = b.tables[table.name]
+                for column in table.spec.counts:
+                    if column not in frame.columns:
+                        continue
+                    cells = cell_keys(frame, table.spec, label_of(table, column))
+                    keys[(table.name, column)] = cells
+                    hidden |= {
+                        k for k, v in zip(cells, frame[column].astype(str), strict=True) if v == SUPPRESSED
+                    }
+        grew = False
+        for b in built:
+            for table in b.report.tables:
+                for column in table.spec.counts:
+                    cells = keys.get((table.name, column))
+                    if cells is None:
+                        continue
+                    shown = pd.to_numeric(b.tables[table.name][column], errors="coerce").notna().to_numpy()
+                    mask = np.isin(cells, list(hidden)) & shown
+                    if mask.any():
+                        old = forced.setdefault(table.name, {}).get(column, np.zeros(len(cells), bool))
+                        forced[table.name][column] = old | mask
+                        grew = True
+        if not grew:
+            return built, hidden
+    return built, hidden  # the audit will say what is left
+
+
 def compute(
     report: Report,
     analytics: duckdb.DuckDBPyConnection,
     vault: duckdb.DuckDBPyConnection,
     previous: Path | None = None,
 ) -> Built:
-    """The report's tables, protected, with the count of cells suppressed. ``previous``: the release
-    published before this one, whose suppressions carry forward into a revision."""
-    authority = Authority.from_env()
-    tables, suppressed, failures = {}, 0, []
-    for table in report.tables:
-        con = vault if table.name == "partner_data_quality" else analytics
-        frame = con.execute(table.sql).df()
-        complete = frame.pop("is_complete").astype(bool).to_numpy() if "is_complete" in frame else None
-        frame["time_period"] = _time_period(frame["time_period"].astype(str), table.time_identifier)
-        gate = validate(_with_rates(frame, table), f"report_{table.name}")
-        if not gate.success:
-            failures.append(gate.summary())
-        before = previous / report.name / f"{table.name}.csv" if previous is not None else None
-        before_frame = (
-            pd.read_csv(before, dtype=str, keep_default_na=False)
-            if before is not None and before.exists()
-            else None
-        )
-        published, n = protect(frame, table.spec, before_frame) if table.protect else (frame.astype(str), 0)
-        published = _not_available(published, frame, table, complete).drop(columns=list(table.hidden))
-        suppressed += n
-        tables[table.name] = _ees(published, table, authority)
-    return Built(report, tables, suppressed, failures)
+    """One report's tables, protected on their own (a release protects them together: protect_release)."""
+    return protect_report(query(report, analytics, vault), previous)
 
 
 def _not_available(

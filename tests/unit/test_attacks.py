@@ -587,3 +587,61 @@ def test_a_revision_keeps_what_the_previous_release_suppressed():
     ]
     grown, _ = protect(_ages([15, 11, 20, 30]), _age_spec(), previous=before)
     assert grown.children.iloc[0] == "15"  # a change of 10 or more children is no small group
+
+
+def test_the_outcomes_summary_keeps_what_the_previous_release_and_the_other_tables_suppress(tmp_path):
+    from orchestration.reports.outcomes import INDICATORS, protect_summary, summary_keys
+
+    def figure(indicator, count, percent="z"):
+        label = next(label for key, label, _ in INDICATORS if key == indicator)
+        return {"time_period": 2025, "academic_year": "2024/25", "indicator": indicator, "label": label,
+                "count": count, "percent": percent}  # fmt: skip
+
+    figures = [figure("looked_after_at_31_march", "8"), figure("looked_after_12_months", "30")]
+    previous = tmp_path / "previous"
+    previous.mkdir()
+    pd.DataFrame([figure("looked_after_at_31_march", "c"), figure("looked_after_12_months", "29")]).to_csv(
+        previous / "outcomes_summary.csv", index=False
+    )
+    protected = protect_summary(figures, previous)
+    assert [f["count"] for f in protected] == ["c", "30"]  # 8 stays suppressed: it was c before
+    key = summary_keys(figures)[1]
+    assert key == "indicator=Looked after continuously for 12 months at 31 March|time_period=202425"
+    assert [f["count"] for f in protect_summary(figures, None, {key})] == ["8", "c"]
+
+
+def test_a_release_suppresses_a_cell_wherever_another_table_suppresses_it(monkeypatch):
+    """As on a small authority: the by-age table must suppress its total (6 looked after), which the
+    headline table publishes as its own figure. Protected together, neither shows it."""
+    from orchestration.reports import packs
+    from orchestration.reports.disclosure import TableSpec, attack_release
+
+    monkeypatch.setenv("WHOLECHILD_LA_CODE", "332")
+    label = "Children looked after at 31 March"
+    by_age = packs.Table("by_age", "", "", _age_spec(), {"children": label})
+    headline = packs.Table(
+        "headline", "", "", TableSpec(keys=("time_period",), additive=(), counts=("looked_after",)),
+        {"looked_after": label},
+    )  # fmt: skip
+    report = packs.Report("pack", "", "", "", "", (by_age, headline))
+    frames = {
+        "by_age": _ages([1, 2, 3, 0]),  # three small parts: the total of 6 must go too
+        "headline": pd.DataFrame({"time_period": ["202425"], "looked_after": [6]}),
+    }
+    queried = [packs.Queried(report, frames, {"by_age": None, "headline": None}, [])]
+    alone = next(packs.protect_report(q) for q in queried)
+    assert (
+        alone.tables["by_age"].children.tolist()[-1] == "c"
+        and alone.tables["headline"].looked_after[0] == "6"
+    )
+    built, _hidden = packs.protect_release(queried)
+    tables = built[0].tables
+    assert tables["headline"].looked_after.tolist() == ["c"]
+    specs = {"by_age": by_age.spec, "headline": headline.spec}
+    labels = {"by_age": {"children": label}, "headline": {"looked_after": label}}
+    assert attack_release({n: (tables[n], specs[n]) for n in specs}, labels=labels) == []
+    leaky = {
+        "by_age": (alone.tables["by_age"], by_age.spec),
+        "headline": (alone.tables["headline"], headline.spec),
+    }
+    assert any("publishes it: 6" in p for p in attack_release(leaky, labels=labels))
