@@ -46,6 +46,7 @@ HEAD_BYTES = 1 << 20  # enough of a text file to hold its header
 # DuckDB reports one a little longer than this as rejected, but skips one longer than its read buffer
 # (16 times this) without a word, so the records are also counted from the bytes and the two must agree.
 MAX_RECORD_BYTES = 2 * 1024 * 1024
+MAX_LINES_NAMED = 10  # of rows a reader lost, in the message that fails the delivery
 ISSUE_COLUMNS = ["_row", "column_name", "rule", "severity", "value", "message"]
 
 
@@ -303,9 +304,9 @@ def _unaccounted(
     rows: int,
 ) -> str:
     """Why a delivery fails when the reader's rows and the records counted from the bytes disagree,
-    naming the first line where they part: the first field of each record the reader should have
-    returned, as the csv module splits the file, against the first column it did return (run only on
-    this failure)."""
+    naming the lines of the rows it did not return (up to ten): the first field of each record the reader
+    should have returned, as the csv module splits the file, against the first column it did return,
+    taking out one record at each place they part (run only on this failure)."""
     limit = csv.field_size_limit()
     csv.field_size_limit(2**31 - 1)
     try:
@@ -320,11 +321,18 @@ def _unaccounted(
         got = np.array(
             [r[0] for r in con.execute(f"select * from {temp}_text order by rowid").fetchall()], dtype=object
         )
-        n = min(len(got), len(want))
-        differ = np.flatnonzero(got[:n] != want[:n])
-        first = int(differ[0]) if differ.size else n
-        if first < len(lines):
-            where = f"; the first row it did not return is on line {int(lines[first])}"
+        missing: list[int] = []
+        while len(want) > len(got) and len(missing) < MAX_LINES_NAMED:
+            n = len(got)
+            differ = np.flatnonzero(got != want[:n])
+            first = int(differ[0]) if differ.size else n
+            missing.append(int(lines[first]))
+            want, lines = np.delete(want, first), np.delete(lines, first)
+        if missing:
+            more = " and more" if len(want) > len(got) else ""
+            where = f"; the rows it did not return are on line{'s' if len(missing) > 1 else ''} " + (
+                ", ".join(map(str, missing)) + more
+            )
     return (
         f"{file_name}: the file holds {len(data_lines):,} rows, but the CSV reader returned {rows:,} and"
         f" rejected {len(data_lines) - int(expected.sum()):,}, so not every row can be accounted for{where}."

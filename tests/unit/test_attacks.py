@@ -73,15 +73,15 @@ def test_a_row_the_reader_loses_without_a_word_fails_the_delivery_naming_its_lin
 
     def losing_a_row(con, temp, source, names):
         real(con, temp, source, names)
-        con.execute(f"delete from {temp}_text where rowid = 4")  # the fifth record: line 6
+        con.execute(f"delete from {temp}_text where rowid in (4, 11)")  # the 5th and 12th records
 
     monkeypatch.setattr(sources, "_stage_text", losing_a_row)
     _deliver(home, "health/camhs_referrals/camhs_referrals_2024-03.csv", _camhs(20))
     [outcome] = _ingest(home)
     assert outcome.status == "failed"
     assert (outcome.rows_in_file, outcome.rows_loaded, outcome.rows_quarantined) == (20, 0, 20)
-    assert "holds 20 rows, but the CSV reader returned 19" in outcome.detail
-    assert "line 6" in outcome.detail
+    assert "holds 20 rows, but the CSV reader returned 18" in outcome.detail
+    assert "the rows it did not return are on lines 6, 13." in outcome.detail
 
 
 # --- formula injection ----------------------------------------------------------------------------------
