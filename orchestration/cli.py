@@ -91,15 +91,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from orchestration.definitions import defs
+    from orchestration.recovery import clear_unfinished_releases, recover_dead_runs, run_tags
     from orchestration.reports.publish import current_release
 
     before = current_release(paths.published)
     instance = dg.DagsterInstance.get()
+    for dead in recover_dead_runs(instance):  # a run killed part-way would hold the warehouse for ever
+        print(
+            f"Run {dead.run_id} was killed part-way (its process {dead.pid} no longer exists): marked failed,"
+            f" {dead.slots_freed} warehouse slot{'s' if dead.slots_freed != 1 else ''} freed.",
+            flush=True,
+        )
+    for folder in clear_unfinished_releases(paths.published, instance):
+        print(f"Removed {folder.name}, a release a killed run had not finished.", flush=True)
     job = defs.resolve_job_def("refresh_all")
     print(f"Running the whole graph in-process (home {paths.home}) ...", flush=True)
     log_level = "DEBUG" if args.verbose else "WARNING"
     result = job.execute_in_process(
         instance=instance,
+        tags=run_tags(),
         raise_on_error=False,
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
     )

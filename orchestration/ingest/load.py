@@ -8,6 +8,7 @@ dataset and period supersedes the earlier one; the whole delivery is one transac
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -539,13 +540,20 @@ def load_delivery(
     install_sql_macros(con)
     try:
         result = read(con, contract, archive_path, file_name, scratch, xsd)
-    except FileProblem as problem:
-        return _fail(con, contract, delivery_id, file_name, problem.rows, str(problem), problem.rule)
-    staged = [s for s in result.staged if not s.absent]
-    try:
+        staged = [s for s in result.staged if not s.absent]
         return _load_staged(
             con, versions, contract, staged, delivery_id, period, file_name, list(notes or []) + result.notes
         )
+    except FileProblem as problem:
+        return _fail(con, contract, delivery_id, file_name, problem.rows, str(problem), problem.rule)
+    except Exception as exc:
+        # the boundary of one file: whatever else a file does to a reader (an XSD validator's internal
+        # error, a parser's), it fails that delivery with its reason, never the run, nor every later
+        # ingest (as a delivery left "received" would)
+        with contextlib.suppress(duckdb.Error):
+            con.execute("rollback")  # a load cut short inside its transaction
+        reason = f"{file_name}: could not be read ({type(exc).__name__}: {str(exc).splitlines()[0][:300]})"
+        return _fail(con, contract, delivery_id, file_name, 0, reason, "unreadable")
     finally:
         # the staged text of a large file is held in memory until dropped
         for (name,) in con.execute(

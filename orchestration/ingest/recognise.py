@@ -152,10 +152,10 @@ def _recognise_workbook(path: Path, relative: str, contracts: dict[str, Contract
 def _recognise_xml(path: Path, relative: str, contracts: dict[str, Contract]) -> Match:
     from lxml import etree
 
+    from orchestration.ingest.sources import safe_xml_parser
+
     try:
-        tree = etree.parse(
-            str(path), etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
-        )
+        tree = etree.parse(str(path), safe_xml_parser())
     except etree.XMLSyntaxError as exc:
         return Match(None, f"{relative}: not well-formed XML at line {exc.lineno}: {exc.msg}")
     root = tree.getroot()

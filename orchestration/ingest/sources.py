@@ -499,19 +499,34 @@ def read_xlsx(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path, fi
 # --- XML ------------------------------------------------------------------------------------------
 
 
+def safe_xml_parser():
+    """An lxml parser that never reads anything but the document: no entities resolved, no DTD loaded,
+    nothing fetched from the network."""
+    from lxml import etree
+
+    return etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False, huge_tree=True
+    )
+
+
 def read_xml(
     con: duckdb.DuckDBPyConnection, contract: Contract, path: Path, file_name: str, xsd: Path | None
 ) -> Read:
     from lxml import etree
 
     try:
-        tree = etree.parse(
-            str(path), etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
-        )
+        tree = etree.parse(str(path), safe_xml_parser())
     except etree.XMLSyntaxError as exc:
         raise FileProblem(
             f"{file_name}: not well-formed XML at line {exc.lineno}: {exc.msg}", "bad_xml"
         ) from exc
+    if tree.docinfo.internalDTD is not None or tree.docinfo.externalDTD is not None or tree.docinfo.doctype:
+        raise FileProblem(
+            f"{file_name}: the document declares a document type ({tree.docinfo.doctype or '<!DOCTYPE>'}):"
+            " a DTD can define entities that read other files, so none is accepted. Send the document"
+            " without its <!DOCTYPE> line, as the DfE's schema expects",
+            "xml_doctype",
+        )
     root = tree.getroot()
     notes: list[str] = []
     errors: list[tuple[int, str]] = []

@@ -448,10 +448,13 @@ PARTNER_QUALITY = Table(
     name="partner_data_quality",
     title="Deliveries and rows received, loaded, quarantined and repeated, by partner, dataset and year (the trend)",
     sql="""
-        select left(period, 4) as time_period, partner, dataset,
-               count(*) as deliveries, max(period) as latest_period,
-               sum(rows_in_file) as rows_received, sum(rows_loaded) as rows_loaded,
-               sum(rows_quarantined) as rows_quarantined, sum(rows_duplicate) as exact_duplicates,
+        select coalesce(left(period, 4), strftime(received_at, '%Y')) as time_period,
+               coalesce(partner, 'not known') as partner,
+               coalesce(dataset, 'not recognised') as dataset,
+               count(*) as deliveries, coalesce(max(period), '') as latest_period,
+               coalesce(sum(rows_in_file), 0) as rows_received, coalesce(sum(rows_loaded), 0) as rows_loaded,
+               coalesce(sum(rows_quarantined), 0) as rows_quarantined,
+               coalesce(sum(rows_duplicate), 0) as exact_duplicates,
                count(*) filter (where status <> 'loaded') as deliveries_not_loaded
         from ingest.deliveries group by all order by partner, dataset, time_period""",
     spec=TableSpec(

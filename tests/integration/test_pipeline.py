@@ -342,6 +342,68 @@ def test_the_reports_are_published_as_html_pdf_and_open_data_agreeing_with_the_m
     assert cells > 0
 
 
+def _stray_files() -> dict[str, bytes]:
+    """Files that are no delivery at all, as operators and partners drop them."""
+    import io
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.title = "Budget 2026"
+    book.active.append(["Cost centre", "Amount"])
+    unrelated = io.BytesIO()
+    book.save(unrelated)
+    annex = REPO_ROOT.parent / "shared" / "reference" / "samples" / "annex_a" / "Annex_A.xlsx"
+    workbook = annex.read_bytes() if annex.exists() else unrelated.getvalue()
+    cin = (
+        b'<?xml version="1.0"?>\n<!DOCTYPE Message [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>\n'
+        b"<Message><Header><CollectionDetails><Collection>CIN</Collection><Year>2026</Year>"
+        b"<ReferenceDate>2026-03-31</ReferenceDate></CollectionDetails><Source><SoftwareCode>&xxe;"
+        b"</SoftwareCode></Source></Header></Message>"
+    )
+    return {
+        "misc/empty.csv": b"",
+        "misc/garbage.csv": bytes(range(256)) * 20,
+        "misc/budget.xlsx": unrelated.getvalue(),
+        "social_care/annex_a/annex_a_2026-03-31_truncated.xlsx": workbook[: len(workbook) // 2],
+        "social_care/cin_census/cin_census_2026_entities.xml": cin,
+    }
+
+
+def test_stray_files_in_landing_are_findings_not_blockers(pipeline):
+    """An empty file, garbage, an unrelated workbook, a truncated workbook and an XML document with an
+    external entity: each is a delivery with its reason, and the next run still publishes."""
+    paths, _ = pipeline
+    before = current_release(paths.published)
+    strays = _stray_files()
+    for relative, data in strays.items():
+        (paths.landing / relative).parent.mkdir(parents=True, exist_ok=True)
+        (paths.landing / relative).write_bytes(data)
+    result = refresh()
+    assert result.success
+    assert current_release(paths.published) != before
+    with duckdb.connect(str(paths.vault_db), read_only=True) as con:
+        found = {
+            path: (status, detail)
+            for path, status, detail in con.execute(
+                "select landing_path, status, status_detail from ingest.deliveries"
+            ).fetchall()
+            if path in strays
+        }
+    assert set(found) == set(strays)
+    for path, (status, detail) in found.items():
+        assert status in ("unrecognised", "failed") and detail, (path, status, detail)
+    assert "DOCTYPE" in found["social_care/cin_census/cin_census_2026_entities.xml"][1]
+    assert "root:x" not in str(found)
+    quality = pd.read_csv(
+        paths.published / "current" / "restricted" / "partner_data_quality" / "partner_data_quality.csv",
+        dtype=str,
+    )
+    assert (quality.dataset == "not recognised").any()
+    for relative in strays:  # leave the landing folder as the later tests expect it
+        (paths.landing / relative).unlink()
+
+
 def test_a_failing_expectation_blocks_the_report_and_keeps_the_last_release(pipeline):
     paths, _ = pipeline
     release = current_release(paths.published)

@@ -188,3 +188,52 @@ def test_a_killed_ingest_leaves_nothing_a_rerun_would_not(home, tmp_path, stage)
         p.relative_to(clean / "archive").as_posix() for p in (clean / "archive").rglob("*") if p.is_file()
     )
     assert archived == clean_archived
+
+
+def test_a_run_killed_part_way_is_marked_failed_and_frees_the_warehouse(tmp_path):
+    """kill -9 leaves a run STARTED, holding its slot in the warehouse pool: every later run would wait
+    for ever. The next run's sweep frees it, and removes the release folder it was building."""
+    import subprocess
+
+    import dagster as dg
+    from dagster._core.test_utils import create_run_for_test
+
+    from orchestration.recovery import (
+        HOST_TAG,
+        PID_TAG,
+        clear_unfinished_releases,
+        recover_dead_runs,
+        run_tags,
+    )
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a process id that no longer exists
+    (tmp_path / "dagster").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "dagster")) as instance:
+        storage = instance.event_log_storage
+        storage.set_concurrency_slots("duckdb_warehouse", 1)
+        dead = create_run_for_test(
+            instance, status=dg.DagsterRunStatus.STARTED, tags={**run_tags(), PID_TAG: str(gone.pid)}
+        )
+        alive = create_run_for_test(instance, status=dg.DagsterRunStatus.STARTED, tags=run_tags())
+        elsewhere = create_run_for_test(
+            instance,
+            status=dg.DagsterRunStatus.STARTED,
+            tags={HOST_TAG: "another-host", PID_TAG: str(gone.pid)},
+        )
+        assert storage.claim_concurrency_slot("duckdb_warehouse", dead.run_id, "load").is_claimed
+        published = tmp_path / "published"
+        (published / f".building-20260101T000000Z-{dead.run_id.replace('-', '')[:8]}").mkdir(parents=True)
+        (published / f".building-20260101T000001Z-{alive.run_id.replace('-', '')[:8]}").mkdir()
+
+        recovered = recover_dead_runs(instance)
+        assert [(r.run_id, r.pid, r.slots_freed) for r in recovered] == [(dead.run_id, gone.pid, 1)]
+        assert instance.get_run_by_id(dead.run_id).status == dg.DagsterRunStatus.FAILURE
+        assert instance.get_run_by_id(alive.run_id).status == dg.DagsterRunStatus.STARTED  # this process
+        assert (
+            instance.get_run_by_id(elsewhere.run_id).status == dg.DagsterRunStatus.STARTED
+        )  # not ours to judge
+        assert storage.get_concurrency_info("duckdb_warehouse").active_slot_count == 0
+        removed = clear_unfinished_releases(published, instance)
+        assert [p.name.rsplit("-", 1)[-1] for p in removed] == [dead.run_id.replace("-", "")[:8]]
+        assert len(list(published.glob(".building-*"))) == 1  # the live run's is left alone
