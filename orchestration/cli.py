@@ -1,15 +1,8 @@
 """``wholechild``: the command line for data engineers, analysts and the returns team.
 
-wholechild generate --scale S --seed N --faults F --out DIR   write a synthetic authority
-wholechild run                                                materialise the whole graph in-process
-wholechild ingest [PATH ...]                                  ingest now (named files, or the landing folder)
-wholechild deliveries                                         the delivery manifest with row accounting
-wholechild linkage-report                                     linkage quality against ground truth, when present
-wholechild linkage-train                                      estimate the linkage model (no labels needed)
-wholechild sar --upn U | --nhs-number N | --la-person-id I | --name "F S" --dob D --reason R [--export DIR]
-wholechild audit-verify                                       check the audit log's hash chain
-wholechild returns {ssda903,cin,annex-a} --year YYYY          build, validate and publish a statutory return
-wholechild reconcile [--year YYYY]                            the marts against the DfE's figures from the returns
+Each command is a function ``cmd_<name>``; ``build_parser`` describes every command and option (``wholechild
+--help``, ``wholechild COMMAND --help``). Impossible arguments are one-line errors that say what is
+possible; a command that needs a key it has not got stops with one line (``_check_keys``).
 """
 
 from __future__ import annotations
@@ -24,6 +17,26 @@ from datetime import date
 from pathlib import Path
 
 from orchestration.settings import Paths, restrict_new_files
+
+# the collection years csc-validator-be-903 and -cin have rule sets for (2022/23 to 2026/27), named by
+# their 31 March
+VALIDATOR_YEARS = range(2023, 2028)
+
+
+def _bounded(kind, low, high, what: str):
+    """An argparse type: a number of ``kind`` from ``low`` to ``high``, or a one-line error saying so."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text} is out of range: {what} from {low} to {high}")
+        return value
+
+    return parse
+
 
 STAGES = [  # (stage, how to recognise its steps), in pipeline order
     ("receive deliveries", lambda k: k.startswith("ingest__deliveries")),
@@ -213,18 +226,43 @@ def _run_returns(defs, instance, paths: Paths, log_level: str) -> list[tuple[str
 
 def cmd_returns(args: argparse.Namespace) -> int:
     from orchestration.returns import service
+    from orchestration.returns.common import latest_ended_collection_year
     from orchestration.returns.validation import ValidatorUnavailable
 
     paths = Paths.from_env().ensure()
-    today = date.today()
-    year = args.year or (today.year if today.month > 3 else today.year - 1)
+    if not paths.vault_db.exists():
+        print(
+            f"wholechild returns: no warehouse at {paths.vault_db}: run `wholechild run` first",
+            file=sys.stderr,
+        )
+        return 2
+    latest = latest_ended_collection_year(paths.vault_db)
+    year = args.year or latest
+    if args.which != "annex-a":
+        possible = [y for y in VALIDATOR_YEARS if y <= latest]
+        if year not in possible:
+            print(
+                f"wholechild returns {args.which}: --year {year} is not a collection year that can be built here:"
+                f" choose one of {', '.join(map(str, possible))} (years the DfE validator knows that the SSD"
+                f" extract of {latest} has ended)",
+                file=sys.stderr,
+            )
+            return 2
     try:
         if args.which == "ssda903":
             outcome = service.ssda903(paths, year)
         elif args.which == "cin":
             outcome = service.cin(paths, year)
         else:
-            inspection = date.fromisoformat(args.inspection_date) if args.inspection_date else None
+            try:
+                inspection = date.fromisoformat(args.inspection_date) if args.inspection_date else None
+            except ValueError:
+                print(
+                    f"wholechild returns annex-a: --inspection-date {args.inspection_date!r} is not a date:"
+                    " give it as YYYY-MM-DD",
+                    file=sys.stderr,
+                )
+                return 2
             if inspection is None and args.year:
                 inspection = date(args.year, 3, 31)
             outcome = service.annex_a(paths, inspection, args.months)
@@ -563,9 +601,12 @@ def _check_keys(command: str) -> str | None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="wholechild", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="wholechild",
+        description="Whole Child: the command line for data engineers, analysts and the returns team.",
+        epilog="`wholechild COMMAND --help` describes a command's options. Settings come from the environment:"
+        " WHOLECHILD_HOME (default ./data), WHOLECHILD_PSEUDONYM_KEY, WHOLECHILD_AUDIT_KEY (see README.md).",
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     demo = argparse.ArgumentParser(add_help=False)
     demo.add_argument(
         "--demo",
@@ -575,11 +616,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     gen = sub.add_parser("generate", help="write a synthetic local authority in real file layouts")
-    gen.add_argument("--scale", type=float, default=0.05, help="1.0 is a whole Dudley-sized authority")
-    gen.add_argument("--seed", type=int, default=42)
+    gen.add_argument(
+        "--scale",
+        type=_bounded(float, 0.001, 20.0, "a scale"),
+        default=0.05,
+        help="size: 1.0 is a whole Dudley-sized authority (default 0.05, the demo)",
+    )
+    gen.add_argument("--seed", type=int, default=42, help="random seed (default 42, the demo)")
     gen.add_argument(
         "--faults",
-        type=float,
+        type=_bounded(float, 0.0, 1.0, "a fault rate"),
         default=None,
         help="rate of injected faults (default: realistic; 0 gives clean data)",
     )
@@ -650,7 +696,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--year", type=int, help="collection year, named by its 31 March (default: the latest ended)"
     )
     ret.add_argument("--inspection-date", help="Annex A only: YYYY-MM-DD (default: the SSD extract's date)")
-    ret.add_argument("--months", type=int, default=6, help="Annex A only: look-back window in months")
+    ret.add_argument(
+        "--months",
+        type=_bounded(int, 1, 24, "a number of months"),
+        default=6,
+        help="Annex A only: look-back window in months, 1 to 24 (default 6, as Ofsted asks)",
+    )
     ret.set_defaults(func=cmd_returns)
 
     rec = sub.add_parser(

@@ -192,3 +192,16 @@ def test_the_returns_run_as_partitioned_assets_with_a_blocking_check(clean, monk
     ]
     assert len(materialised) == 1 and materialised[0].partition == "2026"
     assert Path(materialised[0].metadata["folder"].value).exists()
+
+
+def test_a_year_no_return_can_be_built_for_is_a_one_line_error_listing_the_years_that_can(clean, capsys):
+    from orchestration.cli import main
+
+    for which, year in (("cin", "1999"), ("ssda903", "2031")):
+        assert main(["returns", which, "--year", year]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err
+        assert (
+            f"--year {year} is not a collection year that can be built here: choose one of 2023, 2024, 2025, 2026"
+            in err
+        )

@@ -1,0 +1,30 @@
+"""The command line as a new user meets it: impossible arguments are one-line errors that say what is
+possible, never a traceback."""
+
+import pytest
+
+from orchestration import cli
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["generate", "--scale", "-1"], "argument --scale: -1 is out of range: a scale from 0.001 to 20.0"),
+        (["generate", "--scale", "big"], "argument --scale: 'big' is not a scale"),
+        (["generate", "--faults", "2"], "argument --faults: 2 is out of range: a fault rate from 0.0 to 1.0"),
+        (["returns", "annex-a", "--months", "0"], "argument --months: 0 is out of range"),
+        (["returns", "tax"], "argument which: invalid choice: 'tax'"),
+    ],
+)
+def test_impossible_arguments_are_one_line_errors(argv, said, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(argv)
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert said in err and "Traceback" not in err
+
+
+def test_a_return_before_any_run_says_what_to_do(home, capsys):
+    assert cli.main(["returns", "cin", "--year", "1999"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "run `wholechild run` first" in err
