@@ -8,12 +8,13 @@ possible; a command that needs a key it has not got stops with one line (``_chec
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
 import warnings
 from collections import defaultdict
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from orchestration.settings import Paths, restrict_new_files
@@ -122,14 +123,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     for folder in clear_unfinished_releases(paths.published, instance):
         print(f"Removed {folder.name}, a release a killed run had not finished.", flush=True)
     job = defs.resolve_job_def("refresh_all")
-    print(f"Running the whole graph in-process (home {paths.home}) ...", flush=True)
     log_level = "DEBUG" if args.verbose else "WARNING"
-    result = job.execute_in_process(
-        instance=instance,
-        tags=run_tags(),
-        raise_on_error=False,
-        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+    log = paths.home / "logs" / f"run-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.log"
+    print(
+        f"Running the whole graph in-process (home {paths.home}) ..."
+        + ("" if args.verbose else f"\n  dbt's lines, warnings and stack traces go to {log}"),
+        flush=True,
     )
+    with _output_to(None if args.verbose else log):
+        result = job.execute_in_process(
+            instance=instance,
+            tags=run_tags(),
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+        )
     elapsed = time.perf_counter() - started
 
     durations, counts, failed_steps = _stage_timings(instance, result.run_id)
@@ -157,16 +164,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     reasons = {e.step_key: _reason(e.step_failure_data.error) for e in result.all_events if e.is_step_failure}
     for step in failed_steps:
         print(f"Step failed: {step}" + (f": {reasons[step]}" if step in reasons else ""))
+    if failed_steps and not args.verbose:
+        print(f"The whole story of the failure (dbt's lines, stack traces): {log}")
 
     # the returns come from the vault, not from the marts or the reports: a failed report gate or dbt test
     # does not hold them back, only a failure in what they read (receiving, loading, linking)
     vault_failures = [s for s in failed_steps if _stage_of(s) in VAULT_STAGES]
-    returns = (
-        # a return that is not ready is reported below, with where its validation report is: no stack trace
-        _run_returns(defs, instance, paths, log_level if args.verbose else "CRITICAL")
-        if not vault_failures
-        else []
-    )
+    with _output_to(None if args.verbose else log):
+        returns = (
+            # a return that is not ready is reported below, with where its validation report is
+            _run_returns(defs, instance, paths, log_level if args.verbose else "CRITICAL")
+            if not vault_failures
+            else []
+        )
     if vault_failures:
         print(f"\nReturns not built: what they read failed ({', '.join(vault_failures)}).")
 
@@ -188,6 +198,39 @@ def cmd_run(args: argparse.Namespace) -> int:
     for name, year, seconds, folder, status in returns:
         print(f"  return {name:<11} {year}  {status} in {seconds:.1f} s" + (f": {folder}" if folder else ""))
     return 0 if result.success else 1
+
+
+@contextlib.contextmanager
+def _output_to(log: Path | None):
+    """Everything written to stdout and stderr (dbt's node lines, Dagster's warnings and stack traces,
+    by this process and its children) goes to ``log`` meanwhile, uncoloured; None leaves it on the
+    terminal (--verbose)."""
+    if log is None:
+        yield
+        return
+    log.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    colours = os.environ.get("DBT_USE_COLORS")
+    os.environ["DBT_USE_COLORS"] = "false"
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        os.close(saved[0])
+        os.close(saved[1])
+        if colours is None:
+            os.environ.pop("DBT_USE_COLORS", None)
+        else:
+            os.environ["DBT_USE_COLORS"] = colours
 
 
 def _reason(error) -> str:

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -488,3 +489,25 @@ def test_a_schools_own_extract_joins_nothing_in_the_analytics_file(pipeline):
             "  union select distinct referral_id from vault.raw.camhs_referrals) v on v.id = e.source_id"
         ).fetchall()[0][0]
         assert events == 0
+
+
+def test_a_run_on_a_terminal_says_little_and_a_failure_in_a_short_block(pipeline):
+    """`wholechild run` as a user runs it, after the failing census above: at most 40 lines, no stack
+    trace, dbt's node lines in the log file it names; the returns are still built (they read the vault)."""
+    paths, _ = pipeline
+    done = subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", "run"],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env=os.environ | {"WHOLECHILD_HOME": str(paths.home), KEY_ENV: PSEUDONYM_KEY},
+        timeout=900,
+    )
+    shown = done.stdout + done.stderr
+    assert done.returncode == 1, shown
+    assert len(shown.splitlines()) <= 40, shown
+    assert "Traceback" not in shown and "\x1b[" not in shown
+    assert "Gate failed: marts/fct_child_outcomes_by_year / gx_fct_child_outcomes_by_year" in shown
+    log = next(line.split(": ", 1)[1] for line in shown.splitlines() if line.startswith("The whole story"))
+    assert "START sql table model" in Path(log).read_text(encoding="utf-8")
+    assert "return ssda903" in shown and "return annex_a" in shown
