@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from orchestration.quality.gx import validate
-from orchestration.reports.disclosure import NOT_AVAILABLE, SUPPRESSED, TableSpec, attack, cell_keys, protect
+from orchestration.reports.disclosure import NOT_AVAILABLE, SUPPRESSED, TableSpec, cell_keys, protect
 from orchestration.returns.common import Authority
 
 YEARS = 6
@@ -638,16 +638,6 @@ def protect_release(
     return built, hidden  # the audit will say what is left
 
 
-def compute(
-    report: Report,
-    analytics: duckdb.DuckDBPyConnection,
-    vault: duckdb.DuckDBPyConnection,
-    previous: Path | None = None,
-) -> Built:
-    """One report's tables, protected on their own (a release protects them together: protect_release)."""
-    return protect_report(query(report, analytics, vault), previous)
-
-
 def _not_available(
     published: pd.DataFrame, frame: pd.DataFrame, table: Table, complete: np.ndarray | None
 ) -> pd.DataFrame:
@@ -716,7 +706,7 @@ def metadata(table: Table, published: pd.DataFrame) -> pd.DataFrame:
             {
                 "col_name": column,
                 "col_type": "Indicator" if is_indicator else "Filter",
-                "label": table.labels.get(column, column.replace("_", " ").capitalize()),
+                "label": label_of(table, column),
                 "indicator_grouping": "",
                 "indicator_unit": "%" if column.endswith("_rate") else "",
                 "indicator_dp": (table.spec.decimals if column.endswith("_rate") else 0)
@@ -727,15 +717,6 @@ def metadata(table: Table, published: pd.DataFrame) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
-
-
-def disclosure_problems(built: Built) -> list[str]:
-    """The attack on every protected table as it will be published."""
-    problems = []
-    for table in built.report.tables:
-        if table.protect:
-            problems += [f"{table.name}: {p}" for p in attack(built.tables[table.name], table.spec)]
-    return problems
 
 
 # --- rendering -------------------------------------------------------------------------------------
