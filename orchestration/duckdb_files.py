@@ -9,6 +9,7 @@ since every change is one transaction, neither can leave the other's work half d
 from __future__ import annotations
 
 import os
+import sys
 import time
 import weakref
 from pathlib import Path
@@ -41,6 +42,13 @@ def connect(
         except duckdb.IOException as exc:
             if not _held_by_another_process(exc):
                 raise
+            if delay == 0.05:  # said once, where a person waiting would look
+                print(
+                    f"{path.name} is in use by another process (a pipeline run or another command):"
+                    f" waiting for it, up to {wait_seconds:.0f} s ...",
+                    file=sys.stderr,
+                    flush=True,
+                )
             if time.monotonic() >= deadline:
                 raise WarehouseBusyError(
                     f"{path} is in use by another process (a pipeline run or another command) and stayed "

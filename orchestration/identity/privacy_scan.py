@@ -19,6 +19,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from orchestration.duckdb_files import connect
 from orchestration.ingest.contracts import load_contract_versions, normalise_header
 
 SECRET = ("direct", "person_id", "record_id")
@@ -35,7 +36,7 @@ class ScanResult:
 def identifier_values(vault_db: Path, landing: Path) -> pd.DataFrame:
     """Every identifier and source record id the authority holds, as text (column ``v``)."""
     selects, spellings = [], set()
-    with duckdb.connect(str(vault_db), read_only=True) as con:
+    with connect(vault_db, read_only=True) as con:
         present = {
             f"{s}.{t}"
             for s, t in con.execute("select schema_name, table_name from duckdb_tables()").fetchall()
@@ -79,7 +80,7 @@ def identifier_values(vault_db: Path, landing: Path) -> pd.DataFrame:
 def scan(analytics_db: Path, vault_db: Path, landing: Path) -> ScanResult:
     ids = identifier_values(vault_db, landing)
     found = []
-    with duckdb.connect(str(analytics_db), read_only=True) as con:
+    with connect(analytics_db, read_only=True) as con:
         con.register("wc_identifier_values", ids)
         columns = con.execute(
             """select table_schema, table_name, column_name from information_schema.columns

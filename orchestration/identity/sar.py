@@ -23,6 +23,7 @@ import pandas as pd
 
 from orchestration import audit
 from orchestration.cells import safe_frame
+from orchestration.duckdb_files import connect
 from orchestration.identity.pseudonyms import pseudonym_key
 from orchestration.identity.records import _source_selects, normalised_name_sql, raw_tables_present
 from orchestration.ingest.contracts import Contract
@@ -92,7 +93,7 @@ def search(
     if not reason.strip():
         raise SearchError("say why the search is made (--reason): it is written to the audit log")
     params = _normalise(kind, term)
-    with duckdb.connect(str(vault_db)) as con:
+    with connect(vault_db) as con:  # waits while a run holds the vault
         audit.append(
             audit_log,
             con,
@@ -145,7 +146,7 @@ def search(
             if len(frame):
                 found.rows[("vault", name)] = frame
     if analytics_db.exists():
-        with duckdb.connect(str(analytics_db), read_only=True) as con:
+        with connect(analytics_db, read_only=True) as con:
             tables = con.execute(
                 """select table_schema, table_name from information_schema.columns
                    where column_name = 'person_key' order by 1, 2"""
@@ -169,7 +170,7 @@ def export(found: Found, folder: Path, vault_db: Path, audit_log: Path, reason: 
         safe_frame(frame).to_csv(path, index=False)
         path.chmod(0o600)
         written.append(path)
-    with duckdb.connect(str(vault_db)) as con:
+    with connect(vault_db) as con:  # waits while a run holds the vault
         audit.append(
             audit_log,
             con,

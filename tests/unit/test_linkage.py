@@ -243,3 +243,33 @@ def test_linkage_report_command_prints_the_tables(authority):
     assert done.returncode == 0, done.stderr
     for heading in ("Overall", "By pair of source datasets", "By ethnic group of the child", "cluster_f1"):
         assert heading in done.stdout
+
+
+def test_a_subject_access_search_during_a_run_waits_for_the_vault_instead_of_failing(authority, capfd):
+    """A run holds the vault's write lock for minutes; a search made meanwhile waits, says so, and
+    finishes when the run lets go."""
+    import subprocess
+    import sys
+    import time
+
+    from orchestration.identity.sar import search
+
+    paths, _ = authority
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); time.sleep(3)",
+            str(paths.vault_db),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout.readline().strip() == "held"
+    started = time.monotonic()
+    found = search(
+        paths.vault_db, paths.analytics_db, paths.audit_log, load_contracts(), "upn", "A123456789012", "drill"
+    )
+    holder.wait()
+    assert found.person_keys == [] and time.monotonic() - started > 1
+    assert "vault.duckdb is in use by another process" in capfd.readouterr().err
