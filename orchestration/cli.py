@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
 import sys
 import time
@@ -651,6 +652,16 @@ def _check_keys(command: str) -> str | None:
     return None
 
 
+class _DefaultsHelp(argparse.HelpFormatter):
+    """Each option's default beside its description, unless the description says it or there is none."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or action.default in (None, False, argparse.SUPPRESS):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="wholechild",
@@ -659,6 +670,8 @@ def build_parser() -> argparse.ArgumentParser:
         " WHOLECHILD_HOME (default ./data), WHOLECHILD_PSEUDONYM_KEY, WHOLECHILD_AUDIT_KEY (see README.md).",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # every command's --help shows each option's default beside its description
+    sub.add_parser = functools.partial(sub.add_parser, formatter_class=_DefaultsHelp)
     demo = argparse.ArgumentParser(add_help=False)
     demo.add_argument(
         "--demo",
@@ -719,9 +732,9 @@ def build_parser() -> argparse.ArgumentParser:
     sar = sub.add_parser(
         "sar", parents=[demo], help="subject access: every row held about one child, in every tier (logged)"
     )
-    sar.add_argument("--upn")
-    sar.add_argument("--nhs-number")
-    sar.add_argument("--la-person-id")
+    sar.add_argument("--upn", help="the child's UPN (or a former UPN), any case")
+    sar.add_argument("--nhs-number", help="the child's NHS number, spaces allowed")
+    sar.add_argument("--la-person-id", help="the child's person id in the LA's case management system")
     sar.add_argument("--name", help="forename and surname, with --dob")
     sar.add_argument("--dob", help="date of birth, yyyy-mm-dd (with --name)")
     sar.add_argument("--reason", required=True, help="why the search is made (written to the audit log)")
@@ -743,7 +756,7 @@ def build_parser() -> argparse.ArgumentParser:
         "returns",
         help="build a statutory return, validate it (pre-checks, then the DfE validator) and publish it",
     )
-    ret.add_argument("which", choices=["ssda903", "cin", "annex-a"])
+    ret.add_argument("which", choices=["ssda903", "cin", "annex-a"], help="the return to build")
     ret.add_argument(
         "--year", type=int, help="collection year, named by its 31 March (default: the latest ended)"
     )
@@ -764,8 +777,18 @@ def build_parser() -> argparse.ArgumentParser:
     rec.set_defaults(func=cmd_reconcile)
 
     bench = sub.add_parser("bench", help="time each stage and measure its peak memory, beside its target")
-    bench.add_argument("--scale", type=float, default=1.0, help="1.0 is a whole Dudley-sized authority")
-    bench.add_argument("--stage", action="append", help="a stage to run (repeatable; default: all)")
+    bench.add_argument(
+        "--scale",
+        type=_bounded(float, 0.001, 20.0, "a scale"),
+        default=1.0,
+        help="1.0 is a whole Dudley-sized authority",
+    )
+    bench.add_argument(
+        "--stage",
+        action="append",
+        choices=["generate", "ingest", "link", "transform"],
+        help="a stage to run (repeatable; default: all)",
+    )
     bench.set_defaults(func=cmd_bench)
     return parser
 

@@ -28,3 +28,19 @@ def test_a_return_before_any_run_says_what_to_do(home, capsys):
     assert cli.main(["returns", "cin", "--year", "1999"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "run `wholechild run` first" in err
+
+
+def test_every_option_says_what_it_is_and_its_default(capsys):
+    """--help of every command describes each option; a default the description does not give is added."""
+    from orchestration.bench import STAGES
+
+    parser = cli.build_parser()
+    commands = parser._subparsers._group_actions[0].choices  # argparse keeps no public list of commands
+    for name, command in commands.items():
+        for action in command._actions:
+            assert action.help, f"wholechild {name} {action.option_strings or action.dest}: no description"
+    bench = commands["bench"]
+    assert next(a for a in bench._actions if a.dest == "stage").choices == list(STAGES)
+    with pytest.raises(SystemExit):
+        cli.main(["bench", "--help"])
+    assert "(default: 1.0)" in capsys.readouterr().out
