@@ -15,6 +15,7 @@ Three readers, one result: for every table of the contract, a temporary DuckDB t
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -264,6 +265,17 @@ def read_csv(con: duckdb.DuckDBPyConnection, table: Table, path: Path, file_name
     return Read([staged], notes)
 
 
+@contextlib.contextmanager
+def _any_field_size():
+    """The csv module reading fields of any length, for the few records parsed on a failure path."""
+    limit = csv.field_size_limit()
+    csv.field_size_limit(2**31 - 1)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(limit)
+
+
 def _oversized(
     data: bytes, spans: tuple[np.ndarray, np.ndarray], which: np.ndarray, names: list[str]
 ) -> pd.DataFrame:
@@ -271,9 +283,7 @@ def _oversized(
     column whose value makes it so. Only these few records are parsed here."""
     newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == ord("\n"))
     out = []
-    limit = csv.field_size_limit()
-    csv.field_size_limit(2**31 - 1)
-    try:
+    with _any_field_size():
         for index in which:
             line, length = int(spans[0][index]), int(spans[1][index])
             offset = 0 if line == 1 else int(newlines[line - 2]) + 1
@@ -289,8 +299,6 @@ def _oversized(
                     f" row may be: its {column!r} holds {len(fields[widest].encode('utf-8')):,} bytes",
                 }
             )
-    finally:
-        csv.field_size_limit(limit)
     return pd.DataFrame(out, columns=["line", "rule", "message"])
 
 
@@ -307,13 +315,9 @@ def _unaccounted(
     naming the lines of the rows it did not return (up to ten): the first field of each record the reader
     should have returned, as the csv module splits the file, against the first column it did return,
     taking out one record at each place they part (run only on this failure)."""
-    limit = csv.field_size_limit()
-    csv.field_size_limit(2**31 - 1)
-    try:
+    with _any_field_size():
         parsed = csv.reader(io.StringIO(data.decode("utf-8", errors="replace")))
         firsts = [r[0] for r in parsed if r][1:]
-    finally:
-        csv.field_size_limit(limit)
     where = ""
     if len(firsts) == len(data_lines):
         want = np.array(firsts, dtype=object)[expected]

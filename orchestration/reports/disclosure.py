@@ -139,10 +139,10 @@ def _carried_forward(frame: pd.DataFrame, spec: TableSpec, previous: pd.DataFram
     keys_before = _row_keys(previous, spec)
     out = {}
     for column in spec.counts:
-        if column not in previous.columns:
+        if column not in previous.columns or column not in frame.columns:
             continue
         was_hidden = set(keys_before[previous[column].astype(str).eq(SUPPRESSED)].to_numpy())
-        values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype="float64")
+        values = pd.to_numeric(frame[column].astype(str), errors="coerce").to_numpy(dtype="float64")
         out[column] = np.isin(keys_now, list(was_hidden)) & ~(values >= REVEAL_AFTER_SUPPRESSION)
     return out
 
@@ -355,17 +355,11 @@ def attack_release(
         if name not in tables:
             continue
         now = tables[name][0].reset_index(drop=True)
-        keys_now = _row_keys(now, spec)
-        keys_before = _row_keys(before, spec)
-        for column in spec.counts:
-            if column not in before.columns or column not in now.columns:
-                continue
-            was = set(keys_before[before[column].astype(str).eq(SUPPRESSED)])
+        for column, kept in _carried_forward(now, spec, before).items():
             values_now = pd.to_numeric(now[column].astype(str), errors="coerce")
-            revealed = keys_now.isin(was) & values_now.notna() & (values_now < REVEAL_AFTER_SUPPRESSION)
             problems += [
                 f"{name}: {column} row {i}: suppressed in the previous release, now {values_now.iloc[i]:.0f}:"
                 " the two releases differenced give a small group"
-                for i in np.flatnonzero(revealed.to_numpy())
+                for i in np.flatnonzero(kept & values_now.notna().to_numpy())
             ]
     return problems
