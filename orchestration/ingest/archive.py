@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.ingest.contracts import Contract
+from orchestration.ingest.limits import Limits
 from orchestration.ingest.manifest import STATUS_FAILED, STATUS_RECEIVED, STATUS_UNRECOGNISED, ensure_manifest
 from orchestration.ingest.recognise import Match, recognise
 from orchestration.pause_points import pause_point
@@ -210,14 +211,20 @@ def receive(
     archive: Path,
     contracts: dict[str, Contract],
     sightings: list[Sighting] | None = None,
+    feedback: Path | None = None,
 ) -> list[Receipt]:
     """Archive and record every file in the landing folder not seen before, or (``sightings``) the files a
-    user named, seen before or not. Idempotent: the same bytes are one delivery however often they come."""
+    user named, seen before or not. Idempotent: the same bytes are one delivery however often they come.
+    A file that fails or matches nothing gets an error report under ``feedback`` (by partner, or by the
+    landing folder it arrived in), like a file that fails when loaded."""
     ensure_manifest(con)
     _clear_incoming(archive)
     receipts = []
+    limits = Limits.from_env()
     for sighting in unseen(con, scan_landing(landing)) if sightings is None else sightings:
         refused = sighting.refused
+        if refused is None and (too_big := limits.file_size_problem(sighting.size)):
+            refused = too_big  # not even copied: the archive is not filled with a file nothing will read
         if refused is None:
             try:
                 sha, partial = _copy_and_hash(sighting.path, archive)
@@ -263,7 +270,9 @@ def receive(
         delivery_id = sha[:16]
         contract = match.contract
         period = None
-        if contract is None:
+        if match.failed:
+            status, detail = STATUS_FAILED, match.reason
+        elif contract is None:
             status, detail = STATUS_UNRECOGNISED, match.reason
         else:
             period = match.period or contract.period_of(sighting.relative)
@@ -313,6 +322,13 @@ def receive(
             [sighting.relative, sighting.size, sighting.modified_ns, sha, now, "new delivery"],
         )
         con.execute("commit")
+        if feedback is not None and status in (STATUS_FAILED, STATUS_UNRECOGNISED):
+            from orchestration.ingest.report import write_error_report
+
+            sender = (
+                contract.partner if contract else Path(sighting.relative).parts[0].lstrip("/") or "unknown"
+            )
+            write_error_report(con, delivery_id, feedback / sender / str(period or now.date().isoformat()))
         receipts.append(
             Receipt(
                 sighting.relative,

@@ -39,7 +39,7 @@ def deliveries(
         sightings_of([paths.landing / f for f in config.files], paths.landing) if config.files else None
     )
     with warehouse.vault() as con:
-        receipts = receive(con, paths.landing, paths.archive, load_contracts(), sightings)
+        receipts = receive(con, paths.landing, paths.archive, load_contracts(), sightings, paths.feedback)
         totals = dict(
             con.execute("select status, count(*) from ingest.deliveries group by status").fetchall()
         )

@@ -18,6 +18,7 @@ import duckdb
 from orchestration.duckdb_files import first_time
 from orchestration.identifiers import install_sql_macros
 from orchestration.ingest.contracts import Column, Contract, ContractVersions, Table, period_end, period_year
+from orchestration.ingest.limits import Deadline, Limits, OverLimit, time_limit
 from orchestration.ingest.manifest import STATUS_FAILED, STATUS_LOADED, STATUS_SUPERSEDED, ensure_manifest
 from orchestration.ingest.sources import FileProblem, Staged, read
 from orchestration.pause_points import pause_point
@@ -538,15 +539,33 @@ def load_delivery(
     ensure_manifest(con)
     ensure_raw_tables(con, versions)
     install_sql_macros(con)
+    deadline = None
     try:
-        result = read(con, contract, archive_path, file_name, scratch, xsd)
-        staged = [s for s in result.staged if not s.absent]
-        return _load_staged(
-            con, versions, contract, staged, delivery_id, period, file_name, list(notes or []) + result.notes
-        )
+        with time_limit(con, Limits.from_env().seconds, file_name) as deadline:
+            result = read(con, contract, archive_path, file_name, scratch, xsd, deadline)
+            staged = [s for s in result.staged if not s.absent]
+            return _load_staged(
+                con,
+                versions,
+                contract,
+                staged,
+                delivery_id,
+                period,
+                file_name,
+                list(notes or []) + result.notes,
+                deadline,
+            )
     except FileProblem as problem:
         return _fail(con, contract, delivery_id, file_name, problem.rows, str(problem), problem.rule)
+    except OverLimit as exc:
+        with contextlib.suppress(duckdb.Error):
+            con.execute("rollback")
+        return _fail(con, contract, delivery_id, file_name, 0, str(exc), "over_limit")
     except Exception as exc:
+        if deadline is not None and deadline.expired:  # DuckDB interrupted at the deadline
+            with contextlib.suppress(duckdb.Error):
+                con.execute("rollback")
+            return _fail(con, contract, delivery_id, file_name, 0, deadline.message(), "over_limit")
         # the boundary of one file: whatever else a file does to a reader (an XSD validator's internal
         # error, a parser's), it fails that delivery with its reason, never the run, nor every later
         # ingest (as a delivery left "received" would)
@@ -572,6 +591,7 @@ def _load_staged(
     period: str,
     file_name: str,
     notes: list[str],
+    deadline: Deadline | None = None,
 ) -> LoadOutcome:
     if len(contract.tables) == 1 and staged and staged[0].missing_required:
         missing = ", ".join(staged[0].missing_required)
@@ -596,6 +616,8 @@ def _load_staged(
         _supersede(con, versions, contract.dataset, period, delivery_id)
         totals = _TableCounts(0, 0, 0, 0)
         for index, s in enumerate(staged):
+            if deadline is not None:
+                deadline.check()
             counts, table_notes = _load_table(con, contract, s, str(index), delivery_id, period, file_name)
             notes += table_notes
             totals = _TableCounts(
@@ -618,6 +640,8 @@ def _load_staged(
                 delivery_id,
             ],
         )
+        if deadline is not None:
+            deadline.check()  # the interrupt can miss work done between DuckDB's statements
         con.execute("commit")
     except Exception:
         con.execute("rollback")

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchestration.ingest.contracts import Contract, normalise_header
+from orchestration.ingest.limits import Limits, OverLimit
 from orchestration.ingest.sources import HEADER_SEARCH_ROWS, sniff_format
 from orchestration.ingest.textfile import UTF16_BOMS, decode, header_fields
 
@@ -22,6 +23,9 @@ class Match:
     reason: str | None = None
     period: str | None = None  # read from the content (an XML header), when the contract says where
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # a delivery that fails whole (over a limit, a workbook that cannot be opened, an XML document type),
+    # not one that matches nothing: the reason says why, and ``contract`` is its dataset where that is known
+    failed: bool = False
 
 
 def _score_headers(contracts: list[Contract], headers: list[str]) -> list[tuple[bool, float, int, Contract]]:
@@ -94,6 +98,10 @@ def recognise(path: Path, relative: str, contracts: dict[str, Contract]) -> Matc
         return Match(None, f"{relative}: the file is empty")
     kind = sniff_format(path)
     if kind == "xlsx":
+        try:
+            Limits.from_env().check_workbook(path, relative)
+        except OverLimit as exc:
+            return Match(_by_folder(relative, contracts, "xlsx"), str(exc), failed=True)
         return _recognise_workbook(path, relative, contracts)
     if kind == "xml":
         return _recognise_xml(path, relative, contracts)
@@ -118,7 +126,11 @@ def _recognise_workbook(path: Path, relative: str, contracts: dict[str, Contract
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:
-        return Match(None, f"{relative}: looks like an Excel workbook but cannot be opened ({exc})")
+        return Match(
+            _by_folder(relative, contracts, "xlsx"),
+            f"{relative}: an Excel workbook that cannot be opened ({exc}): is it cut short? Send it again",
+            failed=True,
+        )
     titles = [ws.title.strip() for ws in book.worksheets]
     best: tuple[int, Contract] | None = None
     for contract in contracts.values():
@@ -149,10 +161,16 @@ def _recognise_workbook(path: Path, relative: str, contracts: dict[str, Contract
     )
 
 
+def _by_folder(relative: str, contracts: dict[str, Contract], format: str) -> Contract | None:
+    """The one dataset of a format whose landing folder a file arrived in, if there is one."""
+    found = [c for c in contracts.values() if c.format == format and in_folder(relative, c.folder_hint)]
+    return found[0] if len(found) == 1 else None
+
+
 def _recognise_xml(path: Path, relative: str, contracts: dict[str, Contract]) -> Match:
     from lxml import etree
 
-    from orchestration.ingest.sources import safe_xml_parser
+    from orchestration.ingest.sources import safe_xml_parser, xml_doctype_problem
 
     try:
         tree = etree.parse(str(path), safe_xml_parser())
@@ -162,6 +180,8 @@ def _recognise_xml(path: Path, relative: str, contracts: dict[str, Contract]) ->
     name = etree.QName(root).localname
     for contract in contracts.values():
         if contract.format == "xml" and contract.xml_root == name:
+            if tree.docinfo.doctype:
+                return Match(contract, xml_doctype_problem(relative, tree.docinfo.doctype), failed=True)
             period = None
             if contract.period_element:
                 found = root.xpath(contract.period_element)

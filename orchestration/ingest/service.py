@@ -90,7 +90,7 @@ def ingest(con: duckdb.DuckDBPyConnection, paths: Paths, files: list[Path] | Non
     contracts = load_contracts()
     versions = load_contract_versions()
     sightings = None if files is None else sightings_of(files, paths.landing)
-    receipts = receive(con, paths.landing, paths.archive, contracts, sightings)
+    receipts = receive(con, paths.landing, paths.archive, contracts, sightings, paths.feedback)
     ensure_raw_tables(con, *versions.values())  # every dataset has its raw tables, delivered yet or not
     waiting = [
         d

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from orchestration.ingest.contracts import Contract, Table, normalise_header
+from orchestration.ingest.limits import Deadline, Limits
 from orchestration.ingest.textfile import (
     BOM,
     UTF16_BOMS,
@@ -128,6 +129,13 @@ def _register(con: duckdb.DuckDBPyConnection, temp: str, frame: pd.DataFrame) ->
 # --- CSV ------------------------------------------------------------------------------------------
 
 
+def _mixed_line_endings(data: bytes) -> bool:
+    """Some lines end CRLF and others LF alone (a header saved on Windows above a body written elsewhere):
+    DuckDB's reader takes one kind per file."""
+    crlf = data.count(b"\r\n")
+    return 0 < crlf < data.count(b"\n")
+
+
 def _stage_text(con: duckdb.DuckDBPyConnection, temp: str, source: Path, names: list[str]) -> None:
     """DuckDB's reader, every column as text, no sniffing; rows it cannot read go to reject_errors."""
     columns = ", ".join(f"{_lit(n)}: 'VARCHAR'" for n in names)
@@ -164,18 +172,24 @@ def read_csv(con: duckdb.DuckDBPyConnection, table: Table, path: Path, file_name
             except duckdb.Error as exc:  # raised below unless the file is not plain UTF-8 or has no rows
                 failure = exc
             plain = scan.result()
-    if plain is None:  # not UTF-8 as it stands: decode the whole file, and read that
+        if failure is not None and plain is not None and _mixed_line_endings(path.read_bytes()):
+            plain = failure = None  # DuckDB's reader takes one kind of line ending: read a copy, below
+    mixed = False
+    if plain is None:  # not UTF-8 as it stands (or mixed line endings): decode the whole file, and read that
         raw = path.read_bytes()
         if not raw.strip():
             raise FileProblem(f"{file_name}: the file is empty", "empty_file")
         decoded = decode(raw)
         del raw
         text, encoding = decoded.text_bytes, decoded.encoding
+        mixed = _mixed_line_endings(text)
+        if mixed:
+            text = text.replace(b"\r\n", b"\n")
         simple = line_count_if_simple(text)
         spans = record_spans(text) if simple is None else None
         names, extras = _names_for(table, header_fields(text))
         source = path
-        if decoded.transcoded:
+        if decoded.transcoded or mixed:
             source = Path(tempfile.mkstemp(prefix="utf8-", suffix=".csv", dir=scratch)[1])
             source.write_bytes(text)
         try:
@@ -188,6 +202,10 @@ def read_csv(con: duckdb.DuckDBPyConnection, table: Table, path: Path, file_name
         encoding, simple = "utf-8", plain.lines
         spans = record_spans(path.read_bytes()) if simple is None else None
     notes = [] if encoding == "utf-8" else [f"read as {encoding}"]
+    if mixed:
+        notes.append(
+            "lines end partly in CRLF (Windows) and partly in LF: read with every CRLF as LF, in values too"
+        )
     missing = [c for c in table.required if c not in names]
 
     def whole_text() -> bytes:
@@ -196,6 +214,7 @@ def read_csv(con: duckdb.DuckDBPyConnection, table: Table, path: Path, file_name
     # the records the file holds, counted from its bytes alone (not from what the reader returned): the
     # lines, when that count proves to be the records, else a scan for where records start
     records = len(spans[0]) - 1 if spans is not None else simple - 1
+    Limits.from_env().check_rows(records, file_name)
     if records <= 0:
         empty = "".join(f", null::varchar as {_q(n)}" for n in names)
         con.execute(
@@ -371,9 +390,17 @@ def _header_row(rows: list[tuple], table: Table) -> int | None:
     return best if best_score >= needed else None
 
 
-def read_xlsx(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path, file_name: str) -> Read:
+def read_xlsx(
+    con: duckdb.DuckDBPyConnection,
+    contract: Contract,
+    path: Path,
+    file_name: str,
+    deadline: Deadline | None = None,
+) -> Read:
     import openpyxl
 
+    limits = Limits.from_env()
+    limits.check_workbook(path, file_name)  # before any part of it is unpacked
     try:
         values = openpyxl.load_workbook(path, read_only=True, data_only=True)
         formulas = openpyxl.load_workbook(path, read_only=True, data_only=False)
@@ -410,8 +437,8 @@ def read_xlsx(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path, fi
             notes.append(f"no sheet for {table.description or table.name}")
             continue
         taken.add(sheet.title)
-        rows = list(sheet.iter_rows(values_only=True))
-        raw_rows = list(formulas[sheet.title].iter_rows(values_only=True))
+        rows = list(limits.capped(sheet.iter_rows(values_only=True), file_name, deadline))
+        raw_rows = list(limits.capped(formulas[sheet.title].iter_rows(values_only=True), file_name, deadline))
         header_at = _header_row(rows, table)
         if header_at is None:
             names = table.column_names
@@ -513,6 +540,14 @@ def safe_xml_parser():
     )
 
 
+def xml_doctype_problem(file_name: str, doctype: str | None) -> str:
+    return (
+        f"{file_name}: the document declares a document type ({doctype or '<!DOCTYPE>'}): a DTD can define"
+        " entities that read other files, so none is accepted. Send the document without its <!DOCTYPE>"
+        " line, as the DfE's schema expects"
+    )
+
+
 def read_xml(
     con: duckdb.DuckDBPyConnection, contract: Contract, path: Path, file_name: str, xsd: Path | None
 ) -> Read:
@@ -525,12 +560,7 @@ def read_xml(
             f"{file_name}: not well-formed XML at line {exc.lineno}: {exc.msg}", "bad_xml"
         ) from exc
     if tree.docinfo.internalDTD is not None or tree.docinfo.externalDTD is not None or tree.docinfo.doctype:
-        raise FileProblem(
-            f"{file_name}: the document declares a document type ({tree.docinfo.doctype or '<!DOCTYPE>'}):"
-            " a DTD can define entities that read other files, so none is accepted. Send the document"
-            " without its <!DOCTYPE> line, as the DfE's schema expects",
-            "xml_doctype",
-        )
+        raise FileProblem(xml_doctype_problem(file_name, tree.docinfo.doctype), "xml_doctype")
     root = tree.getroot()
     notes: list[str] = []
     errors: list[tuple[int, str]] = []
@@ -544,6 +574,7 @@ def read_xml(
     for index, table in enumerate(contract.tables):
         temp = f"_src_{table.name}_{index}"
         elements = root.xpath(table.rows)
+        Limits.from_env().check_rows(len(elements), file_name)
         data = {}
         for column in table.columns:
             finder = etree.XPath(column.path or column.name)
@@ -603,8 +634,10 @@ def read(
     file_name: str,
     scratch: Path,
     xsd: Path | None = None,
+    deadline: Deadline | None = None,
 ) -> Read:
-    """Stage every table of a delivery as text; FileProblem when the file as a whole cannot be read."""
+    """Stage every table of a delivery as text; FileProblem when the file as a whole cannot be read,
+    OverLimit when it costs more than the configuration allows (ingest/limits.py)."""
     kind = sniff_format(path)
     if contract.format == "xml":
         if kind != "xml":
@@ -613,7 +646,7 @@ def read(
     if contract.format == "xlsx" or kind == "xlsx":
         if kind != "xlsx":
             raise FileProblem(f"{file_name}: expected an Excel workbook, got a text file", "wrong_format")
-        result = read_xlsx(con, contract, path, file_name)
+        result = read_xlsx(con, contract, path, file_name, deadline)
         if contract.format == "csv":
             result.notes.append(
                 f"delivered as an Excel workbook, not CSV: read its sheet '{result.staged[0].sheet}'"

@@ -362,27 +362,55 @@ def _stray_files() -> dict[str, bytes]:
         b"<ReferenceDate>2026-03-31</ReferenceDate></CollectionDetails><Source><SoftwareCode>&xxe;"
         b"</SoftwareCode></Source></Header></Message>"
     )
+    from tests.unit.test_limits import bomb_workbook
+
     return {
         "misc/empty.csv": b"",
         "misc/garbage.csv": bytes(range(256)) * 20,
         "misc/budget.xlsx": unrelated.getvalue(),
         "social_care/annex_a/annex_a_2026-03-31_truncated.xlsx": workbook[: len(workbook) // 2],
         "social_care/cin_census/cin_census_2026_entities.xml": cin,
+        # 30 MiB of sheet XML in a small workbook, against a limit of 20 MiB set for this test (the default,
+        # 1 GiB, turns away the 1.7 GiB workbook of the same make in under a second)
+        "social_care/annex_a/annex_a_2026-02-28.xlsx": bomb_workbook(30),
     }
 
 
 def test_stray_files_in_landing_are_findings_not_blockers(pipeline):
-    """An empty file, garbage, an unrelated workbook, a truncated workbook and an XML document with an
-    external entity: each is a delivery with its reason, and the next run still publishes."""
+    """An empty file, garbage, an unrelated workbook, a truncated workbook, an XML document with an
+    external entity and a workbook that unpacks past the limit: each is a delivery with its reason, a
+    CSV whose header ends CRLF above LF lines loads, and the next `wholechild run` still publishes and
+    builds the returns."""
     paths, _ = pipeline
     before = current_release(paths.published)
     strays = _stray_files()
+    mixed = "health/dental_checks/dental_checks_2026-02.csv"
     for relative, data in strays.items():
         (paths.landing / relative).parent.mkdir(parents=True, exist_ok=True)
         (paths.landing / relative).write_bytes(data)
-    result = refresh()
-    assert result.success
+    (paths.landing / mixed).write_bytes(
+        b"check_id,nhs_number,forename,surname,date_of_birth,sex,postcode,check_date,practice_code\r\n"
+        b"D1,9990000018,Amy,Khan,01/02/2015,F,DY1 4QT,04/02/2026,V12345\n"
+        b"D2,9990000026,Ben,Ali,11/12/2014,M,DY2 7DL,05/02/2026,V12345\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", "run"],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env=os.environ
+        | {
+            "WHOLECHILD_HOME": str(paths.home),
+            KEY_ENV: PSEUDONYM_KEY,
+            "WHOLECHILD_MAX_UNPACKED_BYTES": "20971520",
+        },
+        timeout=900,
+    )
+    shown = done.stdout + done.stderr
+    assert done.returncode == 0, shown
     assert current_release(paths.published) != before
+    for name in ("ssda903", "cin", "annex_a"):
+        assert re.search(rf"return {name} .*(ready to submit|NOT ready \(see validation)", shown), shown
     with duckdb.connect(str(paths.vault_db), read_only=True) as con:
         found = {
             path: (status, detail)
@@ -395,13 +423,21 @@ def test_stray_files_in_landing_are_findings_not_blockers(pipeline):
     for path, (status, detail) in found.items():
         assert status in ("unrecognised", "failed") and detail, (path, status, detail)
     assert "DOCTYPE" in found["social_care/cin_census/cin_census_2026_entities.xml"][1]
+    assert "WHOLECHILD_MAX_UNPACKED_BYTES" in found["social_care/annex_a/annex_a_2026-02-28.xlsx"][1]
+    assert "cut short" in found["social_care/annex_a/annex_a_2026-03-31_truncated.xlsx"][1]
     assert "root:x" not in str(found)
+    assert (
+        vault_scalar(paths, f"select status from ingest.deliveries where landing_path = '{mixed}'")
+        == "loaded"
+    )
+    reports = {p.name.split("-")[0] for p in paths.feedback.rglob("*-errors.xlsx")}
+    assert {"empty", "garbage", "budget", "cin_census_2026_entities", "annex_a_2026"} <= reports, reports
     quality = pd.read_csv(
         paths.published / "current" / "restricted" / "partner_data_quality" / "partner_data_quality.csv",
         dtype=str,
     )
     assert (quality.dataset == "not recognised").any()
-    for relative in strays:  # leave the landing folder as the later tests expect it
+    for relative in [*strays, mixed]:  # leave the landing folder as the later tests expect it
         (paths.landing / relative).unlink()
 
 
