@@ -103,17 +103,25 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from orchestration import run_state
+    from orchestration.reports.publish import current_release
+
     paths = Paths.from_env().ensure()
     paths.export_env()
     paths.ensure_dagster_home()
     started = time.perf_counter()
+    before = current_release(paths.published)
+    if not args.force:  # before anything heavy is imported: an idle run takes a second or two
+        idle = run_state.nothing_new(paths, run_state.fingerprint(paths), before)
+        if idle:
+            print(idle)
+            return 0
+    run_state.forget_run(paths)  # a run killed part-way must not leave the next believing nothing changed
     import dagster as dg
 
     from orchestration.definitions import defs
     from orchestration.recovery import clear_unfinished_releases, recover_dead_runs, run_tags
-    from orchestration.reports.publish import current_release
 
-    before = current_release(paths.published)
     instance = dg.DagsterInstance.get()
     for dead in recover_dead_runs(instance):  # a run killed part-way would hold the warehouse for ever
         print(
@@ -171,10 +179,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     # the returns come from the vault, not from the marts or the reports: a failed report gate or dbt test
     # does not hold them back, only a failure in what they read (receiving, loading, linking)
     vault_failures = [s for s in failed_steps if _stage_of(s) in VAULT_STAGES]
+    read = run_state.fingerprint(paths)  # what this run read, now that it has received and loaded
     with _output_to(None if args.verbose else log):
         returns = (
             # a return that is not ready is reported below, with where its validation report is
-            _run_returns(defs, instance, paths, log_level if args.verbose else "CRITICAL")
+            _run_returns(defs, instance, paths, log_level if args.verbose else "CRITICAL", read)
             if not vault_failures
             else []
         )
@@ -182,6 +191,20 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"\nReturns not built: what they read failed ({', '.join(vault_failures)}).")
 
     after = current_release(paths.published)
+    run_state.record_run(
+        paths,
+        read if result.success else None,
+        after,
+        {
+            f"{name}/{year or 'window'}": {
+                "fingerprint": read.for_returns(),
+                "folder": folder,
+                "status": status,
+            }
+            for name, year, _, folder, status in returns
+            if folder and read is not None and not status.startswith("unchanged")
+        },
+    )
     print("\nOutputs:")
     if after and after != before:
         print(f"  published report   {paths.published / after / 'outcomes_summary.html'}")
@@ -197,7 +220,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"  vault              {paths.vault_db}  (identifiable: pipeline account only)")
     print("  delivery manifest  wholechild deliveries")
     for name, year, seconds, folder, status in returns:
-        print(f"  return {name:<11} {year}  {status} in {seconds:.1f} s" + (f": {folder}" if folder else ""))
+        took = "" if status.startswith("unchanged") else f" in {seconds:.1f} s"
+        print(f"  return {name:<11} {year}  {status}{took}" + (f": {folder}" if folder else ""))
     return 0 if result.success else 1
 
 
@@ -241,10 +265,15 @@ def _reason(error) -> str:
     return error.message.strip().splitlines()[-1] if error is not None else "no reason recorded"
 
 
-def _run_returns(defs, instance, paths: Paths, log_level: str) -> list[tuple[str, str, float, str, str]]:
+def _run_returns(
+    defs, instance, paths: Paths, log_level: str, read=None
+) -> list[tuple[str, str, float, str, str]]:
     """The statutory returns for the collection year the latest extract has closed, after the main graph.
-    A return that is not ready to submit is reported, not a failed run: its report says why."""
+    A return that is not ready to submit is reported, not a failed run: its report says why. A return
+    whose inputs (what social care delivered, the code, the settings) are as they were at its last attempt
+    is not attempted again: that attempt stands."""
     from orchestration.returns.common import latest_ended_collection_year
+    from orchestration.run_state import returns_unchanged
 
     year = str(latest_ended_collection_year(paths.vault_db))
     done = []
@@ -253,6 +282,11 @@ def _run_returns(defs, instance, paths: Paths, log_level: str) -> list[tuple[str
         ("cin_census_return", "cin", year),
         ("annex_a_return", "annex_a", None),
     ):
+        last = returns_unchanged(paths, name, partition or "window", read)
+        if last is not None:
+            status = f"unchanged since its last attempt, {last['status']}"
+            done.append((name, partition or "", 0.0, last["folder"], status))
+            continue
 
         def attempts(name: str = name) -> list[Path]:
             return [p.resolve() for p in (paths.published / "returns" / name).glob("*/last_attempt")]
@@ -701,6 +735,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", parents=[demo], help="materialise the whole asset graph in-process")
     run.add_argument("--verbose", action="store_true", help="show every Dagster event, not only warnings")
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="rebuild everything even when nothing is new since the last release (by default such a run "
+        "says so and stops)",
+    )
     run.set_defaults(func=cmd_run)
 
     ing = sub.add_parser(
@@ -786,7 +826,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--stage",
         action="append",
-        choices=["generate", "ingest", "link", "transform"],
+        choices=["generate", "ingest", "link", "transform", "rerun"],
         help="a stage to run (repeatable; default: all)",
     )
     bench.set_defaults(func=cmd_bench)
