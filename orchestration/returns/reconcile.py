@@ -275,7 +275,10 @@ def reconcile_with_returns(vault_db: Path, analytics_db: Path) -> Reconciliation
         marts = mart_figures(analytics, years)
     con = returns_connection(vault_db)
     try:
-        returns = build_returns(con, years, Authority.from_env())
+        # and the year before the first covered one, only as history for the look-back measures (a
+        # re-referral looks back 12 months): an extract taken after 31 March holds part of that year, and the
+        # marts see its referrals as the DfE sees the previous census's; it is never compared itself
+        returns = build_returns(con, [years[0] - 1, *years] if years else [], Authority.from_env())
         ours, broken = figures(returns), broken_continuations(returns)
         keys = con.execute(
             "select record_id, person_key from vault.identity.record_keys where namespace = 'la_person'"
