@@ -343,8 +343,8 @@ def _attempts(home: Path) -> int:
 
 def stage_rerun(scale: float, workdir: Path) -> dict[str, Any]:
     """``wholechild run`` as an authority runs it, through the command: a full run from empty; the same
-    again with nothing new; then the next month's SSD extract (the same authority a month on: every SSD
-    table, as the extract is a snapshot) dropped into landing, and a run for it."""
+    again with nothing new; then a month's SSD extract (every SSD table, as the extract is a snapshot)
+    dropped into landing, and a run for it."""
     from orchestration.reports.publish import current_release
     from orchestration.synthetic import generate
 
@@ -356,10 +356,18 @@ def stage_rerun(scale: float, workdir: Path) -> dict[str, Any]:
     idle, said = _wholechild_run(home)
     idle_ok = "Nothing new since release" in said and current_release(home / "published") == release
     idle_ok = idle_ok and _attempts(home) == attempts
+    # the next month's SSD extract: every table sent again under the new extract date. The generator
+    # cannot continue an authority by a month (a later as-of date simulates different children), so the
+    # March tables are re-sent with their rows in a new order: every table is new bytes, so it is received,
+    # reloaded and supersedes March's, and everything downstream is rebuilt, as for a real monthly extract
+    import pandas as pd
+
     later = date(2026, 4, 30)
-    generate(workdir / "next", scale=scale, seed=42, as_of=later, truth_out=workdir / "next_truth")
-    extract = workdir / "next" / "social_care" / "ssd" / later.isoformat()
-    shutil.copytree(extract, home / "landing" / "social_care" / "ssd" / later.isoformat())
+    extract = home / "landing" / "social_care" / "ssd" / later.isoformat()
+    extract.mkdir(parents=True)
+    for table in sorted((home / "landing" / "social_care" / "ssd" / BENCH_AS_OF.isoformat()).glob("*.csv")):
+        frame = pd.read_csv(table, dtype=str, keep_default_na=False)
+        frame.sample(frac=1.0, random_state=7).to_csv(extract / table.name, index=False)
     monthly, _ = _wholechild_run(home)
     republished = current_release(home / "published") != release
     return {

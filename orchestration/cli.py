@@ -215,7 +215,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     else:
         print("  published report   none yet (nothing has passed the gates)")
-    print(f"  marts              {paths.analytics_db}  (schema marts; open read-only)")
+    print(f"  marts              {paths.analyst_copy}  (schema marts; the copy analysts open)")
     print(f"  validation output  {paths.quality}")
     print(f"  vault              {paths.vault_db}  (identifiable: pipeline account only)")
     print("  delivery manifest  wholechild deliveries")
@@ -663,6 +663,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 # commands that pseudonymise or write the audit log, and so need its keys (or --demo)
+WRITERS = {"run", "ingest", "returns", "linkage-train"}  # commands that write the warehouse
 NEEDS_PSEUDONYM_KEY = {"run", "sar", "linkage-train"}
 NEEDS_AUDIT_KEY = {"sar", "audit-verify"}
 
@@ -849,6 +850,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wholechild {args.command}: {problem}", file=sys.stderr)
         return 2
     try:
+        if args.command in WRITERS:  # one writer of the warehouse at a time; the next waits (run_lock.py)
+            from orchestration.duckdb_files import WarehouseBusyError
+            from orchestration.run_lock import warehouse_writer
+
+            try:
+                with warehouse_writer(Paths.from_env().warehouse, f"wholechild {args.command}"):
+                    return args.func(args)
+            except WarehouseBusyError as exc:
+                print(f"wholechild {args.command}: {exc}", file=sys.stderr)
+                return 2
         return args.func(args)
     except (
         BrokenPipeError

@@ -9,6 +9,7 @@ since every change is one transaction, neither can leave the other's work half d
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 import weakref
@@ -56,6 +57,20 @@ def connect(
                 ) from exc
             time.sleep(delay)
             delay = min(delay * 2, 2.0)
+
+
+def publish_copy(source: Path, target: Path, mode: int = 0o600) -> Path:
+    """Copy a DuckDB file for readers, swapped into place atomically: a reader with the old copy open
+    keeps reading it (its inode lives on), the next one opens the new; neither can hold up the writer of
+    ``source``. The copy is taken holding ``source``'s write lock, after a checkpoint, so it is whole."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    with connect(source) as con:
+        con.execute("checkpoint")
+        shutil.copyfile(source, partial)
+    partial.chmod(mode)
+    partial.replace(target)
+    return target
 
 
 _DONE: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, set] = weakref.WeakKeyDictionary()

@@ -23,8 +23,9 @@ DEFAULT_HOME = "data"
 # clerical review, the audit log, returns. What is meant to be shared is opened up on purpose, no more:
 # the home itself can be passed through (0711) to reach published/, whose releases are world-readable
 # (folders 0755, files 0644) except their restricted/ parts; and the analytics file is readable by the
-# account's group only when the deployment says so (WHOLECHILD_SHARE_ANALYTICS=group: analytics.duckdb
-# 0640, warehouse/ 0750, the vault still 0600). See docs/adr/0007-privacy-and-security.md.
+# account's group only when the deployment says so (WHOLECHILD_SHARE_ANALYTICS=group: the analysts' copy,
+# analysts/analytics.duckdb, 0640 in a folder 0750; the warehouse stays 0700). See
+# docs/adr/0007-privacy-and-security.md.
 PRIVATE_UMASK = 0o077
 SHARE_ANALYTICS_ENV = "WHOLECHILD_SHARE_ANALYTICS"
 
@@ -92,6 +93,15 @@ class Paths:
         return self.warehouse / "analytics.duckdb"
 
     @property
+    def analysts(self) -> Path:
+        """Where analysts read: a copy of the analytics file made after each published build."""
+        return self.home / "analysts"
+
+    @property
+    def analyst_copy(self) -> Path:
+        return self.analysts / "analytics.duckdb"
+
+    @property
     def published(self) -> Path:
         return self.home / "published"
 
@@ -141,14 +151,18 @@ class Paths:
 
     def protect_warehouse(self) -> None:
         """The DuckDB files' modes, whoever created them (a home made by an older version had 0644): the
-        vault always private; the analytics file private unless the deployment shares it with its group."""
+        vault and the analytics file the pipeline builds always private (a reader of the file being built
+        would hold up the build); the analysts' copy private unless the deployment shares it with its group."""
         group = share_analytics()
-        self.warehouse.chmod(0o750 if group else 0o700)
+        self.warehouse.chmod(0o700)
         for db in (self.vault_db, self.analytics_db):
-            shared = group and db == self.analytics_db
             for path in (db, db.with_name(db.name + ".wal")):
                 if path.exists():
-                    path.chmod(0o640 if shared else 0o600)
+                    path.chmod(0o600)
+        if self.analysts.exists():
+            self.analysts.chmod(0o750 if group else 0o700)
+            if self.analyst_copy.exists():
+                self.analyst_copy.chmod(0o640 if group else 0o600)
 
     def export_env(self) -> None:
         """Make child processes (dbt, Dagster steps) agree with this process on every location."""

@@ -11,6 +11,7 @@ import jinja2
 import pandas as pd
 
 from orchestration.cells import safe_frame, safe_text
+from orchestration.duckdb_files import publish_copy
 from orchestration.quality.gx import validate
 from orchestration.reports import packs
 from orchestration.reports.disclosure import (
@@ -24,7 +25,7 @@ from orchestration.reports.disclosure import (
 )
 from orchestration.reports.publish import building_release, current_release, new_release_id, point_current_at
 from orchestration.resources import WAREHOUSE_POOL, Warehouse
-from orchestration.settings import REPORT_TEMPLATES_DIR
+from orchestration.settings import REPORT_TEMPLATES_DIR, share_analytics
 
 REPORT_YEARS = 6  # the six collection years an SSD extract covers
 OUTCOMES_MART = dg.AssetKey(["marts", "fct_child_outcomes_by_year"])
@@ -263,6 +264,11 @@ def outcomes_summary(context: dg.AssetExecutionContext, warehouse: Warehouse) ->
         )
     current = point_current_at(paths.published, release_id)
     context.log.info(f"published release {release_id}: {current / 'outcomes_summary.html'}")
+    # the marts this release was made from, for analysts: a copy swapped in atomically, so that no
+    # analyst's open connection can ever hold up the next build
+    paths.analysts.mkdir(exist_ok=True)
+    publish_copy(paths.analytics_db, paths.analyst_copy, 0o640 if share_analytics() else 0o600)
+    paths.protect_warehouse()
     suppressed = sum(1 for f in figures for k in ("count", "percent") if f[k] == "c")
     return dg.MaterializeResult(
         metadata={

@@ -441,6 +441,27 @@ def test_stray_files_in_landing_are_findings_not_blockers(pipeline):
         (paths.landing / relative).unlink()
 
 
+def test_a_run_with_nothing_new_says_so_and_publishes_nothing(pipeline):
+    """Straight after the successful `wholechild run` above: nothing has arrived or changed, so the run
+    says so, builds nothing, and leaves the releases and return attempts as they were."""
+    paths, _ = pipeline
+    release = current_release(paths.published)
+    releases = sorted(p.name for p in paths.published.iterdir())
+    attempts = sorted(paths.published.glob("returns/*/*/2*"))
+    done = subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", "run"],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env=os.environ | {"WHOLECHILD_HOME": str(paths.home), KEY_ENV: PSEUDONYM_KEY},
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"Nothing new since release {release}" in done.stdout, done.stdout
+    assert sorted(p.name for p in paths.published.iterdir()) == releases
+    assert sorted(paths.published.glob("returns/*/*/2*")) == attempts
+
+
 def test_a_failing_expectation_blocks_the_report_and_keeps_the_last_release(pipeline):
     paths, _ = pipeline
     release = current_release(paths.published)
@@ -547,3 +568,5 @@ def test_a_run_on_a_terminal_says_little_and_a_failure_in_a_short_block(pipeline
     log = next(line.split(": ", 1)[1] for line in shown.splitlines() if line.startswith("The whole story"))
     assert "START sql table model" in Path(log).read_text(encoding="utf-8")
     assert "return ssda903" in shown and "return annex_a" in shown
+    # only a school census arrived since the last `wholechild run`: the returns read nothing new
+    assert re.search(r"return ssda903 .* unchanged since its last attempt", shown), shown

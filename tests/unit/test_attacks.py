@@ -239,10 +239,14 @@ def test_what_whole_child_writes_under_its_home_is_private_but_the_published_rel
     assert (_mode(paths.published), _mode(release), _mode(release / "report.csv")) == (0o755, 0o755, 0o644)
     assert (_mode(release / "restricted"), _mode(release / "restricted" / "quality.csv")) == (0o700, 0o600)
 
-    # a deployment that shares the analytics file with its group says so; the vault stays private
+    # a deployment that shares the analysts' copy with its group says so; the warehouse stays private
+    from orchestration.duckdb_files import publish_copy
+
     monkeypatch.setenv("WHOLECHILD_SHARE_ANALYTICS", "group")
+    publish_copy(paths.analytics_db, paths.analyst_copy)
     Paths.from_env().ensure()
-    assert (_mode(paths.analytics_db), _mode(paths.warehouse), _mode(paths.vault_db)) == (0o640, 0o750, 0o600)
+    assert (_mode(paths.analyst_copy), _mode(paths.analysts)) == (0o640, 0o750)
+    assert (_mode(paths.analytics_db), _mode(paths.warehouse), _mode(paths.vault_db)) == (0o600, 0o700, 0o600)
 
 
 # --- the subject access log -------------------------------------------------------------------------------
