@@ -664,6 +664,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 # commands that pseudonymise or write the audit log, and so need its keys (or --demo)
 WRITERS = {"run", "ingest", "returns", "linkage-train"}  # commands that write the warehouse
+READERS = {"sar", "deliveries", "reconcile", "privacy-scan", "linkage-report", "audit-verify"}
 NEEDS_PSEUDONYM_KEY = {"run", "sar", "linkage-train"}
 NEEDS_AUDIT_KEY = {"sar", "audit-verify"}
 
@@ -850,12 +851,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wholechild {args.command}: {problem}", file=sys.stderr)
         return 2
     try:
-        if args.command in WRITERS:  # one writer of the warehouse at a time; the next waits (run_lock.py)
+        if args.command in WRITERS | READERS:  # one writer at a time, never during a read (run_lock.py)
             from orchestration.duckdb_files import WarehouseBusyError
-            from orchestration.run_lock import warehouse_writer
+            from orchestration.run_lock import hold_warehouse
 
             try:
-                with warehouse_writer(Paths.from_env().warehouse, f"wholechild {args.command}"):
+                with hold_warehouse(
+                    Paths.from_env().ensure().warehouse,
+                    f"wholechild {args.command}",
+                    shared=args.command in READERS,
+                ):
                     return args.func(args)
             except WarehouseBusyError as exc:
                 print(f"wholechild {args.command}: {exc}", file=sys.stderr)

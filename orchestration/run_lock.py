@@ -1,11 +1,14 @@
 """One writer of the warehouse at a time, across commands: a run, an ingest, a return built by hand.
 
 Dagster's pool keeps one run's steps from writing the warehouse at once, and ``duckdb_files.connect``
-waits for a file another process holds. But two runs started together would interleave their steps, and
-an ingest could slip between a run's linkage and its pseudonymisation. So every command that writes the
-warehouse takes this lock for its whole length; the second one says who it is waiting for, and waits
-(``WHOLECHILD_RUN_WAIT_SECONDS``, default two hours). The kernel lets go of the lock when its process
-ends, however it ends: a run killed with kill -9 never leaves it held.
+waits for a file another process holds. But two runs started together would interleave their steps, an
+ingest could slip between a run's linkage and its pseudonymisation, and a reader holding the analytics
+file open would make dbt (which opens it itself) fail. So every command that writes the warehouse takes
+this lock exclusively for its whole length, and every command that reads it (a subject access search, the
+delivery manifest, the privacy scan) takes it shared: readers read together, never during a write. The
+one that comes second says whom it is waiting for, and waits (``WHOLECHILD_RUN_WAIT_SECONDS``, default
+two hours). The kernel lets go of the lock when its process ends, however it ends: a run killed with
+kill -9 never leaves it held. Analysts do not take it: they read their own copy (analysts/).
 """
 
 from __future__ import annotations
@@ -26,8 +29,11 @@ LOCK_FILE = ".writer.lock"
 
 
 @contextmanager
-def warehouse_writer(warehouse: Path, what: str, wait_seconds: float | None = None) -> Iterator[None]:
-    """Hold the warehouse for ``what`` (e.g. "wholechild run"), waiting for whoever holds it now."""
+def hold_warehouse(
+    warehouse: Path, what: str, shared: bool = False, wait_seconds: float | None = None
+) -> Iterator[None]:
+    """Hold the warehouse for ``what`` (e.g. "wholechild run"): exclusively to write, ``shared`` to read;
+    waiting for whoever holds it now in a way that excludes this."""
     if wait_seconds is None:
         wait_seconds = float(os.environ.get("WHOLECHILD_RUN_WAIT_SECONDS", DEFAULT_WAIT_SECONDS))
     warehouse.mkdir(parents=True, exist_ok=True)
@@ -37,13 +43,13 @@ def warehouse_writer(warehouse: Path, what: str, wait_seconds: float | None = No
         said = False
         while True:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
                 if not said:
                     holder = os.pread(fd, 300, 0).decode("utf-8", "replace").strip() or "another command"
                     print(
-                        f"Waiting for {holder} to finish: it is writing the warehouse ...",
+                        f"Waiting for {holder} to finish with the warehouse ...",
                         file=sys.stderr,
                         flush=True,
                     )
@@ -54,7 +60,7 @@ def warehouse_writer(warehouse: Path, what: str, wait_seconds: float | None = No
                         f"({os.pread(fd, 300, 0).decode('utf-8', 'replace').strip()}); try again when it has finished"
                     ) from None
                 time.sleep(0.5)
-        stamp = datetime.now(UTC).strftime("%H:%M:%S UTC")
+        stamp = datetime.now(UTC).strftime("%H:%M:%S UTC")  # who holds it, for whoever waits
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{what} (process {os.getpid()}, since {stamp})".encode(), 0)
         yield
@@ -62,4 +68,4 @@ def warehouse_writer(warehouse: Path, what: str, wait_seconds: float | None = No
         os.close(fd)  # lets go of the lock
 
 
-__all__ = ["warehouse_writer"]
+__all__ = ["hold_warehouse"]

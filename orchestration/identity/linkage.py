@@ -28,6 +28,7 @@ from orchestration.identity.integrity import contested_identifiers_sql
 from orchestration.identity.records import build_person_records
 from orchestration.identity.review import read_decisions, write_review_file
 from orchestration.ingest.contracts import Contract
+from orchestration.pause_points import pause_point
 
 log = logging.getLogger(__name__)
 
@@ -214,6 +215,7 @@ def link(
            select distinct r.namespace, r.record_id, c.component
            from identity.person_records r join _dc d using (rid) join _person_of_group c on c.node = d.dc"""
     )
+    pause_point("link:scored")
     keys = _assign_keys(con)
     return LinkageSummary(
         records=records,

@@ -10,6 +10,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
+from orchestration.pause_points import pause_point
 from orchestration.resources import WAREHOUSE_POOL, Warehouse
 from orchestration.transform.project import dbt_project
 
@@ -47,7 +48,10 @@ def dbt_resource() -> DbtCliResource:
 def whole_child_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse) -> Iterator:
     paths = warehouse.paths
     paths.export_env()  # dbt (a subprocess) must write the same analytics file
-    yield from dbt.cli(["build"], context=context).stream()
+    for n, event in enumerate(dbt.cli(["build"], context=context).stream()):
+        if n == 10:
+            pause_point("dbt:building")
+        yield event
     # the documentation site of what was just built (models, columns, tests, lineage), served by make dev
     docs = dbt.cli(["docs", "generate"], target_path=paths.dbt_docs, manifest=dbt_project.manifest_path)
     docs.wait()

@@ -10,8 +10,10 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from datetime import date
 from pathlib import Path
 
@@ -50,6 +52,20 @@ def vault_scalar(paths: Paths, sql: str):
 
 
 PSEUDONYM_KEY = "whole-child-test-key-" + secrets.token_hex(16)
+FIRST_RUN: dict = {}
+
+
+def every_mart(analytics_db: Path) -> dict[str, pd.DataFrame]:
+    """Every table of the marts schema, rows sorted, without person_key: a person's key is drawn at random
+    when the person is first seen, so two homes give the same child different keys (and nothing else)."""
+    out = {}
+    with duckdb.connect(str(analytics_db), read_only=True) as con:
+        for (table,) in con.execute(
+            "select table_name from duckdb_tables() where schema_name = 'marts' order by 1"
+        ).fetchall():
+            frame = con.execute(f"select * exclude (person_key) from marts.{table}").df()
+            out[table] = frame.sort_values(list(frame.columns), ignore_index=True)
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +78,10 @@ def pipeline(tmp_path_factory):
     paths.export_env()
     # the demo authority (make demo: DEMO_SCALE 0.05, DEMO_SEED 42), as of the extract date the demo has now
     generate(paths.landing, scale=0.05, seed=42, as_of=date(2026, 3, 31))
+    FIRST_RUN["landing"] = tmp_path_factory.mktemp("pristine") / "landing"
+    shutil.copytree(paths.landing, FIRST_RUN["landing"])
     result = refresh()
+    FIRST_RUN["marts"] = every_mart(paths.analytics_db)  # an uninterrupted run's marts, for the drills
     yield paths, result
     patch.undo()
     pseudonym_key.cache_clear()
@@ -570,3 +589,119 @@ def test_a_run_on_a_terminal_says_little_and_a_failure_in_a_short_block(pipeline
     assert "return ssda903" in shown and "return annex_a" in shown
     # only a school census arrived since the last `wholechild run`: the returns read nothing new
     assert re.search(r"return ssda903 .* unchanged since its last attempt", shown), shown
+
+
+# --- drills: kill -9 part-way, and commands that overlap --------------------------------------------------
+
+
+def _run_env(home: Path, **extra: str) -> dict:
+    return os.environ | {"WHOLECHILD_HOME": str(home), KEY_ENV: PSEUDONYM_KEY, **extra}
+
+
+def _start(home: Path, *args: str, **extra: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "orchestration.cli", *args],
+        cwd=REPO_ROOT,
+        env=_run_env(home, **extra),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its own process group: kill -9 reaches dbt too
+    )
+
+
+def _wait_for(marker: Path, proc: subprocess.Popen, what: str) -> None:
+    deadline = time.monotonic() + 600
+    while not marker.exists():
+        if proc.poll() is not None:
+            raise AssertionError(f"the run ended before {what}: {proc.stdout.read()}")
+        assert time.monotonic() < deadline, f"the run never reached {what}"
+        time.sleep(0.2)
+
+
+def _finish(proc: subprocess.Popen) -> tuple[int, str]:
+    out, _ = proc.communicate(timeout=1200)
+    return proc.returncode, out
+
+
+def _same_marts(home: Path) -> None:
+    theirs = every_mart(home / "warehouse" / "analytics.duckdb")
+    assert sorted(theirs) == sorted(FIRST_RUN["marts"])
+    for table, frame in FIRST_RUN["marts"].items():
+        pd.testing.assert_frame_equal(theirs[table], frame, check_dtype=False, obj=table)
+
+
+def test_a_run_killed_during_load_linkage_or_dbt_converges_on_a_plain_rerun(pipeline, tmp_path):
+    """kill -9 (the whole process group) during the raw load, during linkage and during the dbt build;
+    each time a plain `wholechild run` finishes, publishes, and its marts equal an uninterrupted run's."""
+    home = tmp_path / "drill"
+    shutil.copytree(FIRST_RUN["landing"], home / "landing")
+    for point, args in (
+        ("load:inserted", ["run"]),
+        ("link:scored", ["run", "--force"]),
+        ("dbt:building", ["run", "--force"]),
+    ):
+        marker = tmp_path / f"paused-{point.replace(':', '-')}"
+        proc = _start(home, *args, WHOLECHILD_PAUSE_AT=point, WHOLECHILD_PAUSE_MARKER=str(marker))
+        _wait_for(marker, proc, point)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        code, out = _finish(_start(home, "run"))
+        assert code == 0, f"after a kill at {point}: {out}"
+        assert "Nothing new" not in out, "a killed run must not leave the next believing nothing changed"
+        assert not list((home / "published").glob(".building-*"))
+        _same_marts(home)
+
+
+def test_commands_started_during_a_run_wait_for_it_and_all_finish(pipeline, tmp_path):
+    """While a run is held inside linkage: a second run, an ingest of next month's SSD extract and a
+    subject access search are started, and an analyst has the marts open. Every one finishes, none fails;
+    the analyst's connection still reads what it opened."""
+    home = tmp_path / "busy"
+    shutil.copytree(FIRST_RUN["landing"], home / "landing")
+    code, out = _finish(_start(home, "run"))
+    assert code == 0, out
+    analyst = duckdb.connect(str(home / "analysts" / "analytics.duckdb"), read_only=True)
+    rows = analyst.execute(f"select count(*) from {MART}").fetchall()[0][0]
+    with duckdb.connect(str(home / "warehouse" / "vault.duckdb"), read_only=True) as con:
+        (child,) = con.execute(
+            "select record_id from identity.person_records where namespace = 'la_person' order by 1 limit 1"
+        ).fetchall()[0]
+    # next month's extract: every SSD table again under its new date (rows in another order)
+    april = tmp_path / "april" / "social_care" / "ssd" / "2026-04-30"
+    april.mkdir(parents=True)
+    for table in sorted((home / "landing" / "social_care" / "ssd" / "2026-03-31").glob("*.csv")):
+        frame = pd.read_csv(table, dtype=str, keep_default_na=False)
+        frame.sample(frac=1.0, random_state=7).to_csv(april / table.name, index=False)
+
+    marker = tmp_path / "held"
+    first = _start(
+        home,
+        "run",
+        "--force",
+        WHOLECHILD_PAUSE_AT="link:scored",
+        WHOLECHILD_PAUSE_MARKER=str(marker),
+        WHOLECHILD_PAUSE_SECONDS="15",
+    )
+    _wait_for(marker, first, "linkage")
+    second = _start(home, "run")
+    ingest = _start(home, "ingest", str(tmp_path / "april"))
+    sar = _start(home, "sar", "--la-person-id", child, "--reason", "drill: a search during a run")
+    results = {
+        name: _finish(p)
+        for name, p in (("first", first), ("second", second), ("ingest", ingest), ("sar", sar))
+    }
+    for name, (code, out) in results.items():
+        assert code == 0, f"{name}: {out}"
+    assert "Waiting for wholechild run" in results["ingest"][1] + results["second"][1]
+    assert "1 person found" in results["sar"][1], results["sar"][1]
+    # the analyst's open connection held up nothing, and still reads the copy it opened
+    assert analyst.execute(f"select count(*) from {MART}").fetchall()[0][0] == rows
+    analyst.close()
+    # whichever of the second run and the ingest went first, a plain run now builds April's extract
+    code, out = _finish(_start(home, "run"))
+    assert code == 0, out
+    with duckdb.connect(str(home / "warehouse" / "vault.duckdb"), read_only=True) as con:
+        assert con.execute(
+            "select count(*) from ingest.deliveries where period = '2026-04-30' and status = 'loaded'"
+        ).fetchall()[0][0] == len(list(april.iterdir()))
