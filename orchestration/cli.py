@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import functools
 import os
+import re
 import sys
 import time
 import warnings
@@ -23,6 +24,17 @@ from orchestration.settings import Paths, restrict_new_files
 # the collection years csc-validator-be-903 and -cin have rule sets for (2022/23 to 2026/27), named by
 # their 31 March
 VALIDATOR_YEARS = range(2023, 2028)
+
+
+def _period(text: str) -> str:
+    if not re.fullmatch(
+        r"(19|20)\d{2}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?|-(autumn|spring|summer))?", text
+    ):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a period: give a collection year (2025), a month (2025-01), a date (2025-03-31)"
+            " or a census term (2025-spring)"
+        )
+    return text
 
 
 def _bounded(kind, low, high, what: str):
@@ -424,9 +436,16 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     paths = Paths.from_env().ensure()
     files = [Path(p) for p in args.paths] or None
+    if args.period and not files:
+        print(
+            "wholechild ingest: --period applies to the files it is given with: name them"
+            " (wholechild ingest --period 2025 header.csv episodes.csv)",
+            file=sys.stderr,
+        )
+        return 2
     try:
         with connect(paths.vault_db) as con:
-            result = ingest(con, paths, files)
+            result = ingest(con, paths, files, args.period)
     except (FileNotFoundError, WarehouseBusyError) as exc:
         print(str(exc), file=sys.stderr)
         return 2
@@ -751,6 +770,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ing.add_argument(
         "paths", nargs="*", help="files or folders to ingest (default: everything new in landing)"
+    )
+    ing.add_argument(
+        "--period",
+        type=_period,
+        help="the reporting period of the files named, when their names and content do not carry it: a "
+        "collection year (2025), a month (2025-01), a date (2025-03-31) or a census term (2025-spring)",
     )
     ing.set_defaults(func=cmd_ingest)
 

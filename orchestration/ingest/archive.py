@@ -22,7 +22,7 @@ import duckdb
 from orchestration.ingest.contracts import Contract
 from orchestration.ingest.limits import Limits
 from orchestration.ingest.manifest import STATUS_FAILED, STATUS_RECEIVED, STATUS_UNRECOGNISED, ensure_manifest
-from orchestration.ingest.recognise import Match, recognise
+from orchestration.ingest.recognise import Match, period_from_dates, recognise
 from orchestration.pause_points import pause_point
 
 IGNORED_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini"}
@@ -212,15 +212,19 @@ def receive(
     contracts: dict[str, Contract],
     sightings: list[Sighting] | None = None,
     feedback: Path | None = None,
+    period: str | None = None,
 ) -> list[Receipt]:
     """Archive and record every file in the landing folder not seen before, or (``sightings``) the files a
     user named, seen before or not. Idempotent: the same bytes are one delivery however often they come.
     A file that fails or matches nothing gets an error report under ``feedback`` (by partner, or by the
-    landing folder it arrived in), like a file that fails when loaded."""
+    landing folder it arrived in), like a file that fails when loaded. ``period`` is the reporting period
+    a user gave for the named files (``wholechild ingest --period``); otherwise each file's comes from its
+    content or its name."""
     ensure_manifest(con)
     _clear_incoming(archive)
     receipts = []
     limits = Limits.from_env()
+    period_given = period
     for sighting in unseen(con, scan_landing(landing)) if sightings is None else sightings:
         refused = sighting.refused
         if refused is None and (too_big := limits.file_size_problem(sighting.size)):
@@ -253,6 +257,23 @@ def receive(
             [sha],
         ).fetchall()
         existing = existing[0] if existing else None
+        if existing and period_given and existing[2] == STATUS_FAILED and existing[1]:
+            # a file that failed only for want of a period, named again with one: now it can be loaded
+            unknown = con.execute(
+                "select period is null from ingest.deliveries where delivery_id = ?", [existing[0]]
+            ).fetchall()[0][0]
+            if unknown:
+                con.execute(
+                    """update ingest.deliveries set period = ?, status = ?, status_detail = null,
+                           recognition_notes = concat_ws('; ', recognition_notes, ?) where delivery_id = ?""",
+                    [
+                        period_given,
+                        STATUS_RECEIVED,
+                        f"its period, {period_given}, as given with --period",
+                        existing[0],
+                    ],
+                )
+                existing = (existing[0], existing[1], STATUS_RECEIVED, None)
         if existing:
             partial.unlink()
             outcome = f"same content as delivery {existing[0]}"
@@ -270,12 +291,31 @@ def receive(
         delivery_id = sha[:16]
         contract = match.contract
         period = None
+        given = period_given
         if match.failed:
             status, detail = STATUS_FAILED, match.reason
         elif contract is None:
             status, detail = STATUS_UNRECOGNISED, match.reason
         else:
-            period = match.period or contract.period_of(sighting.relative)
+            own = match.period or contract.period_of(sighting.relative)
+            period = given or own
+            if given:
+                said = (
+                    f" (its {'content' if match.period else 'name'} says {own})"
+                    if own and own != given
+                    else ""
+                )
+                match = Match(
+                    contract, notes=(*match.notes, f"its period, {given}, as given with --period{said}")
+                )
+            if period is None and (by_month := contract.period_named_by_month(sighting.relative)):
+                period = by_month
+                match = Match(
+                    contract, notes=(*match.notes, f"its period, {period}, read from the month in its name")
+                )
+            if period is None and (from_content := period_from_dates(archived, contract)):
+                period = from_content[0]
+                match = Match(contract, notes=(*match.notes, from_content[1]))
             if period is None and contract.period_default == "received":
                 period = now.date().isoformat()
                 match = Match(
@@ -289,7 +329,8 @@ def receive(
                 )
                 detail = (
                     f"{sighting.relative}: looks like {contract.dataset} but {where} carries no reporting "
-                    f"period{expected}"
+                    f"period{expected}: name the file with its period, or ingest it with "
+                    f"`wholechild ingest --period PERIOD {sighting.path.name}`"
                 )
             else:
                 status, detail = STATUS_RECEIVED, None

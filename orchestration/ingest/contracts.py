@@ -43,6 +43,7 @@ PERSON_FIELDS = ("nhs_number", "upn", "former_upn", "forename", "surname", "dob"
 ROW_ID = "_row"  # a person id for rows with no id of their own: the delivery and record they came from
 COLUMN_KEYS = {
     "name",
+    "surrogate",
     "not_before",
     "pattern_from",
     "header",
@@ -93,6 +94,9 @@ class Column:
     )
     may_be_future: bool = False  # a due or target date may lie after the period the file is for
     not_before: str | None = None  # a date that cannot be earlier than this other date column of the row
+    # the extract's own row id, meaning nothing outside it: a file without the column (a later layout that
+    # names it otherwise) loads, each row identified by its delivery and line, and says so
+    surrogate: bool = False
 
     @property
     def heading(self) -> str:
@@ -100,7 +104,10 @@ class Column:
 
     @functools.cached_property
     def spellings(self) -> frozenset[str]:
-        return frozenset({normalise_header(self.name), *(normalise_header(a) for a in self.aliases)})
+        own = normalise_header(self.name)
+        # a system's row id column, "<table>tableid", is "<table>id" in other extracts of the same tables
+        plain = [own[: -len("tableid")] + "id"] if own.endswith("tableid") else []
+        return frozenset({own, *plain, *(normalise_header(a) for a in self.aliases)})
 
     def matches(self, header: str) -> bool:
         norm = normalise_header(header)
@@ -215,6 +222,9 @@ class Contract:
     xml_root: str | None = None
     xsd: str | None = None  # file name pattern with {year}, in the contract's folder
     period_default: str | None = None  # "received": a snapshot whose period is the day it arrived
+    # date columns whose latest value says the collection year a file is for, when its name does not
+    # (an SSDA903 table named episodes.csv, as the DfE's own tools name them)
+    period_from_dates: tuple[str, ...] = ()
 
     # --- one-table conveniences (CSV) ---------------------------------------------------------
     @property
@@ -260,6 +270,34 @@ class Contract:
         if "period" in groups:
             return groups["period"]
         return "-".join(v for v in groups.values() if v)
+
+    def period_named_by_month(self, relative_path: str) -> str | None:
+        """A period the contract's pattern misses because the name spells its month in words
+        (``Annex_A_2024_Jan.xlsx``, ``january-2024``): the month's last day for a dated snapshot, the
+        month for a monthly file; None for other kinds of period or no such name."""
+        import calendar
+
+        name = Path(relative_path).name.lower()
+        months = "|".join(
+            [
+                *(m.lower() for m in calendar.month_name[1:]),
+                "sept",
+                *(m.lower() for m in calendar.month_abbr[1:]),
+            ]
+        )
+        found = re.search(rf"(?<!\d)((?:19|20)\d{{2}})[ _.-]*({months})(?![a-z])", name) or re.search(
+            rf"(?<![a-z])({months})[ _.-]*((?:19|20)\d{{2}})(?!\d)", name
+        )
+        if not found or not self.period_pattern:
+            return None
+        year, month = sorted(found.groups(), key=lambda g: not g.isdigit())
+        month_no = [m.lower() for m in calendar.month_abbr].index(month[:3])
+        probe = {"date": f"{year}-{month_no:02d}-{calendar.monthrange(int(year), month_no)[1]}"}
+        probe["month"] = probe["date"][:7]
+        for kind in ("date", "month"):
+            if re.fullmatch(self.period_pattern, probe[kind]):
+                return probe[kind]
+        return None
 
     def raw_table(self, table: Table) -> str:
         return f"raw.{self.dataset}" if len(self.tables) == 1 else f"raw.{self.dataset}__{table.name}"
@@ -390,6 +428,7 @@ def _column(spec: dict[str, Any], shared: dict[str, Any], where: str) -> Column:
         header=str(spec.get("header") or ""),
         may_be_future=bool(spec.get("may_be_future", False)),
         not_before=spec.get("not_before"),
+        surrogate=bool(spec.get("surrogate", False)),
     )
 
 
@@ -559,6 +598,7 @@ def load_versions(folder: Path, shared: dict[str, Any]) -> ContractVersions:
             xml_root=recognise.get("root"),
             xsd=base.get("xsd"),
             period_default=period.get("default"),
+            period_from_dates=tuple(period.get("from_dates", ())),
         )
         for year, specs in by_year
     ]

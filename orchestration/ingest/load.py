@@ -419,7 +419,7 @@ def _load_table(
         if s.extras
         else "null::json"
     )
-    hashed = ", ".join(_quote(n) for n in s.names) or "_row"
+    hashed = ", ".join(_quote(n) for n in s.names if n not in s.filled) or "_row"
     # each cell trimmed once, then typed once; the checks read both (so no expression is repeated)
     texts = "".join(f", {_value(c)} as {_text_name(c)}" for c in present)
     typed = "".join(f", {_typed(c, table, _text_name(c))} as {_quote(c.name)}" for c in present)
@@ -593,6 +593,16 @@ def _load_staged(
     notes: list[str],
     deadline: Deadline | None = None,
 ) -> LoadOutcome:
+    for s in staged:  # a row id the file does not have: each row is identified by its delivery and line
+        for column in [c for c in s.table.columns if c.surrogate and c.name not in s.names]:
+            s.temp = f"(select *, {_lit(delivery_id + ':')} || _line::varchar as {_quote(column.name)} from {s.temp})"
+            s.names = [*s.names, column.name]
+            s.filled = [*s.filled, column.name]  # not the file's: left out when finding exact duplicates
+            s.missing_required = [m for m in s.missing_required if m != column.name]
+            notes.append(
+                f"no {column.name} column (the extract's own row id): each row is identified by its delivery and "
+                "line instead"
+            )
     if len(contract.tables) == 1 and staged and staged[0].missing_required:
         missing = ", ".join(staged[0].missing_required)
         first = staged[0]

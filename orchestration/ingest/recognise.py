@@ -39,17 +39,28 @@ def _score_headers(contracts: list[Contract], headers: list[str]) -> list[tuple[
         matched = table.match_headers(headers)
         known = len(matched) / filled
         if known >= MIN_KNOWN_SHARE and len(matched) >= 2:
-            out.append((set(table.required) <= set(matched.values()), known, len(matched), contract))
+            needed = {c.name for c in table.columns if c.required and not c.surrogate}
+            out.append((needed <= set(matched.values()), known, len(matched), contract))
     return out
 
 
+class Ambiguous(Exception):
+    """Two or more datasets fit a file's columns equally well: it is not guessed."""
+
+
 def _pick(candidates: list[tuple[bool, float, int, Contract]], relative: str) -> Contract | None:
+    """The dataset whose contract fits the file's columns best; Ambiguous (naming them) when two or more
+    fit equally well, the landing folder included."""
     if not candidates:
         return None
-    best = max(
-        candidates,
-        key=lambda c: (c[0], c[1], c[2], in_folder(relative, c[3].folder_hint)),
-    )
+
+    def fit(c: tuple[bool, float, int, Contract]) -> tuple:
+        return (c[0], c[1], c[2], in_folder(relative, c[3].folder_hint))
+
+    best = max(candidates, key=fit)
+    tied = sorted(c[3].dataset for c in candidates if fit(c) == fit(best))
+    if len(tied) > 1:
+        raise Ambiguous(", ".join(tied))
     return best[3]
 
 
@@ -111,7 +122,15 @@ def recognise(path: Path, relative: str, contracts: dict[str, Contract]) -> Matc
     if not headers:
         return Match(None, f"{relative}: no header row found")
     csv_contracts = [c for c in contracts.values() if c.format == "csv"]
-    chosen = _pick(_score_headers(csv_contracts, headers), relative)
+    try:
+        chosen = _pick(_score_headers(csv_contracts, headers), relative)
+    except Ambiguous as tied:
+        shown = ", ".join(headers[:8]) + (", ..." if len(headers) > 8 else "")
+        return Match(
+            None,
+            f"{relative}: its columns ({shown}) fit {tied} equally well, so it is not loaded as any of them: a "
+            "table Whole Child does not know yet, or one cut down to the columns these share",
+        )
     if chosen is None:
         shown = ", ".join(headers[:8]) + (", ..." if len(headers) > 8 else "")
         return Match(
@@ -145,9 +164,12 @@ def _recognise_workbook(path: Path, relative: str, contracts: dict[str, Contract
     rows = list(book.worksheets[0].iter_rows(values_only=True, max_row=HEADER_SEARCH_ROWS)) if titles else []
     for row in rows:
         headers = [str(c) for c in row if c is not None]
-        chosen = _pick(
-            _score_headers([c for c in contracts.values() if c.format == "csv"], headers), relative
-        )
+        try:
+            chosen = _pick(
+                _score_headers([c for c in contracts.values() if c.format == "csv"], headers), relative
+            )
+        except Ambiguous:
+            chosen = None
         if chosen is not None:
             return Match(
                 chosen,
@@ -159,6 +181,39 @@ def _recognise_workbook(path: Path, relative: str, contracts: dict[str, Contract
     return Match(
         None, f"{relative}: an Excel workbook whose sheets ({', '.join(titles[:6])}) match no known dataset"
     )
+
+
+def period_from_dates(path: Path, contract: Contract) -> tuple[str, str] | None:
+    """The collection year a CSV is for, from the latest of its ``period_from_dates`` columns (a date
+    from 1 April belongs to the next year's collection), with a note saying so; None when the file has no
+    such column or no date in it."""
+    import duckdb
+
+    if not contract.period_from_dates or contract.format != "csv" or sniff_format(path) != "csv":
+        return None
+    with path.open("rb") as fh:
+        headers = header_fields(decode(fh.read(1 << 20)).text_bytes)
+    table = contract.table
+    wanted = {pos: table.column(name) for pos, name in table.match_headers(headers).items()}
+    wanted = {pos: c for pos, c in wanted.items() if c.name in contract.period_from_dates}
+    if not wanted:
+        return None
+    dates = ", ".join(
+        f"try_strptime(#{pos + 1}, [{', '.join(repr(f) for f in c.formats)}])" for pos, c in wanted.items()
+    )
+    try:
+        with duckdb.connect() as con:
+            latest = con.execute(
+                f"select max(greatest({dates})) from read_csv(?, header = true, all_varchar = true)",
+                [str(path)],
+            ).fetchall()[0][0]
+    except duckdb.Error:
+        return None  # the load says what is wrong with the file
+    if latest is None:
+        return None
+    year = latest.year + (1 if latest.month >= 4 else 0)
+    columns = " and ".join(c.name for c in wanted.values())
+    return str(year), f"its period, {year}, read from its content: the latest {columns} is {latest:%d/%m/%Y}"
 
 
 def _by_folder(relative: str, contracts: dict[str, Contract], format: str) -> Contract | None:

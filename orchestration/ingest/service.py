@@ -85,12 +85,15 @@ class IngestResult:
     loads: list[tuple[str, LoadOutcome]]
 
 
-def ingest(con: duckdb.DuckDBPyConnection, paths: Paths, files: list[Path] | None = None) -> IngestResult:
-    """Receive the landing folder (or the named files) and load every delivery waiting to be loaded."""
+def ingest(
+    con: duckdb.DuckDBPyConnection, paths: Paths, files: list[Path] | None = None, period: str | None = None
+) -> IngestResult:
+    """Receive the landing folder (or the named files, for ``period`` if given) and load every delivery
+    waiting to be loaded."""
     contracts = load_contracts()
     versions = load_contract_versions()
     sightings = None if files is None else sightings_of(files, paths.landing)
-    receipts = receive(con, paths.landing, paths.archive, contracts, sightings, paths.feedback)
+    receipts = receive(con, paths.landing, paths.archive, contracts, sightings, paths.feedback, period)
     ensure_raw_tables(con, *versions.values())  # every dataset has its raw tables, delivered yet or not
     waiting = [
         d

@@ -68,6 +68,7 @@ class Staged:
     cell_issues: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ISSUE_COLUMNS))
     missing_required: list[str] = field(default_factory=list)
     absent: bool = False  # the file has no such table at all (a workbook without that list)
+    filled: list[str] = field(default_factory=list)  # columns the file lacks, filled by the loader
     # the rows the file holds, counted from its bytes apart from the reader (None: the reader's count is
     # the file's own, as for a workbook's sheet or an XML document's elements)
     records: int | None = None
