@@ -14,8 +14,9 @@ import os
 import re
 import sys
 import time
+import uuid
 import warnings
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -151,13 +152,26 @@ def cmd_run(args: argparse.Namespace) -> int:
         + ("" if args.verbose else f"\n  dbt's lines, warnings and stack traces go to {log}"),
         flush=True,
     )
-    with _output_to(None if args.verbose else log):
-        result = job.execute_in_process(
-            instance=instance,
-            tags=run_tags(),
-            raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+    from orchestration.progress import Progress
+
+    run_id = str(uuid.uuid4())  # known before the run starts, so that its progress can be followed
+    steps = Counter(_stage_of(node.name) for node in job.graph.nodes)
+    with _output_to(None if args.verbose else log) as terminal:
+        watching = (
+            Progress(
+                instance, run_id, [(n, steps[n]) for n, _ in STAGES], _stage_of, terminal, _live(terminal)
+            )
+            if not args.verbose
+            else contextlib.nullcontext()
         )
+        with watching:
+            result = job.execute_in_process(
+                instance=instance,
+                tags=run_tags(),
+                raise_on_error=False,
+                run_id=run_id,
+                run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+            )
     elapsed = time.perf_counter() - started
 
     durations, counts, failed_steps = _stage_timings(instance, result.run_id)
@@ -167,16 +181,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.asset_check_evaluation_data.passed
     ]
 
+    if args.verbose:  # the stages were shown as they went, unless Dagster's own lines were
+        print("\nStage timings:")
+        for name, _ in [*STAGES, ("other", None)]:
+            if counts.get(name):
+                n = counts[name]
+                print(f"  {name:<38} {durations[name]:7.1f} s  ({n} step{'s' if n > 1 else ''})")
     print(
-        f"\nRun {result.run_id} {'succeeded' if result.success else 'FAILED'} in {elapsed:.1f} s "
-        f"(including {elapsed - sum(durations.values()):.1f} s start-up)\n"
+        f"Run {result.run_id} {'succeeded' if result.success else 'FAILED'} in {elapsed:.1f} s "
+        f"(including {elapsed - sum(durations.values()):.1f} s start-up)"
     )
-    print("Stage timings:")
-    for name, _ in [*STAGES, ("other", None)]:
-        if counts.get(name):
-            print(
-                f"  {name:<38} {durations[name]:7.1f} s  ({counts[name]} step{'s' if counts[name] > 1 else ''})"
-            )
 
     for failure in check_failures:
         print(
@@ -192,10 +206,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     # does not hold them back, only a failure in what they read (receiving, loading, linking)
     vault_failures = [s for s in failed_steps if _stage_of(s) in VAULT_STAGES]
     read = run_state.fingerprint(paths)  # what this run read, now that it has received and loaded
-    with _output_to(None if args.verbose else log):
+    if not vault_failures:
+        print("\nStatutory returns (built from the vault, whatever the report gates said):", flush=True)
+    with _output_to(None if args.verbose else log) as terminal:
         returns = (
-            # a return that is not ready is reported below, with where its validation report is
-            _run_returns(defs, instance, paths, log_level if args.verbose else "CRITICAL", read)
+            # a return that is not ready is said so, with where its validation report is
+            _run_returns(defs, instance, paths, log_level if args.verbose else "CRITICAL", read, terminal)
             if not vault_failures
             else []
         )
@@ -231,10 +247,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"  validation output  {paths.quality}")
     print(f"  vault              {paths.vault_db}  (identifiable: pipeline account only)")
     print("  delivery manifest  wholechild deliveries")
-    for name, year, seconds, folder, status in returns:
-        took = "" if status.startswith("unchanged") else f" in {seconds:.1f} s"
-        print(f"  return {name:<11} {year}  {status}{took}" + (f": {folder}" if folder else ""))
     return 0 if result.success else 1
+
+
+def _say_return(fd: int, name: str, year: str, seconds: float, folder: str, status: str) -> None:
+    took = "" if status.startswith("unchanged") else f" in {seconds:.1f} s"
+    line = f"  return {name:<11} {year:<5} {status}{took}" + (f": {folder}" if folder else "")
+    os.write(fd, (line + "\n").encode())
+
+
+def _live(fd: int) -> bool:
+    """Whether progress can be drawn in place: a terminal that understands it."""
+    return os.isatty(fd) and os.environ.get("TERM", "") not in ("", "dumb")
 
 
 @contextlib.contextmanager
@@ -243,7 +267,7 @@ def _output_to(log: Path | None):
     by this process and its children) goes to ``log`` meanwhile, uncoloured; None leaves it on the
     terminal (--verbose)."""
     if log is None:
-        yield
+        yield sys.stdout.fileno()
         return
     log.parent.mkdir(parents=True, exist_ok=True)
     sys.stdout.flush()
@@ -256,7 +280,7 @@ def _output_to(log: Path | None):
     os.dup2(fd, 2)
     os.close(fd)
     try:
-        yield
+        yield saved[0]  # the terminal, for what the user should still see meanwhile
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
@@ -278,7 +302,7 @@ def _reason(error) -> str:
 
 
 def _run_returns(
-    defs, instance, paths: Paths, log_level: str, read=None
+    defs, instance, paths: Paths, log_level: str, read=None, terminal: int = 1
 ) -> list[tuple[str, str, float, str, str]]:
     """The statutory returns for the collection year the latest extract has closed, after the main graph.
     A return that is not ready to submit is reported, not a failed run: its report says why. A return
@@ -298,6 +322,7 @@ def _run_returns(
         if last is not None:
             status = f"unchanged since its last attempt, {last['status']}"
             done.append((name, partition or "", 0.0, last["folder"], status))
+            _say_return(terminal, *done[-1])
             continue
 
         def attempts(name: str = name) -> list[Path]:
@@ -320,6 +345,7 @@ def _run_returns(
             errors = [e.step_failure_data.error for e in run.all_events if e.is_step_failure]
             folder, status = "", f"NOT built ({_reason(errors[0]) if errors else 'no step ran'})"
         done.append((name, partition or "", seconds, folder, status))
+        _say_return(terminal, *done[-1])
     return done
 
 

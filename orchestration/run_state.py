@@ -26,8 +26,16 @@ from pathlib import Path
 from orchestration.settings import DBT_PROJECT_DIR, EXPECTATIONS_DIR, REPO_ROOT, REPORT_TEMPLATES_DIR, Paths
 
 STATE_FILE = "last_run.json"
-# settings that change how long a run waits, where logs go or what it prints, never what it outputs
-NOT_OUTPUT_SETTINGS = {"WHOLECHILD_LOCK_WAIT_SECONDS", "WHOLECHILD_HOME", "WHOLECHILD_AUDIT_KEY"}
+# settings that change how long a run waits, where it works, what it will take in from now on, or the
+# subject access log; never what it builds from what it has already taken in
+NOT_OUTPUT_SETTINGS = {
+    "WHOLECHILD_LOCK_WAIT_SECONDS",
+    "WHOLECHILD_RUN_WAIT_SECONDS",
+    "WHOLECHILD_HOME",
+    "WHOLECHILD_AUDIT_KEY",
+    "WHOLECHILD_AUDIT_ANCHOR",
+}
+NOT_OUTPUT_PREFIXES = ("WHOLECHILD_MAX_", "WHOLECHILD_PAUSE_")  # limits per file (ingest/limits.py); drills
 CODE_SUFFIXES = {".py", ".sql", ".yml", ".yaml", ".json", ".csv", ".xsd", ".html", ".j2", ".css", ".md"}
 SKIPPED_FOLDERS = {"target", "logs", "dbt_packages", "__pycache__", ".pytest_cache"}
 
@@ -53,7 +61,11 @@ def code_fingerprint() -> str:
 def settings_fingerprint() -> str:
     digest = hashlib.sha256(b"whole-child settings")
     for name in sorted(os.environ):
-        if name.startswith("WHOLECHILD_") and name not in NOT_OUTPUT_SETTINGS:
+        if (
+            name.startswith("WHOLECHILD_")
+            and name not in NOT_OUTPUT_SETTINGS
+            and not name.startswith(NOT_OUTPUT_PREFIXES)
+        ):
             digest.update(f"{name}={os.environ[name]}\0".encode())
     return digest.hexdigest()
 

@@ -164,10 +164,17 @@ class Paths:
             if self.analyst_copy.exists():
                 self.analyst_copy.chmod(0o640 if group else 0o600)
 
+    @property
+    def dbt_target(self) -> Path:
+        """dbt's working files for this home (what it parsed last, so that it need not parse again)."""
+        return self.home / "dbt_target"
+
     def export_env(self) -> None:
         """Make child processes (dbt, Dagster steps) agree with this process on every location."""
         os.environ["WHOLECHILD_HOME"] = str(self.home)
         os.environ["WHOLECHILD_ANALYTICS_DB"] = str(self.analytics_db)
+        self.dbt_target.mkdir(parents=True, exist_ok=True)
+        os.environ["DBT_TARGET_PATH"] = str(self.dbt_target)
         os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
         os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 

@@ -86,8 +86,10 @@ def build_raw_asset(versions: ContractVersions) -> dg.AssetsDefinition:
                 for t in contract.tables
             )
         for file_name, outcome in outcomes:
-            quiet = not (outcome.rows_quarantined or outcome.status != "loaded")
-            (context.log.info if quiet else context.log.warning)(describe(file_name, outcome))
+            # rows quarantined are routine, reported to the partner: a file that failed whole is worth a warning
+            (context.log.info if outcome.status == "loaded" else context.log.warning)(
+                describe(file_name, outcome)
+            )
         return dg.MaterializeResult(
             metadata={
                 "deliveries_loaded": len(outcomes),

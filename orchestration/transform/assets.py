@@ -48,10 +48,18 @@ def dbt_resource() -> DbtCliResource:
 def whole_child_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse) -> Iterator:
     paths = warehouse.paths
     paths.export_env()  # dbt (a subprocess) must write the same analytics file
-    for n, event in enumerate(dbt.cli(["build"], context=context).stream()):
+    build = dbt.cli(["build"], context=context)
+    for n, event in enumerate(build.stream()):
         if n == 10:
             pause_point("dbt:building")
         yield event
+    # dbt parses the project again whenever its profile differs from the last parse's, and the profile
+    # names this home's analytics file: the parse this build made is kept in the home (DBT_TARGET_PATH, set
+    # by Paths.export_env), so the next build here starts from it instead of parsing everything again
+    fresh = build.target_path / "partial_parse.msgpack"
+    if fresh.exists():
+        shutil.copyfile(fresh, paths.dbt_target / "partial_parse.msgpack")
+    shutil.rmtree(build.target_path, ignore_errors=True)
     # the documentation site of what was just built (models, columns, tests, lineage), served by make dev
     docs = dbt.cli(["docs", "generate"], target_path=paths.dbt_docs, manifest=dbt_project.manifest_path)
     docs.wait()
