@@ -456,7 +456,14 @@ PARTNER_QUALITY = Table(
                coalesce(sum(rows_quarantined), 0) as rows_quarantined,
                coalesce(sum(rows_duplicate), 0) as exact_duplicates,
                count(*) filter (where status <> 'loaded') as deliveries_not_loaded
-        from ingest.deliveries group by all order by partner, dataset, time_period""",
+        from (
+            select period, received_at, partner, dataset, status, rows_in_file, rows_loaded, rows_quarantined,
+                   rows_duplicate
+            from ingest.deliveries
+            union all  -- files turned away unread (a link, a pipe, over the size limit): findings too
+            select null, received_at, null, 'refused (not read)', 'refused', null, null, null, null
+            from ingest.receipts where starts_with(outcome, 'refused:')
+        ) group by all order by partner, dataset, time_period""",
     spec=TableSpec(
         keys=("time_period", "partner", "dataset"),
         additive=(),

@@ -407,6 +407,8 @@ def test_stray_files_in_landing_are_findings_not_blockers(pipeline):
     for relative, data in strays.items():
         (paths.landing / relative).parent.mkdir(parents=True, exist_ok=True)
         (paths.landing / relative).write_bytes(data)
+    link = paths.landing / "misc" / "passwords.csv"
+    link.symlink_to("/etc/passwd")  # refused unread: a link in landing is never followed
     (paths.landing / mixed).write_bytes(
         b"check_id,nhs_number,forename,surname,date_of_birth,sex,postcode,check_date,practice_code\r\n"
         b"D1,9990000018,Amy,Khan,01/02/2015,F,DY1 4QT,04/02/2026,V12345\n"
@@ -456,8 +458,10 @@ def test_stray_files_in_landing_are_findings_not_blockers(pipeline):
         dtype=str,
     )
     assert (quality.dataset == "not recognised").any()
+    assert (quality.dataset == "refused (not read)").any()
     for relative in [*strays, mixed]:  # leave the landing folder as the later tests expect it
         (paths.landing / relative).unlink()
+    link.unlink()
 
 
 def test_a_run_with_nothing_new_says_so_and_publishes_nothing(pipeline):
