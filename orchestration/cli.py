@@ -512,7 +512,10 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
         return 1
     with connect(paths.vault_db, read_only=True) as con:
         frame = deliveries_frame(con)
-    if frame.empty:
+        refused = con.execute(
+            "select landing_path, outcome from ingest.receipts where starts_with(outcome, 'refused:') order by 1"
+        ).fetchall()
+    if frame.empty and not refused:
         print("No deliveries yet.")
         return 0
     columns = [
@@ -530,6 +533,8 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
     problems = frame[frame.status_detail.notna()]
     for row in problems.itertuples():
         print(f"\n{row.file_name} ({row.status}): {row.status_detail}")
+    for path, outcome in refused:  # never archived, so no delivery: turned away unread
+        print(f"\n{path} ({outcome})")
     return 0
 
 
