@@ -256,39 +256,138 @@ def validate_cin(xml: bytes, year: int, workdir: Path) -> Validation:
 # --- the report ----------------------------------------------------------------------------------
 
 
+RETURN_NAMES = {"cin": "CIN census", "ssda903": "SSDA903", "annex_a": "Annex A"}
+CHILDREN_SHOWN = 12
+STYLE = (
+    "body{font-family:system-ui,sans-serif;margin:2em;max-width:75em;color:#0b0c0c}"
+    "table{border-collapse:collapse;font-size:90%;margin:.5em 0 1.5em}"
+    "td,th{border:1px solid #b1b4b6;padding:4px 8px;text-align:left;vertical-align:top}"
+    "th{background:#f3f2f1}.verdict{padding:.8em 1em;font-size:115%;border-left:8px solid}"
+    ".ready{background:#e7f4ea;border-color:#00703c}.notready{background:#fde8e8;border-color:#d4351c}"
+    ".error{background:#fde8e8}.query{background:#fff7e0}.explained{background:#eef}"
+    "td.n{text-align:right}details{margin-top:1em}"
+)
+
+
+def _esc(value: object) -> str:
+    return html.escape(str(value))
+
+
+def _verdict(validation: Validation) -> tuple[bool, str]:
+    pre, val = validation.count("pre-check"), validation.count("validator", explained=False)
+    explained = validation.count("validator", explained=True)
+    if validation.xsd_valid is False:
+        return False, "Not ready to submit: the file does not match the DfE's schema (see the findings)."
+    if pre + val == 0:
+        why = "no blocking errors"
+        if explained:
+            why += f"; {explained} validator finding(s) are known defects of the validator, listed below"
+        return True, f"Ready to submit: {why}."
+    parts = [f"{pre} from Whole Child's pre-checks"] if pre else []
+    parts += [f"{val} from the DfE validator"] if val else []
+    return False, (
+        f"Not ready to submit: {pre + val} blocking error(s), {' and '.join(parts)}. Correct them at source "
+        "(the case management system, so the SSD extract carries the fix); the next run builds the return again."
+    )
+
+
+def _by_rule(findings: pd.DataFrame) -> pd.DataFrame:
+    """One line per rule: its findings counted once per record, and the children it names."""
+    if findings.empty:
+        return pd.DataFrame(
+            columns=["stage", "rule", "severity", "message", "explained_by", "findings", "children"]
+        )
+    one = findings.drop_duplicates(["stage", "rule", "table", "child", "row"])
+    grouped = (
+        one.groupby(["stage", "rule", "severity", "explained_by"], sort=False)
+        .agg(
+            message=("message", "first"),
+            findings=("rule", "size"),
+            children=("child", lambda c: sorted(set(c) - {""})),
+        )
+        .reset_index()
+    )
+    order = {"error": 0, "query": 1}
+    grouped["_order"] = [
+        (1 if e else 0, order.get(sev, 2), st != "pre-check", r)
+        for e, sev, st, r in zip(
+            grouped.explained_by, grouped.severity, grouped.stage, grouped.rule, strict=True
+        )
+    ]
+    return grouped.sort_values("_order", kind="stable").drop(columns="_order")
+
+
 def report_files(validation: Validation) -> dict[str, bytes]:
-    """validation.csv (every finding), validation.html (the same, for the returns team) and
-    validation.json (the summary the blocking check reads)."""
+    """validation.csv (every finding), validation.html (for the returns team: the verdict first, then the
+    findings rule by rule, then every one) and validation.json (the summary the blocking check reads)."""
     findings = validation.findings.sort_values(
         ["stage", "severity", "explained_by", "rule", "child"], key=lambda s: s.str.lower(), kind="stable"
     )
     csv = safe_frame(findings[COLUMNS]).to_csv(index=False, lineterminator="\n").encode("utf-8")
     summary = validation.summary()
+    ready, verdict = _verdict(validation)
+    name = RETURN_NAMES.get(validation.return_name, validation.return_name)
+    year = f"{validation.year - 1}/{str(validation.year)[2:]}"
+    schema = {True: "valid", False: "NOT valid", None: "not applicable (a CSV return)"}[validation.xsd_valid]
+    crashed = validation.crashed_rules
+    facts = [
+        ("Blocking errors", validation.blocking_errors),
+        ("Whole Child's pre-check errors", validation.count("pre-check")),
+        ("DfE validator errors", validation.count("validator")),
+        ("of which known validator defects (not blocking)", validation.count("validator", explained=True)),
+        ("Queries (to check; not blocking)", validation.count("validator", "query")),
+        ("Schema (XSD)", schema),
+        ("Validator rules run", validation.rules_run),
+        (
+            "Validator rules that crashed",
+            "none"
+            if not crashed
+            else "; ".join(f"{rule}: {message}" for rule, message in sorted(crashed.items())),
+        ),
+    ]
     lines = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>{html.escape(validation.return_name)} {validation.year} validation</title>",
-        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;font-size:90%}"
-        "td,th{border:1px solid #bbb;padding:3px 6px;text-align:left;vertical-align:top}"
-        ".error{background:#fde8e8}.query{background:#fff7e0}.explained{background:#eef}</style></head><body>",
-        f"<h1>{html.escape(validation.return_name.upper())} {validation.year - 1}/{str(validation.year)[2:]}: "
-        "validation</h1>",
+        f"<title>{_esc(name)} {year}: validation</title><style>{STYLE}</style></head><body>",
+        f"<h1>{_esc(name)} {year}: validation</h1>",
+        f"<p class='verdict {'ready' if ready else 'notready'}'><strong>{_esc(verdict)}</strong></p>",
         "<table>",
-        *(
-            f"<tr><th>{html.escape(k.replace('_', ' '))}</th><td>{html.escape(str(v))}</td></tr>"
-            for k, v in summary.items()
-        ),
+        *(f"<tr><th>{_esc(k)}</th><td>{_esc(v)}</td></tr>" for k, v in facts),
         "</table>",
-        "<p>Pre-checks are Whole Child's own, in the team's terms; validator findings are the DfE "
-        "validator's, unaltered. A finding marked as a known validator defect is listed and counted but "
-        "does not block (see docs/adr/0005-statutory-returns.md).</p>",
-        "<table><tr>" + "".join(f"<th>{c.replace('_', ' ')}</th>" for c in COLUMNS) + "</tr>",
+        "<h2>Findings by rule</h2>",
+    ]
+    rules = _by_rule(findings)
+    if rules.empty:
+        lines.append("<p>None: neither the pre-checks nor the validator found anything.</p>")
+    else:
+        lines.append(
+            "<table><tr><th>Stage</th><th>Rule</th><th>Severity</th><th>What it means</th><th>Findings</th>"
+            "<th>Children (LA child id)</th></tr>"
+        )
+        for r in rules.itertuples(index=False):
+            css = "explained" if r.explained_by else r.severity
+            shown = ", ".join(r.children[:CHILDREN_SHOWN])
+            if len(r.children) > CHILDREN_SHOWN:
+                shown += f" and {len(r.children) - CHILDREN_SHOWN} more (see validation.csv)"
+            severity = (
+                f"{r.severity} (known validator defect: {r.explained_by})" if r.explained_by else r.severity
+            )
+            lines.append(
+                f"<tr class='{css}'><td>{_esc(r.stage)}</td><td>{_esc(r.rule)}</td><td>{_esc(severity)}</td>"
+                f"<td>{_esc(r.message)}</td><td class='n'>{r.findings}</td><td>{_esc(shown)}</td></tr>"
+            )
+        lines.append("</table>")
+    lines += [
+        "<p>Pre-checks are Whole Child's own, in the returns team's terms; validator findings are the DfE "
+        "validator's, unaltered. A finding marked as a known validator defect is listed and counted but does "
+        "not block (docs/adr/0005-statutory-returns.md). Every finding, one per line, is in validation.csv.</p>",
+        f"<details><summary>Every finding ({len(findings)})</summary><table><tr>"
+        + "".join(f"<th>{_esc(c.replace('_', ' '))}</th>" for c in COLUMNS)
+        + "</tr>",
     ]
     for row in findings[COLUMNS].itertuples(index=False):
         css = "explained" if row.explained_by else row.severity
-        lines.append(
-            f"<tr class='{css}'>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
-        )
-    lines.append("</table></body></html>")
+        lines.append(f"<tr class='{css}'>" + "".join(f"<td>{_esc(v)}</td>" for v in row) + "</tr>")
+    lines.append("</table></details></body></html>")
     return {
         "validation.csv": csv,
         "validation.html": "\n".join(lines).encode("utf-8"),

@@ -179,3 +179,34 @@ def test_care_leavers_aged_20_are_flagged_by_rule_1001_and_explained(validate):
     hits = found[found.rule.eq("1001")]
     assert hits.child.eq("7").any()
     assert hits[hits.child.eq("7")].explained_by.str.contains("1001").all()
+
+
+def test_the_validation_page_opens_with_its_verdict_and_groups_findings_by_rule():
+    from orchestration.returns.validation import COLUMNS, Validation, report_files
+
+    def finding(stage, rule, severity, child, row, explained=""):
+        return dict(zip(COLUMNS, ["ssda903", stage, rule, severity, f"message of {rule}", child, "episodes",
+                                  "DECOM", row, "", explained], strict=True))  # fmt: skip
+
+    findings = pd.DataFrame(
+        [
+            finding("validator", "103", "error", "C1", "3"),
+            finding("validator", "103", "error", "C2", "9"),
+            finding("validator", "103", "error", "C2", "9"),  # the same record named twice (two fields)
+            finding("validator", "1001", "error", "C3", "4", explained="defect-1001"),
+            finding("validator", "8873Q", "query", "C4", "5"),
+        ]
+    )
+    blocked = Validation("ssda903", 2026, findings, crashed_rules={"231": "KeyError: 'URN'"}, rules_run=300)
+    page = report_files(blocked)["validation.html"].decode()
+    assert page.index("Not ready to submit: 2 blocking error(s)") < page.index("Findings by rule")
+    assert "not applicable (a CSV return)" in page and "None" not in page.split("<details>")[0]
+    assert "231: KeyError: &#x27;URN&#x27;" in page  # a crashed rule named with why, not a dict
+    row_103 = next(line for line in page.splitlines() if "<td>103</td>" in line and "class='n'" in line)
+    assert "<td class='n'>2</td>" in row_103 and "C1, C2" in row_103  # one line per rule, each record once
+    assert "known validator defect: defect-1001" in page
+
+    ready = Validation("ssda903", 2026, findings[findings.rule != "103"], rules_run=300, xsd_valid=None)
+    assert "Ready to submit: no blocking errors; 1 validator finding(s) are known defects" in (
+        report_files(ready)["validation.html"].decode()
+    )
