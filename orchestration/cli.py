@@ -396,8 +396,17 @@ def cmd_returns(args: argparse.Namespace) -> int:
         return 2
     print(f"{outcome.return_name} {outcome.year}: {'READY to submit' if outcome.passed else 'NOT ready'}")
     for key, value in outcome.summary.items():
-        if key != "return":
-            print(f"  {key.replace('_', ' '):<45} {value}")
+        if key in ("return", "collection_year"):
+            continue
+        if key == "xsd_valid":
+            value = {True: "yes", False: "NO", None: "not applicable (a CSV return)"}.get(value, value)
+        elif isinstance(value, dict):
+            natural = sorted(
+                value.items(),
+                key=lambda kv: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", kv[0])],
+            )
+            value = "; ".join(f"{k}: {v}" for k, v in natural) or "none"
+        print(f"  {key.replace('_', ' '):<45} {value}")
     print(f"  files                                         {outcome.folder}")
     if (outcome.folder / "validation" / "validation.html").exists():
         print(
