@@ -81,7 +81,7 @@ def cin(paths: Paths, year: int) -> Outcome:
 def annex_a(paths: Paths, inspection: date | None = None, months: int = 6) -> Outcome:
     """Annex A for an inspection date (default: the SSD extract's date), reconciled with the marts."""
     from orchestration.returns.annex_a.build import Window, build, to_workbook
-    from orchestration.returns.annex_a.reconcile import mart_counts, reconcile
+    from orchestration.returns.annex_a.reconcile import mart_counts, reconcile, report_html
 
     con, extract = _connection(paths)
     window = Window(inspection or date.fromisoformat(str(extract)[:10]), months)
@@ -106,6 +106,7 @@ def annex_a(paths: Paths, inspection: date | None = None, months: int = 6) -> Ou
         "validation/reconciliation.csv": safe_frame(agreement)
         .to_csv(index=False, lineterminator="\n")
         .encode(),
+        "validation/validation.html": report_html(agreement, summary["inspection_date"], summary["window"]),
     }
     year = CollectionYear(window.inspection.year + (window.inspection.month > 3)).year
     return _publish(

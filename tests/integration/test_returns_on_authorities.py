@@ -86,6 +86,8 @@ def test_annex_a_lists_reconcile_with_the_marts(clean):
     outcome = service.annex_a(clean, date(2026, 3, 31), months=6)
     agreement = pd.read_csv(outcome.folder / "validation" / "reconciliation.csv")
     assert agreement.agrees.all(), agreement.to_string()
+    page = (outcome.folder / "validation" / "validation.html").read_text(encoding="utf-8")
+    assert "Ready to submit" in page and "List 8 (children in care)" in page
     assert agreement.loc[agreement.list.isin([1, 3, 4, 6, 8]), "annex_a_rows"].gt(0).all()
     book = load_workbook(next(outcome.folder.glob("annex_a_*.xlsx")), read_only=True)
     assert book.sheetnames == [f"List {n}" for n in LISTS]

@@ -61,3 +61,41 @@ def reconcile(lists: dict[int, pd.DataFrame], marts: dict[int, int]) -> pd.DataF
     )
     frame["agrees"] = frame.annex_a_rows.eq(frame.marts_rows)
     return frame
+
+
+def report_html(agreement: pd.DataFrame, inspection: str, window: str) -> bytes:
+    """validation.html for Annex A: the verdict, then each list with its rows in the return and in the
+    marts (a list that disagrees blocks: the workbook would tell inspectors something the marts do not)."""
+    import html
+
+    from orchestration.ingest.contracts import load_contracts
+    from orchestration.returns.validation import STYLE
+
+    titles = {int(t.name.split("_")[1]): t.description for t in load_contracts()["annex_a"].tables}
+    disagreeing = agreement[~agreement.agrees.astype(bool)]
+    ready = disagreeing.empty
+    verdict = (
+        "Ready to submit: every list has as many rows as the marts count for the same window."
+        if ready
+        else f"Not ready to submit: {len(disagreeing)} list(s) disagree with the marts "
+        f"({', '.join(titles.get(int(n), f'List {n}') for n in disagreeing.list)}): see reconciliation.csv."
+    )
+    rows = "".join(
+        f"<tr class='{'' if r.agrees else 'error'}'><td>{html.escape(titles.get(int(r.list), f'List {r.list}'))}</td>"
+        f"<td class='n'>{r.annex_a_rows}</td><td class='n'>{r.marts_rows}</td>"
+        f"<td>{'yes' if r.agrees else 'NO'}</td></tr>"
+        for r in agreement.itertuples(index=False)
+    )
+    page = (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>Annex A {html.escape(inspection)}: validation</title><style>{STYLE}</style></head><body>"
+        f"<h1>Annex A for an inspection on {html.escape(inspection)}: validation</h1>"
+        f"<p class='verdict {'ready' if ready else 'notready'}'><strong>{html.escape(verdict)}</strong></p>"
+        f"<p>The window: {html.escape(window)}.</p>"
+        "<table><tr><th>List</th><th>Rows in the workbook</th><th>Rows in the marts</th><th>Agree</th></tr>"
+        f"{rows}</table>"
+        "<p>Each list is built from the SSD extract in the vault, and its rows are counted again from the "
+        "pseudonymised marts for the same window; the two must agree for the workbook to be ready for "
+        "inspectors.</p></body></html>"
+    )
+    return page.encode("utf-8")
