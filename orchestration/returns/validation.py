@@ -170,10 +170,15 @@ def validate_903(
     found = _frame(rows)
     found["value"] = _values(found, this_year)
     found["explained_by"] = defects.explain(found, this_year, year) if len(found) else ""
+    both = pd.concat([pre, found], ignore_index=True).fillna("").astype(str)
+    # both count rows from 0 in the table as built: the row in the file as submitted is the line of the CSV
+    # (its header is line 1), the number a person finds when they open it
+    line = pd.to_numeric(both["row"], errors="coerce") + 2
+    both["row"] = line.map(lambda n: "" if pd.isna(n) else str(int(n)))
     return Validation(
         "ssda903",
         year,
-        pd.concat([pre, found], ignore_index=True).fillna("").astype(str),
+        both,
         crashed_rules=result["rules_failed"],
         rules_run=result["rules_run"],
     )
@@ -194,6 +199,43 @@ def _values(found: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> pd.Series:
 
 
 # --- CIN census ----------------------------------------------------------------------------------
+
+
+# the CIN validator's tables, and the elements whose rows they are, in document order (its ingress reads
+# the XML child by child, block by block: each table's row n is the n-th such element of the file). A
+# child's identifiers and characteristics are the child's rows, so they carry the line of its <Child>.
+CIN_TABLE_ELEMENTS = {
+    "ChildIdentifiers": ".//Children/Child",
+    "ChildCharacteristics": ".//Children/Child",
+    "Disabilities": ".//Children/Child/ChildCharacteristics/Disabilities/*",
+    "CINdetails": ".//Children/Child/CINdetails",
+    "Assessments": ".//Children/Child/CINdetails/Assessments",
+    "CINplanDates": ".//Children/Child/CINdetails/CINPlanDates",
+    "Section47": ".//Children/Child/CINdetails/Section47",
+    "ChildProtectionPlans": ".//Children/Child/CINdetails/ChildProtectionPlans",
+    "Reviews": ".//Children/Child/CINdetails/ChildProtectionPlans/Reviews[CPPreviewDate]",
+}
+
+
+def _cin_lines(xml: bytes, found: pd.DataFrame) -> pd.Series:
+    """The validator's row numbers (its tables' row indexes) as lines of the XML file as submitted, the
+    numbering the pre-checks use; a row that cannot be placed keeps no number rather than a wrong one."""
+    from lxml import etree
+
+    if found.empty:
+        return found["row"]
+    root = etree.fromstring(xml, etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True))
+    lines = {table: [e.sourceline for e in root.findall(path)] for table, path in CIN_TABLE_ELEMENTS.items()}
+
+    def line(table: str, row: str) -> str:
+        at = lines.get(table)
+        if at is None or not row.isdigit() or int(row) >= len(at):
+            return ""
+        return str(at[int(row)])
+
+    return pd.Series(
+        [line(t, r) for t, r in zip(found["table"], found["row"], strict=True)], index=found.index
+    )
 
 
 def validate_cin(xml: bytes, year: int, workdir: Path) -> Validation:
@@ -244,6 +286,7 @@ def validate_cin(xml: bytes, year: int, workdir: Path) -> Validation:
         for issue in result["la_level"]
     ]
     found = _frame(rows)
+    found["row"] = _cin_lines(xml, found)
     return Validation(
         "cin",
         year,

@@ -170,6 +170,17 @@ def test_a_return_that_fails_is_published_for_the_team_but_not_promoted(faulty):
     assert {"rule", "message", "child", "table", "field", "value"} <= set(findings.columns)
     flagged = findings[findings.stage.eq("pre-check")]
     assert flagged.child.ne("").all() and flagged.message.ne("").all()
+    # one numbering: pre-checks and validator both give the line of the XML file as submitted, and a line
+    # lies inside the record of the child the finding names
+    from lxml import etree
+
+    root = etree.parse(str(next(outcome.folder.glob("*.xml")))).getroot()
+    starts = [(c.sourceline, c.findtext("ChildIdentifiers/LAchildID")) for c in root.iter("Child")]
+    placed = findings[findings.row.ne("") & findings.child.ne("")]
+    assert placed.stage.eq("validator").any() and placed.stage.eq("pre-check").any()
+    for finding in placed.itertuples():
+        owner = [child for line, child in starts if line <= int(finding.row)][-1]
+        assert owner == finding.child, (finding.stage, finding.rule, finding.row, finding.child)
 
 
 def test_the_returns_run_as_partitioned_assets_with_a_blocking_check(clean, monkeypatch):
