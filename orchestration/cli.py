@@ -338,9 +338,20 @@ def _run_returns(
         )
         seconds = time.perf_counter() - started
         made = sorted(set(attempts()) - before, key=lambda p: p.name)
+        metadata = next(
+            (
+                e.materialization.metadata
+                for e in run.all_events
+                if e.event_type_value == "ASSET_MATERIALIZATION"
+            ),
+            {},
+        )
+        verdict = "ready to submit" if run.success else "NOT ready (see validation/ in the folder)"
         if made:
-            folder = str(made[-1])
-            status = "ready to submit" if run.success else "NOT ready (see validation/ in the folder)"
+            folder, status = str(made[-1]), verdict
+        elif "reused_last_attempt" in metadata and metadata["reused_last_attempt"].value:
+            # built again from the vault, and the same to the byte: its last attempt's validation stands
+            folder, status = str(metadata["folder"].value), f"the same as its last attempt, {verdict}"
         else:  # it failed before it wrote an attempt: say why here, there is no folder to look in
             errors = [e.step_failure_data.error for e in run.all_events if e.is_step_failure]
             folder, status = "", f"NOT built ({_reason(errors[0]) if errors else 'no step ran'})"
@@ -375,9 +386,9 @@ def cmd_returns(args: argparse.Namespace) -> int:
             return 2
     try:
         if args.which == "ssda903":
-            outcome = service.ssda903(paths, year)
+            outcome = service.ssda903(paths, year, again=True)  # asked for by name: a new attempt
         elif args.which == "cin":
-            outcome = service.cin(paths, year)
+            outcome = service.cin(paths, year, again=True)
         else:
             try:
                 inspection = date.fromisoformat(args.inspection_date) if args.inspection_date else None

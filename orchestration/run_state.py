@@ -36,7 +36,21 @@ NOT_OUTPUT_SETTINGS = {
     "WHOLECHILD_AUDIT_ANCHOR",
 }
 NOT_OUTPUT_PREFIXES = ("WHOLECHILD_MAX_", "WHOLECHILD_PAUSE_")  # limits per file (ingest/limits.py); drills
-CODE_SUFFIXES = {".py", ".sql", ".yml", ".yaml", ".json", ".csv", ".xsd", ".html", ".j2", ".css", ".md"}
+CODE_SUFFIXES = {
+    ".py",
+    ".sql",
+    ".yml",
+    ".yaml",
+    ".json",
+    ".csv",
+    ".xsd",
+    ".html",
+    ".j2",
+    ".css",
+    ".md",
+    ".lock",
+    ".in",
+}
 SKIPPED_FOLDERS = {"target", "logs", "dbt_packages", "__pycache__", ".pytest_cache"}
 
 

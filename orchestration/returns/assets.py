@@ -34,9 +34,12 @@ def _result(outcome, check_asset: dg.AssetKey) -> dg.MaterializeResult:
         if outcome.passed
         else f"{outcome.blocking} blocking finding(s): see {outcome.folder / 'validation'}"
     )
+    if outcome.reused:
+        description = f"unchanged since its last attempt ({outcome.folder.name}): {description}"
     return dg.MaterializeResult(
         metadata={
             "folder": dg.MetadataValue.path(str(outcome.folder)),
+            "reused_last_attempt": outcome.reused,
             "blocking_errors": outcome.blocking,
             **{
                 k: dg.MetadataValue.json(v) if isinstance(v, dict) else v

@@ -31,9 +31,44 @@ class Outcome:
     blocking: int
     counts: dict[str, int]
 
+    reused: bool = False  # the return's content was the last attempt's: that attempt stands
+
     @property
     def passed(self) -> bool:
         return self.blocking == 0
+
+
+def content_key(files: dict[str, bytes]) -> str:
+    """What a return's validation depends on: its files (the CIN header's time of building left out) and
+    the code and settings that check them (pre-checks, defect rules, the validators' lock file)."""
+    import hashlib
+    import re
+
+    from orchestration.run_state import code_fingerprint, settings_fingerprint
+
+    digest = hashlib.sha256(f"{code_fingerprint()}|{settings_fingerprint()}".encode())
+    for name, data in sorted(files.items()):
+        if name.endswith(".xml"):
+            data = re.sub(rb"<DateTime>[^<]*</DateTime>", b"<DateTime/>", data, count=1)
+        digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    return digest.hexdigest()
+
+
+def _reuse(paths: Paths, name: str, year: int, key: str) -> Outcome | None:
+    """The last attempt at this return, if it was made from exactly this content: validating the same
+    files again would say the same, and a new attempt would be a copy."""
+    import json
+
+    last = paths.published / "returns" / name / str(year) / "last_attempt"
+    try:
+        manifest = json.loads((last / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if manifest.get("content_key") != key:
+        return None
+    summary = manifest.get("summary", {})
+    blocking = int(summary.get("blocking_errors", 0))
+    return Outcome(name, year, last.resolve(), summary, blocking, manifest.get("rows", {}), reused=True)
 
 
 def _connection(paths: Paths) -> tuple[duckdb.DuckDBPyConnection, str]:
@@ -43,7 +78,9 @@ def _connection(paths: Paths) -> tuple[duckdb.DuckDBPyConnection, str]:
     return con, ssd_views(con)
 
 
-def ssda903(paths: Paths, year: int) -> Outcome:
+def ssda903(paths: Paths, year: int, again: bool = False) -> Outcome:
+    """Build, validate and publish the year's SSDA903; unless ``again``, the last attempt stands when the
+    return (and last year's, which the year-comparing rules read) is what it was then."""
     from orchestration.returns.ssda903.build import build, files
     from orchestration.returns.validation import report_files, validate_903
 
@@ -53,15 +90,27 @@ def ssda903(paths: Paths, year: int) -> Outcome:
     # last year's episodes (all of them, to that year's end): what the year-comparing rules read
     last_year = build(con, CollectionYear(year - 1), history=True)
     con.close()
+    key = content_key(files(this_year) | {f"last_year/{k}": v for k, v in files(last_year).items()})
+    if not again and (same := _reuse(paths, "ssda903", year, key)):
+        return same
     with tempfile.TemporaryDirectory(prefix="wc-903-") as work:
         validation = validate_903(this_year, last_year, year, authority.ons_code, Path(work))
     out = files(this_year) | {f"validation/{k}": v for k, v in report_files(validation).items()}
     return _publish(
-        paths, "ssda903", year, out, validation.summary(), extract, {k: len(v) for k, v in this_year.items()}
+        paths,
+        "ssda903",
+        year,
+        out,
+        validation.summary(),
+        extract,
+        {k: len(v) for k, v in this_year.items()},
+        key,
     )
 
 
-def cin(paths: Paths, year: int) -> Outcome:
+def cin(paths: Paths, year: int, again: bool = False) -> Outcome:
+    """Build, validate and publish the year's CIN census; unless ``again``, the last attempt stands when
+    the XML (its time of building aside) is what it was then."""
     from orchestration.returns.cin.build import build
     from orchestration.returns.validation import report_files, validate_cin
 
@@ -69,13 +118,16 @@ def cin(paths: Paths, year: int) -> Outcome:
     con, extract = _connection(paths)
     xml = build(con, CollectionYear(year), authority)
     con.close()
+    key = content_key({f"cin_census_{year}.xml": xml})
+    if not again and (same := _reuse(paths, "cin", year, key)):
+        return same
     with tempfile.TemporaryDirectory(prefix="wc-cin-") as work:
         validation = validate_cin(xml, year, Path(work))
     out = {f"cin_census_{year}.xml": xml} | {
         f"validation/{k}": v for k, v in report_files(validation).items()
     }
     children = xml.count(b"<Child>")
-    return _publish(paths, "cin", year, out, validation.summary(), extract, {"children": children})
+    return _publish(paths, "cin", year, out, validation.summary(), extract, {"children": children}, key)
 
 
 def annex_a(paths: Paths, inspection: date | None = None, months: int = 6) -> Outcome:
@@ -115,7 +167,14 @@ def annex_a(paths: Paths, inspection: date | None = None, months: int = 6) -> Ou
 
 
 def _publish(
-    paths: Paths, name: str, year: int, files: dict[str, bytes], summary: dict, extract, counts: dict
+    paths: Paths,
+    name: str,
+    year: int,
+    files: dict[str, bytes],
+    summary: dict,
+    extract,
+    counts: dict,
+    key: str | None = None,
 ) -> Outcome:
     blocking = int(summary.get("blocking_errors", 0))
     meta = {
@@ -123,6 +182,7 @@ def _publish(
         "ready_to_submit": blocking == 0,
         "summary": summary,
         "rows": counts,
+        "content_key": key,
     }
     folder = publish(files, paths.published, name, year, meta, promote=blocking == 0)
     return Outcome(name, year, folder, summary, blocking, counts)

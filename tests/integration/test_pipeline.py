@@ -55,15 +55,30 @@ PSEUDONYM_KEY = "whole-child-test-key-" + secrets.token_hex(16)
 FIRST_RUN: dict = {}
 
 
+def wholechild_run(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """`wholechild run` as a user runs it, in a process of its own, with the tests' pseudonym key."""
+    return subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", "run", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env=os.environ | {"WHOLECHILD_HOME": str(home), KEY_ENV: PSEUDONYM_KEY, **env},
+        timeout=900,
+    )
+
+
 def every_mart(analytics_db: Path) -> dict[str, pd.DataFrame]:
-    """Every table of the marts schema, rows sorted, without person_key: a person's key is drawn at random
-    when the person is first seen, so two homes give the same child different keys (and nothing else)."""
+    """Every table of the marts schema, rows sorted, without person_key (and event_id, a hash of it): a
+    person's key is drawn at random when the person is first seen, so two homes give the same child
+    different keys (and nothing else)."""
     out = {}
     with duckdb.connect(str(analytics_db), read_only=True) as con:
         for (table,) in con.execute(
             "select table_name from duckdb_tables() where schema_name = 'marts' order by 1"
         ).fetchall():
-            frame = con.execute(f"select * exclude (person_key) from marts.{table}").df()
+            columns = [d[0] for d in con.execute(f"select * from marts.{table} limit 0").description]
+            keyed = ", ".join(c for c in ("person_key", "event_id") if c in columns)
+            frame = con.execute(f"select * exclude ({keyed}) from marts.{table}").df()
             out[table] = frame.sort_values(list(frame.columns), ignore_index=True)
     return out
 
@@ -414,19 +429,7 @@ def test_stray_files_in_landing_are_findings_not_blockers(pipeline):
         b"D1,9990000018,Amy,Khan,01/02/2015,F,DY1 4QT,04/02/2026,V12345\n"
         b"D2,9990000026,Ben,Ali,11/12/2014,M,DY2 7DL,05/02/2026,V12345\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "orchestration.cli", "run"],
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        env=os.environ
-        | {
-            "WHOLECHILD_HOME": str(paths.home),
-            KEY_ENV: PSEUDONYM_KEY,
-            "WHOLECHILD_MAX_UNPACKED_BYTES": "20971520",
-        },
-        timeout=900,
-    )
+    done = wholechild_run(paths.home, WHOLECHILD_MAX_UNPACKED_BYTES="20971520")
     shown = done.stdout + done.stderr
     assert done.returncode == 0, shown
     assert current_release(paths.published) != before
@@ -471,14 +474,7 @@ def test_a_run_with_nothing_new_says_so_and_publishes_nothing(pipeline):
     release = current_release(paths.published)
     releases = sorted(p.name for p in paths.published.iterdir())
     attempts = sorted(paths.published.glob("returns/*/*/2*"))
-    done = subprocess.run(
-        [sys.executable, "-m", "orchestration.cli", "run"],
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        env=os.environ | {"WHOLECHILD_HOME": str(paths.home), KEY_ENV: PSEUDONYM_KEY},
-        timeout=900,
-    )
+    done = wholechild_run(paths.home)
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"Nothing new since release {release}" in done.stdout, done.stdout
     assert sorted(p.name for p in paths.published.iterdir()) == releases
@@ -575,14 +571,7 @@ def test_a_run_on_a_terminal_says_little_and_a_failure_in_a_short_block(pipeline
     """`wholechild run` as a user runs it, after the failing census above: at most 40 lines, no stack
     trace, dbt's node lines in the log file it names; the returns are still built (they read the vault)."""
     paths, _ = pipeline
-    done = subprocess.run(
-        [sys.executable, "-m", "orchestration.cli", "run"],
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        env=os.environ | {"WHOLECHILD_HOME": str(paths.home), KEY_ENV: PSEUDONYM_KEY},
-        timeout=900,
-    )
+    done = wholechild_run(paths.home)
     shown = done.stdout + done.stderr
     assert done.returncode == 1, shown
     assert len(shown.splitlines()) <= 40, shown
