@@ -739,6 +739,27 @@ NEEDS_PSEUDONYM_KEY = {"run", "sar", "linkage-train"}
 NEEDS_AUDIT_KEY = {"sar", "audit-verify"}
 
 
+def _check_settings(command: str) -> str | None:
+    """A setting the command would trip over part-way, said before it starts."""
+    from orchestration.ingest.limits import Limits
+    from orchestration.settings import share_analytics
+
+    try:
+        if command in WRITERS:
+            Limits.from_env()
+        share_analytics()
+    except ValueError as exc:
+        return str(exc)
+    for name in ("WHOLECHILD_RUN_WAIT_SECONDS", "WHOLECHILD_LOCK_WAIT_SECONDS"):
+        text = os.environ.get(name, "").strip()
+        try:
+            if text and float(text) < 0:
+                raise ValueError
+        except ValueError:
+            return f"{name} must be a number of seconds, not {text!r}"
+    return None
+
+
 def _check_keys(command: str) -> str | None:
     """Why the command cannot run with the keys it has (None: it can)."""
     from orchestration.audit import AuditKeyError, audit_key
@@ -922,7 +943,7 @@ def main(argv: list[str] | None = None) -> int:
         from orchestration.identity.pseudonyms import DEMO_ENV
 
         os.environ[DEMO_ENV] = "1"
-    problem = _check_keys(args.command)
+    problem = _check_keys(args.command) or _check_settings(args.command)
     if problem:
         print(f"wholechild {args.command}: {problem}", file=sys.stderr)
         return 2

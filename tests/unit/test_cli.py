@@ -44,3 +44,22 @@ def test_every_option_says_what_it_is_and_its_default(capsys):
     with pytest.raises(SystemExit):
         cli.main(["bench", "--help"])
     assert "(default: 1.0)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("command", "variable", "value", "says"),
+    [
+        ("ingest", "WHOLECHILD_MAX_ROWS", "ten", "WHOLECHILD_MAX_ROWS must be a number, not 'ten'"),
+        ("deliveries", "WHOLECHILD_RUN_WAIT_SECONDS", "soon", "WHOLECHILD_RUN_WAIT_SECONDS must be a number"),
+        ("deliveries", "WHOLECHILD_SHARE_ANALYTICS", "world", "must be 'group' or 'no'"),
+    ],
+)
+def test_a_setting_that_cannot_work_is_a_one_line_error_before_anything_starts(
+    home, monkeypatch, capsys, command, variable, value, says
+):
+    from orchestration.cli import main
+
+    monkeypatch.setenv(variable, value)
+    assert main([command]) == 2
+    err = capsys.readouterr().err
+    assert says in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
