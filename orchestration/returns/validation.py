@@ -80,6 +80,7 @@ class Validation:
     year: int
     findings: pd.DataFrame
     crashed_rules: dict[str, str] = field(default_factory=dict)  # rule -> its message (raised inside)
+    skipped_rules: dict[str, str] = field(default_factory=dict)  # rule -> what it needed and was not given
     rules_run: int = 0
     xsd_valid: bool | None = None
 
@@ -107,6 +108,7 @@ class Validation:
             "validator_errors_explained_by_known_defects": self.count("validator", explained=True),
             "validator_queries": self.count("validator", "query"),
             "validator_rules_run": self.rules_run,
+            "validator_rules_skipped": self.skipped_rules,
             "validator_rules_crashed": self.crashed_rules,
             "blocking_errors": self.blocking_errors,
         }
@@ -180,6 +182,7 @@ def validate_903(
         year,
         both,
         crashed_rules=result["rules_failed"],
+        skipped_rules=result.get("rules_skipped", {}),
         rules_run=result["rules_run"],
     )
 
@@ -381,6 +384,12 @@ def report_files(validation: Validation) -> dict[str, bytes]:
         ("Queries (to check; not blocking)", validation.count("validator", "query")),
         ("Schema (XSD)", schema),
         ("Validator rules run", validation.rules_run),
+        (
+            "Validator rules skipped",
+            "none"
+            if not validation.skipped_rules
+            else "; ".join(f"{rule}: {why}" for rule, why in sorted(validation.skipped_rules.items())),
+        ),
         (
             "Validator rules that crashed",
             "none"

@@ -6,16 +6,41 @@ nothing from Whole Child. Usage:
     python run_903.py --year 2026 --la E08000027 --this DIR [--last DIR] --out issues.json
 
 Writes JSON: {"issues": [{child, table, columns, row, rule, message}], "rules_run", "rules_failed": {code:
-error}, "rules_skipped"}. A rule that raises inside the validator is listed in rules_failed, not counted.
+error}, "rules_skipped": {code: why}}. A rule that raises inside the validator is listed in rules_failed,
+and one the validator skips (it returns nothing when a table or list it needs is absent) in rules_skipped,
+with what it needed, read from the rule's own code; neither is counted as run.
 """
 
 import argparse
 import contextlib
+import inspect
 import io
 import json
 import logging
+import re
 import sys
 from pathlib import Path
+
+
+def why_skipped(rule, tables: set[str], metadata: set[str]) -> str:
+    """What a skipped rule needed that this return did not supply, from the checks at the top of its code."""
+    try:
+        source = inspect.getsource(rule.func)
+    except (OSError, TypeError):
+        return "the validator skipped it (needs something not supplied)"
+    wanted_meta = set(re.findall(r"""["'](\w+)["']\s+not\s+in\s+dfs\[["']metadata["']\]""", source))
+    wanted = set(re.findall(r"""["'](\w+)["']\s+not\s+in\s+dfs\b(?!\[)""", source)) - {"metadata"}
+    missing_meta = sorted(wanted_meta - metadata)
+    missing = sorted(wanted - tables)
+    if "provider_info" in missing_meta:
+        return "needs Ofsted's lists of children's homes and supported accommodation (not supplied)"
+    if missing_meta:
+        return f"needs {', '.join(missing_meta)} (not supplied)"
+    if missing:
+        return f"needs the {', '.join(missing)} table(s), not in this return"
+    if re.search(r"""file_format\s*==\s*["']csv["']""", source):
+        return "applies to a return sent as XML; this one is CSV"
+    return "the validator skipped it: what it checks is not in this return"
 
 
 def main() -> int:
@@ -59,9 +84,14 @@ def main() -> int:
             }
             for r in issues.itertuples()
         ],
-        "rules_run": len(registry),
+        "rules_run": len(validator.dones),
         "rules_failed": {str(code): messages.get(str(code), "") for code in validator.fails},
-        "rules_skipped": sorted(str(code) for code in validator.skips),
+        "rules_skipped": {
+            str(code): why_skipped(
+                registry[code], set(validator.dfs), set(getattr(validator, "metadata", None) or {})
+            )
+            for code in validator.skips
+        },
     }
     with Path(args.out).open("w", encoding="utf-8") as fh:
         json.dump(out, fh)
