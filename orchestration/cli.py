@@ -720,6 +720,10 @@ def cmd_privacy_scan(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from orchestration import bench
+    from orchestration.identity.pseudonyms import DEMO_ENV
+
+    # every stage runs on a synthetic authority it generates in a folder of its own: throwaway keys
+    os.environ[DEMO_ENV] = "1"
 
     stages = args.stage or list(bench.STAGES)
     unknown = set(stages) - set(bench.STAGES)
