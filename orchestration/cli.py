@@ -235,19 +235,41 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     print("\nOutputs:")
     if after and after != before:
-        print(f"  published report   {paths.published / after / 'outcomes_summary.html'}")
+        print(f"  reports            release {after}, published now; under {paths.current_release}:")
     elif after:
         print(
-            f"  published report   NOT republished; the last good release stays current: "
-            f"{paths.published / after / 'outcomes_summary.html'}"
+            f"  reports            NOT republished: release {after} stays current; under {paths.current_release}:"
         )
     else:
-        print("  published report   none yet (nothing has passed the gates)")
+        print("  reports            none yet (nothing has passed the gates)")
+    pages = _report_pages(paths) if after else []
+    width = max((len(title) for title, _ in pages), default=0)
+    for title, page in pages:
+        print(f"    {title:<{width}}  {page.relative_to(paths.current_release)}")
+    print(f"  quality gates      {paths.quality}  (each gate's result, passed or not)")
     print(f"  marts              {paths.analyst_copy}  (schema marts; the copy analysts open)")
-    print(f"  validation output  {paths.quality}")
     print(f"  vault              {paths.vault_db}  (identifiable: pipeline account only)")
     print("  delivery manifest  wholechild deliveries")
+    if any(status.startswith("NOT") for *_, status in returns) and os.environ.get("WHOLECHILD_DEMO") == "1":
+        print(
+            "  (the demo authority is generated with faults injected on purpose, listed in "
+            f"{paths.ground_truth / 'faults.csv'}: a return NOT ready is them being caught)"
+        )
     return 0 if result.success else 1
+
+
+def _report_pages(paths: Paths) -> list[tuple[str, Path]]:
+    """Each report of the current release, by title, where a reader opens it."""
+    from orchestration.reports.packs import REPORTS
+
+    current = paths.current_release
+    pages = [("Outcomes summary", current / "outcomes_summary.html")]
+    for report in REPORTS:
+        for place in (current / report.name, current / "restricted" / report.name):
+            if (place / f"{report.name}.html").exists():
+                restricted = " (restricted)" if place.parent.name == "restricted" else ""
+                pages.append((report.title + restricted, place / f"{report.name}.html"))
+    return [(title, page) for title, page in pages if page.exists()]
 
 
 def _say_return(fd: int, name: str, year: str, seconds: float, folder: str, status: str) -> None:
