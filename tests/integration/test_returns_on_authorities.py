@@ -223,3 +223,19 @@ def test_a_year_no_return_can_be_built_for_is_a_one_line_error_listing_the_years
             f"--year {year} is not a collection year that can be built here: choose one of 2023, 2024, 2025, 2026"
             in err
         )
+
+
+@pytest.mark.parametrize(("year", "codes"), [(2023, {"1", "2"}), (2024, {"1", "2"}), (2025, {"M", "F", "U"})])
+def test_the_903_writes_sex_in_the_codes_of_its_year(clean, year, codes):
+    """1 and 2 until 2023/24, M, F and U from 2024/25 (the validator's rule 101 in each year's rule set)."""
+    from orchestration.returns.common import CollectionYear, returns_connection, ssd_views
+    from orchestration.returns.ssda903.build import build
+
+    con = returns_connection(clean.vault_db)
+    try:
+        ssd_views(con)
+        tables = build(con, CollectionYear(year))
+    finally:
+        con.close()
+    assert len(tables["header"]) > 10
+    assert set(tables["header"].SEX) <= codes and set(tables["uasc"].SEX) <= codes

@@ -122,9 +122,15 @@ def build(
     start, end = f"date '{year.start}'", f"date '{year.end}'"
     age = f"date_sub('year', p.dob, {end})"  # completed years at 31 March
     sdq_age = f"(p.dob + interval 4 year <= {end} and p.dob + interval 17 year >= {start})"
+    # SEX is M, F or U from 2024/25; until 2023/24 it was 1 (male) or 2 (female) (the validator's rule 101)
+    sex = (
+        "coalesce(p.sex, 'U')"
+        if year.year >= 2025
+        else "case coalesce(p.sex, 'U') when 'M' then '1' when 'F' then '2' else coalesce(p.sex, 'U') end"
+    )
     tables: dict[str, str] = {}
     tables["header"] = f"""
-        select p.child as CHILD, coalesce(p.sex, 'U') as SEX, {dmy("p.dob")} as DOB, coalesce(p.ethnic, '') as ETHNIC,
+        select p.child as CHILD, {sex} as SEX, {dmy("p.dob")} as DOB, coalesce(p.ethnic, '') as ETHNIC,
                coalesce(nullif(p.upn, ''), p.upn_unknown, '') as UPN,
                case when p.sex = 'F' and p.child in (select child from _903_episodes)
                     then case when p.is_mother = 'Y' then '1' else '0' end else '' end as MOTHER,
@@ -154,7 +160,7 @@ def build(
           and r.clar_cla_person_id in (select child from _903_episodes)
         order by 1, r.clar_cla_review_date"""
     tables["uasc"] = f"""
-        select distinct p.child as CHILD, coalesce(p.sex, 'U') as SEX, {dmy("p.dob")} as DOB,
+        select distinct p.child as CHILD, {sex} as SEX, {dmy("p.dob")} as DOB,
                -- the date UASC status ceases: the recorded end, else the 18th birthday (known in advance)
                {dmy("coalesce(i.immi_immigration_status_end_date, p.dob + interval 18 year)")} as DUC
         from ssd.ssd_immigration_status i join _903_people p on p.child = i.immi_person_id
