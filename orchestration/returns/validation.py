@@ -172,6 +172,7 @@ def validate_903(
     found = _frame(rows)
     found["value"] = _values(found, this_year)
     found["explained_by"] = defects.explain(found, this_year, year) if len(found) else ""
+    found["explained_by"] = _by_corrected_rules(found, result.get("corrected", {}))
     both = pd.concat([pre, found], ignore_index=True).fillna("").astype(str)
     # both count rows from 0 in the table as built: the row in the file as submitted is the line of the CSV
     # (its header is line 1), the number a person finds when they open it
@@ -185,6 +186,25 @@ def validate_903(
         skipped_rules=result.get("rules_skipped", {}),
         rules_run=result["rules_run"],
     )
+
+
+def _by_corrected_rules(found: pd.DataFrame, corrected: dict[str, dict[str, list[int]]]) -> pd.Series:
+    """For a rule with a corrected copy (validators/corrected_903.py), a finding is a validator defect only
+    when the corrected copy, run on the same return, does not flag the same record; otherwise it is an
+    error like any other, whatever the register's predicate said."""
+    explained = found["explained_by"].copy()
+    for rule, flagged in corrected.items():
+        still = {(TABLES_903.get(table, table), str(row)) for table, rows in flagged.items() for row in rows}
+        mine = found["rule"].eq(rule)
+        kept = pd.Series(
+            [(t, r) in still for t, r in zip(found["table"], found["row"], strict=True)], index=found.index
+        )
+        explained[mine & kept] = ""
+        explained[mine & ~kept] = (
+            f"validator defect (rule {rule}): the corrected copy of the rule, run on this return, clears it"
+            " (orchestration/returns/validators/corrected_903.py)"
+        )
+    return explained
 
 
 def _values(found: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> pd.Series:

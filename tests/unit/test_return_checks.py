@@ -163,6 +163,26 @@ def test_k3_supported_accommodation_is_rejected_by_the_2024_25_rule_146_and_expl
     assert found[found.rule.eq("146")].child.eq("1").all()
 
 
+def test_rule_146_is_a_defect_only_where_its_corrected_copy_clears_the_record(validate):
+    """Both sides, with the real validator: a correct K3 placement (the original flags it, the corrected
+    copy clears it: a defect) beside a placement type that exists in no year (both flag it: an error)."""
+    tables = _return(
+        header=[
+            _header("1", "01/05/2008", _upn("332200812001")),
+            _header("2", "01/05/2009", _upn("332200912002")),
+        ],
+        episodes=[
+            _episode("1", "03/06/2024", place="K3", provider="PR4", ls="V2"),
+            _episode("2", "03/06/2024", place="Q9", provider="PR4", ls="V2"),
+        ],
+    )
+    found = validate(tables, None, 2025)
+    hits = found[found.rule.eq("146")].set_index("child")
+    assert set(hits.index) == {"1", "2"}  # the published rule flags both
+    assert "corrected copy of the rule" in hits.loc["1", "explained_by"]
+    assert hits.loc["2", "explained_by"] == ""  # a real error: it blocks
+
+
 def test_care_leavers_aged_20_are_flagged_by_rule_1001_and_explained(validate):
     # left care at 18 after five years looked after: a former relevant child, rightly in OC3 at 20
     leaver = {"CHILD": "7", "DOB": "01/05/2005", "IN_TOUCH": "YES", "ACTIV": "F2", "ACCOM": "S"}

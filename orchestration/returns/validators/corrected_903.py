@@ -1,0 +1,40 @@
+"""Corrected copies of SSDA903 validator rules that flag correct returns (csc-validator-be-903 0.1.17).
+
+Each is written here from the rule's own message, with the smallest change from what the published rule
+does; run_903.py runs it, inside the validators' environment, on the same data store as the original.
+A finding of a rule that has a corrected copy counts as a validator defect only when the corrected copy
+clears the same record (validation.py); one it also flags is an error like any other. When a fixed
+release of the validator reaches PyPI, the pin moves and the copy goes (docs/validator-defects.md).
+
+A copy takes the validator's data store (``dfs``: tables by name, and ``metadata``) and returns, like the
+validator's rules, ``{table: [row index, ...]}``, or ``{}`` when a table it needs is absent.
+"""
+
+from __future__ import annotations
+
+# 2024/25's placement types (the DfE's SSDA903 guidance 2024 to 2025, and Whole Child's contract
+# ssda903_episodes/2025.yml): registered supported accommodation, K3, was added that year
+PLACE_2024_25 = [
+    "A3", "A4", "A5", "A6", "H5", "K1", "K2", "K3", "P1", "P2", "P3", "R1", "R2", "R3", "R5", "S1",
+    "T0", "T1", "T2", "T3", "T4", "U1", "U2", "U3", "U4", "U5", "U6", "Z1",
+]  # fmt: skip
+
+
+def rule_146_2025(dfs):
+    """146, "Placement type code is not a valid code": PLACE must be one of the year's codes (or blank).
+    The published 2024/25 rule lists the new code as "k3", so every K3 placement fails."""
+    if "Episodes" not in dfs:
+        return {}
+    episodes = dfs["Episodes"]
+    valid = episodes["PLACE"].isin(PLACE_2024_25) | episodes["PLACE"].isna()
+    return {"Episodes": episodes.index[~valid].tolist()}
+
+
+# (rule code, collection year) -> the corrected copy
+CORRECTED = {
+    ("146", "2025"): rule_146_2025,
+}
+
+
+def for_year(year: str) -> dict:
+    return {code: rule for (code, for_year), rule in CORRECTED.items() if for_year == str(year)}
