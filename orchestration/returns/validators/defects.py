@@ -6,6 +6,9 @@ that does not match the predicate is a real error like any other. Findings that 
 validation report, counted and marked, never removed; tests/unit/test_return_checks.py
 proves each defect by running the real validator on a minimal correct return.
 
+Rule 146 (2024/25) has left this register: a corrected copy of it (corrected_903.py) now decides, record
+by record, which of its findings are defects (docs/validator-defects.md); the others are to follow.
+
 Review this register whenever the validators' pins change (orchestration/returns/validators/
 requirements.lock): a defect fixed upstream must be deleted here.
 """
@@ -58,12 +61,6 @@ def _241(findings: pd.DataFrame, tables: Tables, year: int) -> pd.Series:
     return findings["rule"].eq("241") & place.eq("K3")
 
 
-def _146(findings: pd.DataFrame, tables: Tables, year: int) -> pd.Series:
-    # the 2024/25 rule set lists "k3" in lower case, so a valid K3 placement is rejected
-    place = _column(findings, tables, "episodes", "PLACE")
-    return findings["rule"].eq("146") & place.eq("K3")
-
-
 def _sw12(findings: pd.DataFrame, tables: Tables, year: int) -> pd.Series:
     # the message limits the rule to children looked after on 31 March, but it checks every episode
     # that ends care in the year; a child who left care and has no allocated worker on 31 March cannot
@@ -98,8 +95,6 @@ REGISTER: tuple[Defect, ...] = (
     Defect("csc-validator-be-903==0.1.17", "241", (2025, 2026, 2027),
            "compares a K3 placement's LA with the reporting LA, not with the provider's LA from the URN lookup",
            _241),
-    Defect("csc-validator-be-903==0.1.17", "146", (2025,),
-           "the 2024/25 code list has 'k3' in lower case, so valid K3 placements are rejected", _146),
     Defect("csc-validator-be-903==0.1.17", "SW12STG2", (2024, 2025, 2026, 2027),
            "flags children who left care in the year with no allocated worker at 31 March; its own message "
            "(and SW17STG2) limit social worker episodes to children with an open allocation then", _sw12),
