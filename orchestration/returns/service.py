@@ -88,7 +88,7 @@ def ssda903(paths: Paths, year: int, again: bool = False) -> Outcome:
     con, extract = _connection(paths)
     this_year = build(con, CollectionYear(year))
     # last year's episodes (all of them, to that year's end): what the year-comparing rules read
-    last_year = build(con, CollectionYear(year - 1), history=True)
+    last_year = build(con, CollectionYear(year - 1), history=True, codes_of=year)
     con.close()
     key = content_key(files(this_year) | {f"last_year/{k}": v for k, v in files(last_year).items()})
     if not again and (same := _reuse(paths, "ssda903", year, key)):

@@ -111,13 +111,15 @@ def _prepare(con: duckdb.DuckDBPyConnection, year: CollectionYear, history: bool
 
 
 def build(
-    con: duckdb.DuckDBPyConnection, year: CollectionYear, history: bool = False
+    con: duckdb.DuckDBPyConnection, year: CollectionYear, history: bool = False, codes_of: int | None = None
 ) -> dict[str, pd.DataFrame]:
     """Every 903 table for the collection year, as text columns ready to write.
 
     With ``history``, the episodes (and the header of their children) go back to each child's first: what
     the DfE's longitudinal database holds by the end of that year. Given as "last year's" return to the
-    validator, it lets the care-leaver rules see care that ended more than a year before."""
+    validator, it lets the care-leaver rules see care that ended more than a year before. ``codes_of``
+    writes coded fields in another year's codes: last year's return is given to the validator in this
+    year's, since its year-comparing rules (202: a child's sex changed) compare the values as they stand."""
     _prepare(con, year, history)
     start, end = f"date '{year.start}'", f"date '{year.end}'"
     age = f"date_sub('year', p.dob, {end})"  # completed years at 31 March
@@ -125,7 +127,7 @@ def build(
     # SEX is M, F or U from 2024/25; until 2023/24 it was 1 (male) or 2 (female) (the validator's rule 101)
     sex = (
         "coalesce(p.sex, 'U')"
-        if year.year >= 2025
+        if (codes_of or year.year) >= 2025
         else "case coalesce(p.sex, 'U') when 'M' then '1' when 'F' then '2' else coalesce(p.sex, 'U') end"
     )
     tables: dict[str, str] = {}
