@@ -183,6 +183,34 @@ def test_rule_146_is_a_defect_only_where_its_corrected_copy_clears_the_record(va
     assert hits.loc["2", "explained_by"] == ""  # a real error: it blocks
 
 
+def test_rule_sw11b_is_a_defect_only_where_its_corrected_copy_clears_the_record(validate):
+    """Both sides, with the real validator (2025/26): a child whose worker changes twice in the year's last
+    five days, each episode followed by one starting the day it ends (the published rule flags the middle
+    one, the corrected copy clears it), beside an episode ending on 28 March with nothing after it (both
+    flag it: a real error)."""
+
+    def sw(child, start, end=""):
+        return {"CHILD": child, "DOB": "01/05/2012", "SW_ID": f"SW{child}{start[:2]}", "SW_DECOM": start,
+                "SW_DEC": end, "SW_REASON": "MANAGE" if end else ""}  # fmt: skip
+
+    children = ("1", "2")
+    tables = _return(
+        header=[_header(c, "01/05/2012", _upn(f"33220121200{c}")) for c in children],
+        episodes=[_episode(c, "01/06/2024", ls="C2") for c in children],
+        sw_episodes=[
+            sw("1", "01/06/2024", "27/03/2026"),
+            sw("1", "27/03/2026", "29/03/2026"),
+            sw("1", "29/03/2026"),
+            sw("2", "01/06/2024", "28/03/2026"),
+        ],
+    )
+    found = validate(tables, None, 2026)
+    hits = found[found.rule.eq("SW11bSTG2")]
+    assert set(hits.child) == {"1", "2"}, hits  # the published rule flags both children
+    assert hits[hits.child.eq("1")].explained_by.str.contains("corrected copy").all()
+    assert hits[hits.child.eq("2")].explained_by.eq("").all()  # a real error: it blocks
+
+
 def test_care_leavers_aged_20_are_flagged_by_rule_1001_and_explained(validate):
     # left care at 18 after five years looked after: a former relevant child, rightly in OC3 at 20
     leaver = {"CHILD": "7", "DOB": "01/05/2005", "IN_TOUCH": "YES", "ACTIV": "F2", "ACCOM": "S"}

@@ -30,9 +30,32 @@ def rule_146_2025(dfs):
     return {"Episodes": episodes.index[~valid].tolist()}
 
 
+def rule_sw11b(dfs):
+    """SW11bSTG2, "Social worker episode has ended before 31 March and no subsequent social worker episode
+    has been provided", for episodes ending in the year's last five days (the rule's own window). The
+    published rule pairs each episode with the one sorted before it and flags an episode ending in the
+    window whenever that pairing finds no successor, so an episode followed by one that starts the day it
+    ends is flagged too. Here: flagged when no other episode of the child starts on or after its end."""
+    import pandas as pd
+
+    if "SWEpisodes" not in dfs:
+        return {}
+    episodes = dfs["SWEpisodes"]
+    end = pd.to_datetime(dfs["metadata"]["collection_end"], format="%d/%m/%Y")
+    ended = pd.to_datetime(episodes["SW_DEC"], format="%d/%m/%Y", errors="coerce")
+    started = pd.to_datetime(episodes["SW_DECOM"], format="%d/%m/%Y", errors="coerce")
+    in_window = ended.notna() & (ended >= end - pd.DateOffset(days=5)) & (ended <= end)
+    ending = pd.DataFrame({"CHILD": episodes["CHILD"], "ended": ended, "row": episodes.index})[in_window]
+    starts = pd.DataFrame({"CHILD": episodes["CHILD"], "started": started, "other": episodes.index})
+    pairs = ending.merge(starts, on="CHILD")
+    followed = pairs.loc[(pairs["other"] != pairs["row"]) & (pairs["started"] >= pairs["ended"]), "row"]
+    return {"SWEpisodes": ending.loc[~ending["row"].isin(followed), "row"].tolist()}
+
+
 # (rule code, collection year) -> the corrected copy
 CORRECTED = {
     ("146", "2025"): rule_146_2025,
+    **{("SW11bSTG2", year): rule_sw11b for year in ("2024", "2025", "2026", "2027")},
 }
 
 

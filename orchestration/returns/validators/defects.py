@@ -6,8 +6,9 @@ that does not match the predicate is a real error like any other. Findings that 
 validation report, counted and marked, never removed; tests/unit/test_return_checks.py
 proves each defect by running the real validator on a minimal correct return.
 
-Rule 146 (2024/25) has left this register: a corrected copy of it (corrected_903.py) now decides, record
-by record, which of its findings are defects (docs/validator-defects.md); the others are to follow.
+Rules 146 (2024/25) and SW11bSTG2 have left this register: corrected copies of them (corrected_903.py)
+now decide, record by record, which of their findings are defects (docs/validator-defects.md); the others
+are to follow.
 
 Review this register whenever the validators' pins change (orchestration/returns/validators/
 requirements.lock): a defect fixed upstream must be deleted here.
@@ -72,22 +73,6 @@ def _sw12(findings: pd.DataFrame, tables: Tables, year: int) -> pd.Series:
     return findings["rule"].eq("SW12STG2") & ~child.isin(in_care) & ~child.isin(reported)
 
 
-def _sw11b(findings: pd.DataFrame, tables: Tables, year: int) -> pd.Series:
-    # comparing each episode with the child's next-later one, the rule flags the later episode whenever
-    # it ends in the year's last five days, even when a further episode starts the day it ends
-    child = _column(findings, tables, "sw_episodes", "CHILD")
-    ended = _dates(_column(findings, tables, "sw_episodes", "SW_DEC"))
-    sw = tables.get("sw_episodes", pd.DataFrame(columns=["CHILD", "SW_DECOM"]))
-    if sw.empty:
-        return pd.Series(False, index=findings.index)
-    latest_start = _dates(sw["SW_DECOM"]).groupby(sw["CHILD"]).max().rename("latest")
-    latest = child.to_frame("CHILD").merge(latest_start, left_on="CHILD", right_index=True, how="left")[
-        "latest"
-    ]
-    followed = pd.Series(latest.to_numpy(), index=findings.index) >= ended
-    return findings["rule"].eq("SW11bSTG2") & ended.notna() & followed
-
-
 REGISTER: tuple[Defect, ...] = (
     Defect("csc-validator-be-903==0.1.17", "1001", (2023, 2024, 2025, 2026, 2027),
            "drops care leavers aged 20+ from the header it checks, then flags them as having no care history",
@@ -98,9 +83,6 @@ REGISTER: tuple[Defect, ...] = (
     Defect("csc-validator-be-903==0.1.17", "SW12STG2", (2024, 2025, 2026, 2027),
            "flags children who left care in the year with no allocated worker at 31 March; its own message "
            "(and SW17STG2) limit social worker episodes to children with an open allocation then", _sw12),
-    Defect("csc-validator-be-903==0.1.17", "SW11bSTG2", (2024, 2025, 2026, 2027),
-           "flags an episode ending in the year's last five days as having no successor even when the next "
-           "episode starts the day it ends", _sw11b),
 )  # fmt: skip
 
 
