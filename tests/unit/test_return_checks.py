@@ -211,12 +211,22 @@ def test_rule_sw11b_is_a_defect_only_where_its_corrected_copy_clears_the_record(
     assert hits[hits.child.eq("2")].explained_by.eq("").all()  # a real error: it blocks
 
 
-def test_care_leavers_aged_20_are_flagged_by_rule_1001_and_explained(validate):
-    # left care at 18 after five years looked after: a former relevant child, rightly in OC3 at 20
-    leaver = {"CHILD": "7", "DOB": "01/05/2005", "IN_TOUCH": "YES", "ACTIV": "F2", "ACCOM": "S"}
-    history = [_episode("7", "01/05/2018", "01/05/2023", rec="E17", ls="C2")]
-    this = _return(header=[_header("7", "01/05/2005", _upn("332200512007"))], oc3=[leaver])
-    last = _return(header=[_header("7", "01/05/2005", _upn("332200512007"))], episodes=history)
+def test_rule_1001_flags_20_year_olds_and_its_corrected_copy_clears_only_real_care_leavers(validate):
+    """Both sides, with the real validator: three 20-year-olds in OC3, each with their whole care history
+    given as last year's. One left care at 18 after five years looked after (a former relevant child: the
+    published rule flags them for their age, the corrected copy clears them); one left care by adoption and
+    one was never looked after (both flag them: real errors)."""
+
+    def leaver(child):
+        return {"CHILD": child, "DOB": "01/05/2005", "IN_TOUCH": "YES", "ACTIV": "F2", "ACCOM": "S"}
+
+    people = [_header(c, "01/05/2005", _upn(f"33220051200{c}")) for c in ("7", "6", "5")]
+    history = [
+        _episode("7", "01/05/2018", "01/05/2023", rec="E17", ls="C2"),  # care leaver
+        _episode("6", "01/05/2018", "01/05/2020", rec="E11", ls="C2"),  # adopted at 15
+    ]  # and 5: never looked after
+    this = _return(header=people, oc3=[leaver(c) for c in ("7", "6", "5")])
+    last = _return(header=people[:2], episodes=history)
     this["episodes"] = pd.DataFrame(
         [_episode("9", "01/06/2025")], columns=COLUMNS["episodes"]
     )  # rule needs rows
@@ -224,9 +234,10 @@ def test_care_leavers_aged_20_are_flagged_by_rule_1001_and_explained(validate):
         [this["header"], pd.DataFrame([_header("9", "01/05/2012", _upn("332201212009"))])], ignore_index=True
     )
     found = validate(this, last, 2026)
-    hits = found[found.rule.eq("1001")]
-    assert hits.child.eq("7").any()
-    assert hits[hits.child.eq("7")].explained_by.str.contains("1001").all()
+    hits = found[found.rule.eq("1001")].drop_duplicates("child").set_index("child")
+    assert set(hits.index) >= {"7", "6", "5"}  # the published rule flags all three
+    assert "corrected copy of the rule" in hits.loc["7", "explained_by"]
+    assert hits.loc["6", "explained_by"] == "" and hits.loc["5", "explained_by"] == ""  # they block
 
 
 def test_the_validation_page_opens_with_its_verdict_and_groups_findings_by_rule():

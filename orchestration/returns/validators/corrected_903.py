@@ -52,10 +52,54 @@ def rule_sw11b(dfs):
     return {"SWEpisodes": ending.loc[~ending["row"].isin(followed), "row"].tolist()}
 
 
+def rule_1001(dfs):
+    """1001, "The episodes recorded for this young person suggest they are not a relevant or a former
+    relevant child and therefore should not have care leaver information completed": a young person in
+    OC3 needs 13 weeks (91 days) looked after since their 14th birthday, some of it after their 16th, and
+    must not have left care by adoption. The published rule first drops everyone aged 20 or more at the
+    collection's end from the header it reads, then finds no care history for them, so every 20- and
+    21-year-old care leaver is an error. Here nobody is dropped for their age: the whole care history is
+    given (Whole Child supplies every earlier episode as last year's return), so a 20-year-old is judged
+    on it like anyone else. Short breaks (V3, V4) do not count, as in the published rule."""
+    import pandas as pd
+
+    needed = ("Episodes", "OC3", "Header", "Episodes_last")
+    if any(name not in dfs or len(dfs[name]) == 0 for name in needed):
+        return {}
+    end = pd.to_datetime(dfs["metadata"]["collection_end"], format="%d/%m/%Y", errors="coerce")
+    episodes = pd.concat([dfs["Episodes"], dfs["Episodes_last"]], axis=0)
+    episodes["DECOM"] = pd.to_datetime(episodes["DECOM"], format="%d/%m/%Y", errors="coerce")
+    episodes["DEC"] = pd.to_datetime(episodes["DEC"], format="%d/%m/%Y", errors="coerce")
+    episodes = episodes.sort_values("DEC").drop_duplicates(["CHILD", "DECOM"], keep="first")
+    latest = episodes.index.isin(episodes.groupby("CHILD")["DECOM"].idxmax())
+    episodes.loc[latest & episodes["DEC"].isna(), "DEC"] = end  # care going on counts to the year's end
+
+    header = dfs["Header"][["CHILD", "DOB"]].copy()
+    header["DOB"] = pd.to_datetime(header["DOB"], format="%d/%m/%Y", errors="coerce")
+    header = header[header["DOB"].notna()]
+    care = episodes.merge(header, on="CHILD", how="inner")
+    care = care[~care["LS"].astype(str).str.upper().isin(["V3", "V4"])]
+    if care.empty:
+        return {"OC3": []}
+    for age in (14, 16):
+        since = care[["DECOM"]].assign(birthday=care["DOB"] + pd.DateOffset(years=age)).max(axis=1)
+        care[f"days{age}"] = (care["DEC"] - since).dt.days.clip(lower=0)
+    totals = care.groupby("CHILD")[["days14", "days16"]].sum()
+
+    oc3 = dfs["OC3"]
+    days14 = oc3["CHILD"].map(totals["days14"])
+    days16 = oc3["CHILD"].map(totals["days16"])
+    relevant = (days14 >= 91) & (days16 >= 1)
+    last = episodes.loc[episodes.groupby("CHILD")["DECOM"].idxmax()]
+    adopted = oc3["CHILD"].isin(last.loc[last["REC"].astype(str).str.upper().isin(["E11", "E12"]), "CHILD"])
+    return {"OC3": oc3.index[adopted | ~relevant].tolist()}
+
+
 # (rule code, collection year) -> the corrected copy
 CORRECTED = {
     ("146", "2025"): rule_146_2025,
     **{("SW11bSTG2", year): rule_sw11b for year in ("2024", "2025", "2026", "2027")},
+    **{("1001", year): rule_1001 for year in ("2023", "2024", "2025", "2026", "2027")},
 }
 
 

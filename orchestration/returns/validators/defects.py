@@ -6,7 +6,7 @@ that does not match the predicate is a real error like any other. Findings that 
 validation report, counted and marked, never removed; tests/unit/test_return_checks.py
 proves each defect by running the real validator on a minimal correct return.
 
-Rules 146 (2024/25) and SW11bSTG2 have left this register: corrected copies of them (corrected_903.py)
+Rules 1001, 146 (2024/25) and SW11bSTG2 have left this register: corrected copies of them (corrected_903.py)
 now decide, record by record, which of their findings are defects (docs/validator-defects.md); the others
 are to follow.
 
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
 
 import pandas as pd
 
@@ -34,10 +33,6 @@ class Defect:
     applies: Callable[[pd.DataFrame, Tables, int], pd.Series]  # findings, return tables, year -> mask
 
 
-def _dates(values: pd.Series) -> pd.Series:
-    return pd.to_datetime(values, format="%d/%m/%Y", errors="coerce")
-
-
 def _column(findings: pd.DataFrame, tables: Tables, table: str, column: str) -> pd.Series:
     """The value of ``table.column`` on each finding's row (NaN where the finding is elsewhere)."""
     frame = tables.get(table)
@@ -46,13 +41,6 @@ def _column(findings: pd.DataFrame, tables: Tables, table: str, column: str) -> 
     rows = pd.to_numeric(findings["row"], errors="coerce")
     looked_up = frame[column].reindex(rows.where(findings["table"].eq(table)).to_numpy())
     return pd.Series(looked_up.to_numpy(), index=findings.index)
-
-
-def _1001(findings: pd.DataFrame, tables: Tables, year: int) -> pd.Series:
-    # the rule drops young people aged 20 or more at the collection end from its own header, then finds
-    # no care history for them, so every 20- and 21-year-old care leaver in OC3 is flagged
-    dob = _dates(_column(findings, tables, "oc3", "DOB"))
-    return findings["rule"].eq("1001") & (dob + pd.DateOffset(years=20) <= pd.Timestamp(date(year, 3, 31)))
 
 
 def _241(findings: pd.DataFrame, tables: Tables, year: int) -> pd.Series:
@@ -74,9 +62,6 @@ def _sw12(findings: pd.DataFrame, tables: Tables, year: int) -> pd.Series:
 
 
 REGISTER: tuple[Defect, ...] = (
-    Defect("csc-validator-be-903==0.1.17", "1001", (2023, 2024, 2025, 2026, 2027),
-           "drops care leavers aged 20+ from the header it checks, then flags them as having no care history",
-           _1001),
     Defect("csc-validator-be-903==0.1.17", "241", (2025, 2026, 2027),
            "compares a K3 placement's LA with the reporting LA, not with the provider's LA from the URN lookup",
            _241),
