@@ -13,9 +13,9 @@ it; nothing of it is loaded, and every other file and the run go on.
 - ``WHOLECHILD_MAX_ROWS``: rows in one file (default 20 million).
 - ``WHOLECHILD_MAX_SECONDS_PER_FILE``: time to read and load one file (default 900 s); the DuckDB work
   is interrupted at the deadline and the delivery fails.
-
-The longest record a CSV may have is ``sources.MAX_RECORD_BYTES`` (2 MiB, DuckDB's own line limit): a
-longer one is quarantined with its line, not the whole file.
+- ``WHOLECHILD_MAX_RECORD_BYTES``: the longest record (line) of a CSV (default 2 MiB, DuckDB's own line
+  limit). A longer record is quarantined with its line and the column that makes it so; the rest of the
+  file loads.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ DEFAULTS = {
     "WHOLECHILD_MAX_UNPACKED_BYTES": 1 * GIB,
     "WHOLECHILD_MAX_ROWS": 20_000_000,
     "WHOLECHILD_MAX_SECONDS_PER_FILE": 900,
+    "WHOLECHILD_MAX_RECORD_BYTES": 2 * (1 << 20),
 }
 
 
@@ -57,6 +58,7 @@ class Limits:
     unpacked_bytes: int
     rows: int
     seconds: float
+    record_bytes: int = DEFAULTS["WHOLECHILD_MAX_RECORD_BYTES"]
 
     @classmethod
     def from_env(cls) -> Limits:
@@ -75,6 +77,7 @@ class Limits:
             unpacked_bytes=int(values["WHOLECHILD_MAX_UNPACKED_BYTES"]),
             rows=int(values["WHOLECHILD_MAX_ROWS"]),
             seconds=values["WHOLECHILD_MAX_SECONDS_PER_FILE"],
+            record_bytes=int(values["WHOLECHILD_MAX_RECORD_BYTES"]),
         )
 
     def file_size_problem(self, size: int) -> str | None:

@@ -44,10 +44,16 @@ from orchestration.ingest.textfile import (
 XLSX_MAGIC = b"PK\x03\x04"
 HEADER_SEARCH_ROWS = 12
 HEAD_BYTES = 1 << 20  # enough of a text file to hold its header
-# the longest record the CSV reader takes (DuckDB's own default): a longer one is quarantined with its line.
-# DuckDB reports one a little longer than this as rejected, but skips one longer than its read buffer
-# (16 times this) without a word, so the records are also counted from the bytes and the two must agree.
-MAX_RECORD_BYTES = 2 * 1024 * 1024
+
+
+# the longest record the CSV reader takes (WHOLECHILD_MAX_RECORD_BYTES, by default DuckDB's own 2 MiB): a
+# longer one is quarantined with its line. DuckDB reports one a little longer than this as rejected, but
+# skips one longer than its read buffer (16 times this) without a word, so the records are also counted
+# from the bytes and the two must agree.
+def max_record_bytes() -> int:
+    return Limits.from_env().record_bytes
+
+
 MAX_LINES_NAMED = 10  # of rows a reader lost, in the message that fails the delivery
 ISSUE_COLUMNS = ["_row", "column_name", "rule", "severity", "value", "message"]
 
@@ -144,7 +150,7 @@ def _stage_text(con: duckdb.DuckDBPyConnection, temp: str, source: Path, names: 
     con.execute(
         f"""create or replace temp table {temp}_text as select * from read_csv({_lit(str(source))},
             header = true, delim = ',', quote = '"', escape = '"', store_rejects = true, auto_detect = false,
-            max_line_size = {MAX_RECORD_BYTES}, columns = {{{columns}}})"""
+            max_line_size = {max_record_bytes()}, columns = {{{columns}}})"""
     )
 
 
@@ -240,6 +246,11 @@ def read_csv(con: duckdb.DuckDBPyConnection, table: Table, path: Path, file_name
             "rule": "malformed:" + rejected["error_type"].astype(str),
             "message": [
                 f"line {int(r.line)} could not be read as CSV: {r.error_message}"
+                + (
+                    " (the limit is WHOLECHILD_MAX_RECORD_BYTES)"
+                    if "line size" in str(r.error_message).lower()
+                    else ""
+                )
                 for r in rejected.itertuples()
             ],
         }
@@ -251,7 +262,7 @@ def read_csv(con: duckdb.DuckDBPyConnection, table: Table, path: Path, file_name
         unread = np.isin(data_lines, rejected["line"].to_numpy(dtype=np.int64))
         if int((~unread).sum()) != rows:
             # the reader skipped records without a word: one too long for it is quarantined with its line
-            skipped = ~unread & (lengths > MAX_RECORD_BYTES)
+            skipped = ~unread & (lengths > max_record_bytes())
             if skipped.any():
                 malformed = pd.concat(
                     [malformed, _oversized(whole_text(), spans, np.flatnonzero(skipped) + 1, names)],
@@ -315,8 +326,9 @@ def _oversized(
                 {
                     "line": line,
                     "rule": "malformed:oversized_record",
-                    "message": f"line {line} is {length:,} bytes long, more than the {MAX_RECORD_BYTES:,} a"
-                    f" row may be: its {column!r} holds {len(fields[widest].encode('utf-8')):,} bytes",
+                    "message": f"line {line} is {length:,} bytes long, more than the {max_record_bytes():,} a"
+                    f" row may be (WHOLECHILD_MAX_RECORD_BYTES): its {column!r} holds"
+                    f" {len(fields[widest].encode('utf-8')):,} bytes",
                 }
             )
     return pd.DataFrame(out, columns=["line", "rule", "message"])

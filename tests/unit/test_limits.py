@@ -123,3 +123,21 @@ def test_a_limit_that_is_not_a_positive_number_is_named(monkeypatch, value):
     monkeypatch.setenv("WHOLECHILD_MAX_ROWS", value)
     with pytest.raises(ValueError, match="WHOLECHILD_MAX_ROWS"):
         Limits.from_env()
+
+
+def test_a_record_longer_than_the_limit_is_quarantined_with_its_line_and_the_rest_loads(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("WHOLECHILD_MAX_RECORD_BYTES", "2000")
+    path = "health/health_assessments/health_assessments_2024-05.csv"
+    rows = [ROW.format(n=n) for n in range(5)]
+    rows[2] = rows[2].replace("Completed", "Completed " + "x" * 5000)  # line 4 of the file
+    con = _ingest(tmp_path, {path: (HEADER + "".join(rows)).encode()})
+    status, detail = _outcome(con, path)
+    assert status == "loaded", detail
+    loaded, quarantined = con.execute(
+        "select rows_loaded, rows_quarantined from ingest.deliveries where landing_path = ?", [path]
+    ).fetchall()[0]
+    assert (loaded, quarantined) == (4, 1)
+    (line, message) = con.execute("select line_number, message from ingest.quarantine").fetchall()[0]
+    assert line == 4 and "WHOLECHILD_MAX_RECORD_BYTES" in message and "5092 bytes" in message, message
