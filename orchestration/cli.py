@@ -124,11 +124,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     paths.ensure_dagster_home()
     started = time.perf_counter()
     before = current_release(paths.published)
+    now = run_state.fingerprint(paths)
     if not args.force:  # before anything heavy is imported: an idle run takes a second or two
-        idle = run_state.nothing_new(paths, run_state.fingerprint(paths), before)
+        idle = run_state.nothing_new(paths, now, before)
         if idle:
             print(idle)
             return 0
+    why = "--force" if args.force else run_state.what_changed(paths, now, before)
+    if why:
+        print(f"Building again ({why}).", flush=True)
     run_state.forget_run(paths)  # a run killed part-way must not leave the next believing nothing changed
     import dagster as dg
 

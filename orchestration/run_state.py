@@ -72,16 +72,20 @@ def code_fingerprint() -> str:
     return digest.hexdigest()
 
 
+def settings_by_name() -> dict[str, str]:
+    """Each setting that shapes the outputs, as a hash of its value (never the value: the pseudonym key is
+    one of them), so that a run can say which setting changed."""
+    return {
+        name: hashlib.sha256(f"whole-child setting {name}={os.environ[name]}".encode()).hexdigest()[:16]
+        for name in sorted(os.environ)
+        if name.startswith("WHOLECHILD_")
+        and name not in NOT_OUTPUT_SETTINGS
+        and not name.startswith(NOT_OUTPUT_PREFIXES)
+    }
+
+
 def settings_fingerprint() -> str:
-    digest = hashlib.sha256(b"whole-child settings")
-    for name in sorted(os.environ):
-        if (
-            name.startswith("WHOLECHILD_")
-            and name not in NOT_OUTPUT_SETTINGS
-            and not name.startswith(NOT_OUTPUT_PREFIXES)
-        ):
-            digest.update(f"{name}={os.environ[name]}\0".encode())
-    return digest.hexdigest()
+    return hashlib.sha256(json.dumps(settings_by_name(), sort_keys=True).encode()).hexdigest()
 
 
 def _deliveries_fingerprint(con, partner: str | None = None) -> str:
@@ -102,6 +106,15 @@ class Fingerprint:
     social_care: str
     decisions: str
     waiting: tuple[str, ...]  # files in landing not yet received (anything here means work to do)
+    settings_names: tuple[tuple[str, str], ...] = ()  # (name, hash of value), for saying what changed
+
+    def parts(self) -> dict:
+        return {
+            "code": self.code,
+            "settings": dict(self.settings_names),
+            "deliveries": self.deliveries,
+            "decisions": self.decisions,
+        }
 
     def whole(self) -> str:
         return hashlib.sha256(
@@ -133,7 +146,13 @@ def fingerprint(paths: Paths) -> Fingerprint | None:
     review = paths.identity / REVIEW_FILE
     decisions = hashlib.sha256(review.read_bytes()).hexdigest() if review.exists() else ""
     return Fingerprint(
-        code_fingerprint(), settings_fingerprint(), deliveries, social_care, decisions, waiting
+        code_fingerprint(),
+        settings_fingerprint(),
+        deliveries,
+        social_care,
+        decisions,
+        waiting,
+        tuple(settings_by_name().items()),
     )
 
 
@@ -165,6 +184,7 @@ def record_run(
         state.update(
             {
                 "fingerprint": print_.whole(),
+                "parts": print_.parts(),
                 "release": release,
                 "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
             }
@@ -202,6 +222,32 @@ def nothing_new(paths: Paths, now: Fingerprint | None, current: str | None) -> s
     )
 
 
+def what_changed(paths: Paths, now: Fingerprint | None, current: str | None) -> str | None:
+    """Why a run has work to do, in words, since the last run that succeeded (None before the first)."""
+    state = last_run(paths)
+    parts = state.get("parts")
+    if now is None or not parts:
+        return None
+    reasons = []
+    if now.waiting:
+        reasons.append(f"{len(now.waiting)} new file{'s' if len(now.waiting) > 1 else ''} in landing")
+    if now.deliveries != parts.get("deliveries"):
+        reasons.append("deliveries received or loaded since (wholechild ingest)")
+    if now.code != parts.get("code"):
+        reasons.append("the code, models, contracts or templates changed")
+    before, after = parts.get("settings", {}), dict(now.settings_names)
+    changed = sorted(n for n in set(before) | set(after) if before.get(n) != after.get(n))
+    if changed:
+        reasons.append(f"settings changed: {', '.join(changed)}")
+    if now.decisions != parts.get("decisions"):
+        reasons.append("the clerical review file changed")
+    if state.get("release") != current:
+        reasons.append(f"the current release is not the one that run published ({state.get('release')})")
+    if not state.get("fingerprint"):
+        reasons.append("the last run did not finish")
+    return "; ".join(reasons) or None
+
+
 def returns_unchanged(paths: Paths, name: str, year: str, now: Fingerprint | None) -> dict | None:
     """The last attempt at a return (its folder and status), when nothing it reads has changed since."""
     if now is None:
@@ -213,4 +259,12 @@ def returns_unchanged(paths: Paths, name: str, year: str, now: Fingerprint | Non
     return done if folder.is_dir() else None
 
 
-__all__ = ["Fingerprint", "fingerprint", "last_run", "nothing_new", "record_run", "returns_unchanged"]
+__all__ = [
+    "Fingerprint",
+    "fingerprint",
+    "last_run",
+    "nothing_new",
+    "record_run",
+    "returns_unchanged",
+    "what_changed",
+]

@@ -1,0 +1,41 @@
+"""What a run read (orchestration/run_state.py): with nothing new it says so; otherwise it says what
+changed since the last release, naming a changed setting without ever writing its value."""
+
+import duckdb
+
+from orchestration.ingest.manifest import ensure_manifest
+from orchestration.run_state import fingerprint, forget_run, nothing_new, record_run, what_changed
+
+
+def _warehouse(home) -> None:
+    with duckdb.connect(str(home.vault_db)) as con:
+        ensure_manifest(con)
+
+
+def test_a_run_says_nothing_is_new_or_names_what_changed(home, monkeypatch):
+    _warehouse(home)
+    monkeypatch.setenv("WHOLECHILD_LA_NUMBER", "332")
+    monkeypatch.setenv("WHOLECHILD_PSEUDONYM_KEY", "a-secret-key-of-the-tests-" + "s" * 20)
+    record_run(home, fingerprint(home), "r1")
+    assert nothing_new(home, fingerprint(home), "r1").startswith("Nothing new since release r1")
+    assert what_changed(home, fingerprint(home), "r1") is None
+    state = (home.home / "state" / "last_run.json").read_text()
+    assert "a-secret-key-of-the-tests" not in state and "332" not in state  # values are never written
+
+    monkeypatch.setenv("WHOLECHILD_LA_NUMBER", "333")
+    (home.landing / "health").mkdir(parents=True)
+    (home.landing / "health" / "new.csv").write_text("a,b\n1,2\n")
+    now = fingerprint(home)
+    assert nothing_new(home, now, "r1") is None
+    said = what_changed(home, now, "r1")
+    assert "1 new file in landing" in said and "settings changed: WHOLECHILD_LA_NUMBER" in said, said
+
+    # limits per file and waits are not outputs: changing one is not a reason to build again
+    (home.landing / "health" / "new.csv").unlink()
+    monkeypatch.setenv("WHOLECHILD_LA_NUMBER", "332")
+    monkeypatch.setenv("WHOLECHILD_MAX_ROWS", "5")
+    assert nothing_new(home, fingerprint(home), "r1") is not None
+
+    forget_run(home)  # a run started and was killed
+    assert nothing_new(home, fingerprint(home), "r1") is None
+    assert "the last run did not finish" in what_changed(home, fingerprint(home), "r1")
