@@ -129,7 +129,7 @@ def fingerprint(paths: Paths) -> Fingerprint | None:
     """The fingerprint of what a run would read now; None when there is no warehouse yet."""
     from orchestration.duckdb_files import connect
     from orchestration.identity.review import REVIEW_FILE
-    from orchestration.ingest.archive import scan_landing, unseen
+    from orchestration.ingest.archive import scan_landing
 
     if not paths.vault_db.exists():
         return None
@@ -140,7 +140,7 @@ def fingerprint(paths: Paths) -> Fingerprint | None:
         }
         if not {"ingest.deliveries", "ingest.receipts"} <= tables:
             return None
-        waiting = tuple(s.relative for s in _unseen(con, scan_landing(paths.landing), unseen))
+        waiting = tuple(s.relative for s in _unseen(con, scan_landing(paths.landing)))
         deliveries = _deliveries_fingerprint(con)
         social_care = _deliveries_fingerprint(con, "social_care")
     review = paths.identity / REVIEW_FILE
@@ -156,8 +156,8 @@ def fingerprint(paths: Paths) -> Fingerprint | None:
     )
 
 
-def _unseen(con, sightings, unseen):
-    # ingest.receipts is read as it stands: ``unseen`` would create the manifest's tables, and this
+def _unseen(con, sightings):
+    # ingest.receipts is read as it stands: archive.unseen would create the manifest's tables, and this
     # connection is read-only
     seen = set(con.execute("select landing_path, size_bytes, modified_ns from ingest.receipts").fetchall())
     return [s for s in sightings if (s.relative, s.size, s.modified_ns) not in seen]
