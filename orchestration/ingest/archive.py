@@ -21,7 +21,14 @@ import duckdb
 
 from orchestration.ingest.contracts import Contract
 from orchestration.ingest.limits import Limits
-from orchestration.ingest.manifest import STATUS_FAILED, STATUS_RECEIVED, STATUS_UNRECOGNISED, ensure_manifest
+from orchestration.ingest.manifest import (
+    STATUS_FAILED,
+    STATUS_LOADED,
+    STATUS_RECEIVED,
+    STATUS_SUPERSEDED,
+    STATUS_UNRECOGNISED,
+    ensure_manifest,
+)
 from orchestration.ingest.recognise import Match, period_from_dates, recognise
 from orchestration.pause_points import pause_point
 
@@ -205,6 +212,31 @@ def _archive_place(partial: Path, archive: Path, sha: str, file_name: str) -> Pa
     return target
 
 
+def _sent_for_another_period(
+    same_bytes: list[tuple], relative: str, contracts: dict[str, Contract], given: str | None
+) -> tuple[tuple, str] | None:
+    """(the first delivery of these bytes, the period they are now sent for) when a file already delivered
+    arrives again under a folder or name that states another period, as every table of a monthly SSD
+    extract does: a table unchanged since last month is this month's snapshot as much as the changed ones,
+    and a month whose extract lacked it would leave that table a month behind the others. None when the
+    period is the same, or is read from the content (the same content, the same period), or when nothing
+    but the day it arrived would say which period."""
+    usable = [
+        d
+        for d in same_bytes
+        if d[1] in contracts and d[2] in (STATUS_RECEIVED, STATUS_LOADED, STATUS_SUPERSEDED)
+    ]
+    if not usable:
+        return None
+    contract = contracts[usable[0][1]]
+    if given is None and (contract.period_element or contract.period_from_dates):
+        return None
+    period = given or contract.period_of(relative) or contract.period_named_by_month(relative)
+    if period is None or any(d[4] == period for d in same_bytes):
+        return None
+    return usable[0], period
+
+
 def receive(
     con: duckdb.DuckDBPyConnection,
     landing: Path,
@@ -252,11 +284,52 @@ def receive(
             continue
         pause_point("receive:copied")
         now = datetime.now(UTC).replace(tzinfo=None)
-        existing = con.execute(
-            "select delivery_id, dataset, status, status_detail from ingest.deliveries where sha256 = ?",
+        same_bytes = con.execute(
+            """select delivery_id, dataset, status, status_detail, period, partner, archive_path
+               from ingest.deliveries
+               where sha256 = ? order by received_at""",
             [sha],
         ).fetchall()
-        existing = existing[0] if existing else None
+        existing = same_bytes[0] if same_bytes else None
+        resent_for = _sent_for_another_period(same_bytes, sighting.relative, contracts, period_given)
+        if resent_for is not None:  # a snapshot unchanged since an earlier period's: this period's too
+            first, later = resent_for
+            delivery_id = hashlib.sha256(f"{sha}:{later}".encode()).hexdigest()[:16]
+            partial.unlink()  # the bytes are archived already, under the first delivery
+            archived = first[6]
+            note = (
+                f"the same bytes as delivery {first[0]} (period {first[4]}), sent again for period {later}: "
+                "loaded as that period's"
+            )
+            con.execute("begin transaction")
+            con.execute(
+                """insert into ingest.deliveries (delivery_id, sha256, partner, dataset, period, file_name,
+                       landing_path, archive_path, size_bytes, received_at, status, recognition_notes)
+                   values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                [
+                    delivery_id,
+                    sha,
+                    first[5],
+                    first[1],
+                    later,
+                    sighting.path.name,
+                    sighting.relative,
+                    str(archived),
+                    sighting.size,
+                    now,
+                    STATUS_RECEIVED,
+                    note,
+                ],
+            )
+            con.execute(
+                "insert or ignore into ingest.receipts values (?, ?, ?, ?, ?, ?)",
+                [sighting.relative, sighting.size, sighting.modified_ns, sha, now, "new delivery"],
+            )
+            con.execute("commit")
+            receipts.append(
+                Receipt(sighting.relative, delivery_id, "new delivery", first[1], STATUS_RECEIVED, note)
+            )
+            continue
         if existing and period_given and existing[2] == STATUS_FAILED and existing[1]:
             # a file that failed only for want of a period, named again with one: now it can be loaded
             unknown = con.execute(

@@ -6,25 +6,9 @@ import duckdb
 
 from orchestration.duckdb_files import first_time
 
-MANIFEST_DDL = """
-create schema if not exists ingest;
-create schema if not exists raw;
-
--- every time a file is seen in the landing folder (path, size and modification time identify a sighting)
-create table if not exists ingest.receipts (
-    landing_path varchar not null,
-    size_bytes bigint not null,
-    modified_ns bigint not null,
-    sha256 varchar not null,
-    received_at timestamp not null,
-    outcome varchar not null,
-    primary key (landing_path, size_bytes, modified_ns)
-);
-
--- one row per distinct file (by content): the delivery
-create table if not exists ingest.deliveries (
+DELIVERY_COLUMNS = """\
     delivery_id varchar primary key,
-    sha256 varchar not null unique,
+    sha256 varchar not null,
     partner varchar,
     dataset varchar,
     period varchar,
@@ -41,7 +25,28 @@ create table if not exists ingest.deliveries (
     rows_quarantined bigint,
     rows_duplicate bigint,
     loaded_at timestamp,
-    superseded_by varchar
+    superseded_by varchar,
+    unique (sha256, period)"""
+
+MANIFEST_DDL = """
+create schema if not exists ingest;
+create schema if not exists raw;
+
+-- every time a file is seen in the landing folder (path, size and modification time identify a sighting)
+create table if not exists ingest.receipts (
+    landing_path varchar not null,
+    size_bytes bigint not null,
+    modified_ns bigint not null,
+    sha256 varchar not null,
+    received_at timestamp not null,
+    outcome varchar not null,
+    primary key (landing_path, size_bytes, modified_ns)
+);
+
+-- one row per distinct file (by content) and reporting period: the delivery. The same bytes sent again for
+-- another period (a snapshot table unchanged since last month's extract) are that period's delivery too
+create table if not exists ingest.deliveries (
+{DELIVERY_COLUMNS}
 );
 
 -- every rejected row or cell, with the row as a person finds it in the file
@@ -57,7 +62,7 @@ create table if not exists ingest.quarantine (
     value varchar,
     message varchar not null
 );
-"""
+""".replace("{DELIVERY_COLUMNS}", DELIVERY_COLUMNS)
 
 STATUS_RECEIVED = "received"
 STATUS_LOADED = "loaded"
@@ -69,6 +74,24 @@ STATUS_FAILED = "failed"
 def ensure_manifest(con: duckdb.DuckDBPyConnection) -> None:
     if first_time(con, "ingest_manifest"):
         con.execute(MANIFEST_DDL)
+        _one_delivery_per_content_and_period(con)
+
+
+def _one_delivery_per_content_and_period(con: duckdb.DuckDBPyConnection) -> None:
+    """A vault made before a delivery was one per content and period held one per content: its table is
+    rebuilt with the new constraint, every row kept (DuckDB cannot drop a constraint in place)."""
+    old = con.execute(
+        """select count(*) from duckdb_constraints() where schema_name = 'ingest' and table_name = 'deliveries'
+           and constraint_type = 'UNIQUE' and constraint_column_names = ['sha256']"""
+    ).fetchall()[0][0]
+    if not old:
+        return
+    con.execute("begin transaction")
+    con.execute(f"create table ingest.deliveries_by_period ({DELIVERY_COLUMNS})")
+    con.execute("insert into ingest.deliveries_by_period by name select * from ingest.deliveries")
+    con.execute("drop table ingest.deliveries")
+    con.execute("alter table ingest.deliveries_by_period rename to deliveries")
+    con.execute("commit")
 
 
 def deliveries_frame(con: duckdb.DuckDBPyConnection):

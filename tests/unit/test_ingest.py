@@ -86,6 +86,25 @@ def test_same_bytes_delivered_again_are_recorded_once_and_load_nothing(home):
     assert _query(home, "select count(*) from raw.health_assessments")[0][0] == 1
 
 
+def test_the_same_bytes_sent_for_a_later_period_are_that_periods_delivery(home):
+    # a monthly snapshot whose table did not change: last month's bytes again, in this month's name
+    _deliver(home.landing, "health/health_assessments/health_assessments_2024-04.csv", HEADER + GOOD)
+    _ingest(home)
+    _deliver(home.landing, "health/health_assessments/health_assessments_2024-05.csv", HEADER + GOOD)
+    [receipt], [outcome] = _ingest(home)
+    assert receipt.outcome == "new delivery"
+    assert "sent again for period 2024-05" in receipt.detail
+    assert outcome.rows_loaded == 1
+    rows = _query(home, "select period, status, rows_loaded from ingest.deliveries order by period")
+    assert rows == [("2024-04", "loaded", 1), ("2024-05", "loaded", 1)]
+    assert _query(home, "select _period from raw.health_assessments order by 1") == [("2024-04",), ("2024-05",)]
+    assert len(list(home.archive.rglob("*.csv"))) == 1  # one copy of the bytes is archived
+    # and sent a third time for May, it is May's delivery again: nothing new
+    _deliver(home.landing, "health/health_assessments/copy_health_assessments_2024-05.csv", HEADER + GOOD)
+    [receipt], outcomes = _ingest(home)
+    assert receipt.outcome.startswith("same content as delivery") and outcomes == []
+
+
 def test_a_changed_file_for_the_same_period_supersedes_and_keeps_both(home):
     _deliver(home.landing, "health/health_assessments/health_assessments_2024-04.csv", HEADER + GOOD)
     _ingest(home)
