@@ -122,27 +122,33 @@ def _date(value) -> str | None:
     return pd.Timestamp(value).strftime("%Y-%m-%d")
 
 
+def _grouped(frame: pd.DataFrame, key: str) -> dict[str, list[dict]]:
+    """The frame's rows as records, grouped by ``key`` in the frame's order."""
+    out: dict[str, list[dict]] = {}
+    for record in frame.to_dict("records"):
+        out.setdefault(record[key], []).append(record)
+    return out
+
+
 def build(con: duckdb.DuckDBPyConnection, year: CollectionYear, authority: Authority) -> bytes:
     """The CIN census XML of the collection year (not yet validated: see ``validate_xsd``)."""
     data = _frames(con, year)
     sex_element = "Sex" if b'name="Sex"' in xsd_for(year.year).read_bytes() else "GenderCurrent"
-    episodes = data["episodes"].sort_values(["child", "referral_date", "referral_id"])
-    children = data["children"].set_index("child")
+    # each frame read once into plain records, grouped by the key the XML nests them under: indexing a
+    # frame per child and per referral cost more than everything else the build does
+    episodes = _grouped(data["episodes"].sort_values(["child", "referral_date", "referral_id"]), "child")
+    children = {r["child"]: r for r in data["children"].to_dict("records")}
     former = data["former_upns"].set_index("child").former_upn.to_dict()
     disabilities = data["disabilities"].groupby("child").code.apply(lambda s: sorted(set(s))).to_dict()
     by_referral = {
-        name: data[name].groupby("referral_id")
+        name: _grouped(data[name].sort_values("started", kind="stable"), "referral_id")
         for name in ("assessments", "plans", "s47", "cp_plans")
-        if len(data[name])
     }
     first_icpc = data["first_icpc"].set_index("referral_id").icpc.to_dict()
     reviews = data["cp_reviews"].groupby("plan_id").reviewed.apply(sorted).to_dict()
 
     def rows(name: str, referral_id: str) -> list[dict]:
-        grouped = by_referral.get(name)
-        if grouped is None or referral_id not in grouped.groups:
-            return []
-        return grouped.get_group(referral_id).sort_values("started").to_dict("records")
+        return by_referral[name].get(referral_id, [])
 
     def add(parent, tag: str, value) -> None:
         if value is None or (isinstance(value, float) and value != value) or value == "":
@@ -163,30 +169,30 @@ def build(con: duckdb.DuckDBPyConnection, year: CollectionYear, authority: Autho
     add(source, "SerialNo", "001")
     add(source, "DateTime", datetime.now(UTC).replace(microsecond=0, tzinfo=None).isoformat())
     children_element = etree.SubElement(message, "Children")
-    for child_id, child_episodes in episodes.groupby("child", sort=True):
-        person = children.loc[child_id] if child_id in children.index else None
+    for child_id in sorted(episodes):
+        person = children.get(child_id)
         child = etree.SubElement(children_element, "Child")
         ids = etree.SubElement(child, "ChildIdentifiers")
         add(ids, "LAchildID", child_id)
         if person is not None:
-            upn = person.upn if isinstance(person.upn, str) else ""  # a missing UPN arrives as NaN
+            upn = person["upn"] if isinstance(person["upn"], str) else ""  # a missing UPN arrives as NaN
             add(ids, "UPN", upn)
             add(ids, "FormerUPN", former.get(child_id))
             if not upn:
-                add(ids, "UPNunknown", person.upn_unknown)
-            add(ids, "PersonBirthDate", _date(person.dob))
-            if person.dob is None or person.dob is pd.NaT:
-                add(ids, "ExpectedPersonBirthDate", _date(person.expected_dob))
-            add(ids, sex_element, person.sex if person.sex in ("M", "F") else "U")
-            add(ids, "PersonDeathDate", _date(person.death_date))
+                add(ids, "UPNunknown", person["upn_unknown"])
+            add(ids, "PersonBirthDate", _date(person["dob"]))
+            if person["dob"] is None or person["dob"] is pd.NaT:
+                add(ids, "ExpectedPersonBirthDate", _date(person["expected_dob"]))
+            add(ids, sex_element, person["sex"] if person["sex"] in ("M", "F") else "U")
+            add(ids, "PersonDeathDate", _date(person["death_date"]))
         characteristics = etree.SubElement(child, "ChildCharacteristics")
-        add(characteristics, "Ethnicity", None if person is None else person.ethnicity)
+        add(characteristics, "Ethnicity", None if person is None else person["ethnicity"])
         codes = disabilities.get(child_id)
         if codes:
             block = etree.SubElement(characteristics, "Disabilities")
             for code in codes:
                 add(block, "Disability", code)
-        for e in child_episodes.to_dict("records"):
+        for e in episodes[child_id]:
             cin = etree.SubElement(child, "CINdetails")
             add(cin, "CINreferralDate", _date(e["referral_date"]))
             add(cin, "ReferralSource", e["source"])
