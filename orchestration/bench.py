@@ -341,33 +341,61 @@ def _attempts(home: Path) -> int:
     return sum(1 for p in (home / "published" / "returns").glob("*/*/2*") if p.is_dir())
 
 
+def _month_before(extract: Path, earlier: Path, share: float = 0.03) -> int:
+    """The SSD extract a month earlier, as far as the generator's authority can say: the same tables
+    without the children social care met last (the ``share`` of children whose first contact is latest),
+    so that the month's extract adds children to every table that holds them, changes the person index
+    and every return, as a real month does. Returns the number of children held back."""
+    import pandas as pd
+
+    frames = {t.stem: pd.read_csv(t, dtype=str, keep_default_na=False) for t in sorted(extract.glob("*.csv"))}
+    contacts = frames["ssd_contacts"]
+    first = contacts.groupby("cont_person_id").cont_contact_date.min().sort_values()
+    newest = set(first.index[-max(1, int(len(first) * share)) :])
+    removed_ids: set[str] = set()
+    earlier.mkdir(parents=True)
+    held_back = {}
+    for name, frame in frames.items():
+        person = [c for c in frame.columns if c.endswith("person_id")]
+        if person:
+            gone = frame[person[0]].isin(newest)
+            removed_ids |= set(frame.loc[gone, frame.columns[0]])
+            held_back[name] = gone
+    for name, frame in frames.items():
+        gone = held_back.get(name)
+        if gone is None:  # a table about a child's records, not the child: by the ids of those it refers to
+            refs = [c for c in frame.columns[1:] if c.endswith("_id")]
+            gone = frame[refs].isin(removed_ids).any(axis=1) if refs else pd.Series(False, index=frame.index)
+        frame[~gone].to_csv(earlier / f"{name}.csv", index=False)
+    return len(newest)
+
+
 def stage_rerun(scale: float, workdir: Path) -> dict[str, Any]:
     """``wholechild run`` as an authority runs it, through the command: a full run from empty; the same
-    again with nothing new; then a month's SSD extract (every SSD table, as the extract is a snapshot)
-    dropped into landing, and a run for it."""
+    again with nothing new; then the next month's SSD extract (every SSD table, as the extract is a
+    snapshot) dropped into landing, and a run for it."""
+    import shutil
+
     from orchestration.reports.publish import current_release
     from orchestration.synthetic import generate
 
     home = workdir / "home"
     generate(home / "landing", scale=scale, seed=42, as_of=BENCH_AS_OF, truth_out=home / "ground_truth")
+    # the generator cannot continue an authority by a month (a later as-of date simulates different
+    # children), so the full run reads February's extract, made from March's by holding back the children
+    # met last, and the month's run reads March's: new children in every table, every return changed
+    ssd = home / "landing" / "social_care" / "ssd"
+    march = workdir / "next_month"
+    shutil.move(ssd / BENCH_AS_OF.isoformat(), march)
+    new_children = _month_before(march, ssd / date(2026, 2, 28).isoformat())
     full, _ = _wholechild_run(home)
     release = current_release(home / "published")
     attempts = _attempts(home)
     idle, said = _wholechild_run(home)
     idle_ok = "Nothing new since release" in said and current_release(home / "published") == release
     idle_ok = idle_ok and _attempts(home) == attempts
-    # the next month's SSD extract: every table sent again under the new extract date. The generator
-    # cannot continue an authority by a month (a later as-of date simulates different children), so the
-    # March tables are re-sent with their rows in a new order: every table is new bytes, so it is received,
-    # reloaded and supersedes March's, and everything downstream is rebuilt, as for a real monthly extract
-    import pandas as pd
-
-    later = date(2026, 4, 30)
-    extract = home / "landing" / "social_care" / "ssd" / later.isoformat()
-    extract.mkdir(parents=True)
-    for table in sorted((home / "landing" / "social_care" / "ssd" / BENCH_AS_OF.isoformat()).glob("*.csv")):
-        frame = pd.read_csv(table, dtype=str, keep_default_na=False)
-        frame.sample(frac=1.0, random_state=7).to_csv(extract / table.name, index=False)
+    extract = ssd / BENCH_AS_OF.isoformat()
+    shutil.move(march, extract)
     monthly, _ = _wholechild_run(home)
     republished = current_release(home / "published") != release
     return {
@@ -380,8 +408,8 @@ def stage_rerun(scale: float, workdir: Path) -> dict[str, Any]:
             ),
             (
                 "new monthly extract",
-                f"{monthly:.1f} s: {len(list(extract.iterdir()))} SSD tables; "
-                + ("a new release" if republished else "NO new release"),
+                f"{monthly:.1f} s: {len(list(extract.iterdir()))} SSD tables, {new_children} children new "
+                "since the month before; " + ("a new release" if republished else "NO new release"),
             ),
         ],
         "seconds": monthly,

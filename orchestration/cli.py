@@ -55,8 +55,7 @@ def _bounded(kind, low, high, what: str):
 
 STAGES = [  # (stage, how to recognise its steps), in pipeline order
     ("receive deliveries", lambda k: k.startswith("ingest__deliveries")),
-    ("row accounting checks", lambda k: "row_accounting" in k),
-    ("load raw tables", lambda k: k.startswith("raw__")),
+    ("load raw tables (rows accounted for)", lambda k: k.startswith("raw__")),
     ("link persons", lambda k: k.startswith("identity__")),
     ("pseudonymise to analytics", lambda k: k.startswith("pseudonymised__")),
     ("dbt build (models and tests)", lambda k: "dbt" in k),
@@ -67,7 +66,7 @@ STAGES = [  # (stage, how to recognise its steps), in pipeline order
 
 
 # the stages whose output the statutory returns read (the vault)
-VAULT_STAGES = ("receive deliveries", "row accounting checks", "load raw tables", "link persons")
+VAULT_STAGES = ("receive deliveries", "load raw tables (rows accounted for)", "link persons")
 
 
 def _stage_of(step_key: str) -> str:
@@ -137,7 +136,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from orchestration.definitions import defs
-    from orchestration.recovery import clear_unfinished_releases, recover_dead_runs, run_tags
+    from orchestration.recovery import REBUILD_TAG, clear_unfinished_releases, recover_dead_runs, run_tags
 
     instance = dg.DagsterInstance.get()
     for dead in recover_dead_runs(instance):  # a run killed part-way would hold the warehouse for ever
@@ -171,7 +170,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         with watching:
             result = job.execute_in_process(
                 instance=instance,
-                tags=run_tags(),
+                # --force builds everything again, whatever did or did not change
+                tags=run_tags() | ({REBUILD_TAG: "all"} if args.force else {}),
                 raise_on_error=False,
                 run_id=run_id,
                 run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
@@ -861,8 +861,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--force",
         action="store_true",
-        help="rebuild everything even when nothing is new since the last release (by default such a run "
-        "says so and stops)",
+        help="build everything again (every pseudonymised table, every dbt model) even when nothing is new "
+        "since the last release (by default such a run says so and stops, and a run builds only what read "
+        "something that changed)",
     )
     run.set_defaults(func=cmd_run)
 

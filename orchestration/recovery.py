@@ -21,6 +21,15 @@ HOST_TAG = "wholechild/host"
 PID_TAG = "wholechild/pid"
 
 
+# a run with this tag (`wholechild run --force`, or set in the UI's launchpad) writes every pseudonymised
+# table and builds every dbt model again, whether or not what they read changed
+REBUILD_TAG = "wholechild/rebuild"
+
+
+def rebuild_everything(context) -> bool:
+    return context.run.tags.get(REBUILD_TAG) == "all"
+
+
 def run_tags() -> dict[str, str]:
     """Tags for a run this process starts, so that a later process can tell whether it is still alive."""
     return {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}

@@ -9,6 +9,8 @@ text), postcodes their sector. Only attributes pass as they are.
 
 from __future__ import annotations
 
+import hashlib
+
 import duckdb
 
 from orchestration.identity.pseudonyms import hmac_sql, install_hmac
@@ -64,17 +66,92 @@ def pseudonymised_select(contract: Contract, table: Table, vault_alias: str = "v
 
 
 def publish_to_analytics(
-    con: duckdb.DuckDBPyConnection, versions: ContractVersions, vault_alias: str = "vault"
+    con: duckdb.DuckDBPyConnection,
+    versions: ContractVersions,
+    vault_alias: str = "vault",
+    inputs: str | None = None,
 ) -> int:
-    """Replace the dataset's analytics tables, each in one statement; returns the rows written."""
+    """Replace the dataset's analytics tables, each in one statement; returns the rows written. ``inputs``
+    (see ``inputs_by_dataset``) is recorded with the tables, in the same transaction."""
     con.execute(f"create schema if not exists {ANALYTICS_SCHEMA}")
     install_hmac(con)  # record ids: the key lives in this connection's memory only
+    _ensure_state(con)
     rows = 0
-    for table in versions.latest.tables:
-        union = versions.union_table(table.name)
-        name = analytics_table(versions.latest, table)
-        con.execute(
-            f"create or replace table {name} as " + pseudonymised_select(versions.latest, union, vault_alias)
-        )
-        rows += con.execute(f"select count(*) from {name}").fetchall()[0][0]
+    con.execute("begin transaction")
+    try:
+        con.execute(f"delete from {STATE_TABLE} where dataset = ?", [versions.dataset])
+        for table in versions.latest.tables:
+            union = versions.union_table(table.name)
+            name = analytics_table(versions.latest, table)
+            con.execute(
+                f"create or replace table {name} as "
+                + pseudonymised_select(versions.latest, union, vault_alias)
+            )
+            rows += con.execute(f"select count(*) from {name}").fetchall()[0][0]
+        if inputs is not None:
+            con.execute(f"insert into {STATE_TABLE} values (?, ?, ?)", [versions.dataset, inputs, rows])
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
     return rows
+
+
+# what each dataset's analytics tables were last written from, kept in the analytics file beside them (a
+# file made again from nothing has none, and every table is written)
+STATE_TABLE = "pipeline_state.pseudonymised_from"
+
+
+def _ensure_state(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("create schema if not exists pipeline_state")
+    con.execute(
+        f"create table if not exists {STATE_TABLE} (dataset varchar primary key, inputs varchar, rows bigint)"
+    )
+
+
+def inputs_by_dataset(
+    con: duckdb.DuckDBPyConnection,
+    all_versions: list[ContractVersions],
+    code: str,
+    vault_alias: str = "vault",
+) -> dict[str, str]:
+    """For each dataset, what its analytics tables are made from: the code and settings (``code``), its
+    deliveries and their statuses (so the raw rows), and the person key of every record in the namespaces
+    its tables link by. The same inputs make the same tables."""
+    deliveries = dict(
+        con.execute(
+            f"""select dataset, string_agg(delivery_id || ':' || status, ',' order by delivery_id)
+                from {vault_alias}.ingest.deliveries where dataset is not null group by dataset"""
+        ).fetchall()
+    )
+    keys = dict(
+        con.execute(
+            f"""select namespace, count(*) || ':' || sum(hash(record_id, person_key))
+                from {vault_alias}.identity.record_keys group by namespace"""
+        ).fetchall()
+    )
+    out = {}
+    for versions in all_versions:
+        namespaces = sorted(
+            {t.person.namespace for v in versions.versions for t in v.tables if t.person is not None}
+        )
+        parts = [code, deliveries.get(versions.dataset, ""), *(f"{n}={keys.get(n, '')}" for n in namespaces)]
+        out[versions.dataset] = hashlib.sha256("\n".join(parts).encode()).hexdigest()
+    return out
+
+
+def written_from(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, int]]:
+    """Each dataset's recorded inputs and rows, for the tables that are still there."""
+    _ensure_state(con)
+    present = {
+        name
+        for (name,) in con.execute(
+            "select table_name from duckdb_tables() where database_name = current_database()"
+            f" and schema_name = '{ANALYTICS_SCHEMA}'"
+        ).fetchall()
+    }
+    return {
+        dataset: (inputs, rows)
+        for dataset, inputs, rows in con.execute(f"select * from {STATE_TABLE}").fetchall()
+        if any(name == dataset or name.startswith(f"{dataset}__") for name in present)
+    }

@@ -578,7 +578,10 @@ def test_a_run_on_a_terminal_says_little_and_a_failure_in_a_short_block(pipeline
     assert "Traceback" not in shown and "\x1b[" not in shown
     assert "Gate failed: marts/fct_child_outcomes_by_year / gx_fct_child_outcomes_by_year" in shown
     log = next(line.split(": ", 1)[1] for line in shown.splitlines() if line.startswith("The whole story"))
-    assert "START sql table model" in Path(log).read_text(encoding="utf-8")
+    told = Path(log).read_text(encoding="utf-8")
+    # what dbt builds and why, then its own lines for each node it builds (here: the census's new rows)
+    assert "dbt builds" in told
+    assert "START sql table model" in told or "dbt builds nothing" in told
     assert "return ssda903" in shown and "return annex_a" in shown
     # only a school census arrived since the last `wholechild run`: the returns read nothing new
     assert re.search(r"return ssda903 .* unchanged since its last attempt", shown), shown
@@ -698,10 +701,5 @@ def test_commands_started_during_a_run_wait_for_it_and_all_finish(pipeline, tmp_
         loaded = con.execute(
             "select count(*) from ingest.deliveries where period = '2026-04-30' and status = 'loaded'"
         ).fetchall()[0][0]
-        # a table of one row (or none) is the same bytes in any order: a repeat of March's, loading nothing
-        repeats = con.execute(
-            "select count(*) from ingest.receipts where landing_path like '%/2026-04-30/%'"
-            " and starts_with(outcome, 'same content')"
-        ).fetchall()[0][0]
-    sent = len(list(april.iterdir()))
-    assert loaded + repeats == sent and loaded >= sent - 5, (loaded, repeats, sent)
+    # every table is April's, including those of one row (or none), the same bytes as March's in any order
+    assert loaded == len(list(april.iterdir())), loaded
