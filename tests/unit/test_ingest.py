@@ -97,7 +97,10 @@ def test_the_same_bytes_sent_for_a_later_period_are_that_periods_delivery(home):
     assert outcome.rows_loaded == 1
     rows = _query(home, "select period, status, rows_loaded from ingest.deliveries order by period")
     assert rows == [("2024-04", "loaded", 1), ("2024-05", "loaded", 1)]
-    assert _query(home, "select _period from raw.health_assessments order by 1") == [("2024-04",), ("2024-05",)]
+    assert _query(home, "select _period from raw.health_assessments order by 1") == [
+        ("2024-04",),
+        ("2024-05",),
+    ]
     assert len(list(home.archive.rglob("*.csv"))) == 1  # one copy of the bytes is archived
     # and sent a third time for May, it is May's delivery again: nothing new
     _deliver(home.landing, "health/health_assessments/copy_health_assessments_2024-05.csv", HEADER + GOOD)
