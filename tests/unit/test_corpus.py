@@ -25,8 +25,12 @@ EXPECTED = {
         "loaded", "ssda903_episodes", "2025", "its period, 2025, read from its content"),
     "social_care/ssda903_la_export/header.csv": (
         "failed", "ssda903_header", None, "wholechild ingest --period PERIOD header.csv"),
-    "social_care/ssda903_la_export/dolo.csv": (
+    # a 903-like table no contract knows: sharing CHILD and DOB with six, it is none of them
+    "social_care/ssda903_la_export/care_orders.csv": (
         "unrecognised", None, None, "equally well, so it is not loaded as any of them"),
+    # the 2026/27 collection's deprivation of liberty orders: its own table, never read as AD1
+    "social_care/ssda903_la_export/dolo.csv": (
+        "loaded", "ssda903_dolo", "2027", "its period, 2027, read from its content"),
     "social_care/annex_a/Annex_A_2024_Jan.xlsx": (
         "loaded", "annex_a", "2024-01-31", "read from the month in its name"),
     "social_care/cin_census/CIN_Census.xml": ("loaded", "cin_census", "2022-03-31", ""),
