@@ -53,6 +53,8 @@ TABLES_903 = {
     "PrevPerm": "previous_permanence",
     "Missing": "missing",
     "SWEpisodes": "sw_episodes",
+    "DoLo": "dolo",
+    "DoLo_last": "dolo",
 }
 
 

@@ -30,6 +30,7 @@ from orchestration.synthetic.schools.careers import assign_upns, make_schools, s
 from orchestration.synthetic.schools.census import CENSUS_DATETIME, simulate_census
 from orchestration.synthetic.social_care import records
 from orchestration.synthetic.social_care.care import build_care_timelines, exit_codes
+from orchestration.synthetic.social_care.dolo import dolo_orders
 from orchestration.synthetic.social_care.referrals import simulate_children_in_need
 from orchestration.synthetic.social_care.ssd import build_ssd_tables
 from orchestration.synthetic.util import hex_ids
@@ -66,6 +67,9 @@ class FileSpec:
     date_columns: tuple[str, ...] = ()
     date_format: str | None = None
     describes_person: bool = False
+    # whether the whole file may be written wrongly (an encoding, a cut last line, ...): not for a table added
+    # after the others, whose place in the draw would change every other file's
+    file_faults: bool = True
 
 
 def default_as_of(today: date | None = None) -> date:
@@ -213,6 +217,14 @@ def generate(
     specs += _census_specs(sim)
     specs += _key_stage_specs(sim)
     specs += _health_specs(sim, as_of)
+    # the authority's own list of deprivation of liberty orders, in the 903 layout (no SSD object holds them);
+    # last, so that the files before it are written (and their faults drawn) as they were without it
+    orders = dolo_orders(ssd, np.random.default_rng([seed, 4]), calib, as_of)
+    specs.append(
+        FileSpec(
+            f"social_care/ssda903/{as_of.isoformat()}/dolo.csv", "ssda903_dolo", orders, file_faults=False
+        )
+    )
     timer.lap("tables")
 
     result = _write_all(specs, out, truth_out, log, np.random.default_rng([seed, 3]))
@@ -620,7 +632,7 @@ def _write_all(
     specs: list[FileSpec], out: Path, truth_out: Path, log: FaultLog, rng: np.random.Generator
 ) -> GenerationResult:
     result = GenerationResult(landing=out, ground_truth=truth_out)
-    file_faults = log.choose_file_faults([s.relative for s in specs])
+    file_faults = log.choose_file_faults([s.relative for s in specs if s.file_faults])
     truth: list[pd.DataFrame] = []
     con = duckdb.connect()
     for spec in specs:

@@ -19,10 +19,12 @@ def _upn(body: str) -> str:
 
 
 def _return(**tables: list[dict]) -> dict[str, pd.DataFrame]:
-    """A return with every table, empty unless given."""
+    """A return with every table, empty unless given (deprivation of liberty orders, collected from 2026/27,
+    only when given)."""
     return {
         name: pd.DataFrame(tables.get(name, []), columns=columns).fillna("").astype(str)
         for name, columns in COLUMNS.items()
+        if name != "dolo" or name in tables
     }
 
 
@@ -269,3 +271,96 @@ def test_the_validation_page_opens_with_its_verdict_and_groups_findings_by_rule(
     assert "Ready to submit: no blocking errors; 1 validator finding(s) are known defects" in (
         report_files(ready)["validation.html"].decode()
     )
+
+
+def test_deprivation_of_liberty_orders_pass_the_2026_27_rules_where_placed_as_they_allow(validate):
+    """The 2026/27 collection's DoLo table, with the real validator: an order within a children's home
+    placement (K2) of a child looked after on 31 March passes rules 700-710; an order during a foster
+    placement (U4), and one ending before it starts, are errors that block."""
+    tables = _return(
+        header=[
+            _header("1", "01/05/2011", _upn("332201112001")),
+            _header("2", "01/05/2010", _upn("332201012002")),
+        ],
+        episodes=[
+            _episode("1", "03/06/2026", place="K2", provider="PR4", urn="SC123456"),
+            _episode("2", "03/06/2026", place="U4", provider="PR4"),
+        ],
+        dolo=[
+            {"CHILD": "1", "DOB": "01/05/2011", "DOLO_START": "10/06/2026", "DOLO_END": "10/09/2026"},
+            {"CHILD": "2", "DOB": "01/05/2010", "DOLO_START": "10/06/2026", "DOLO_END": "10/09/2026"},
+            {"CHILD": "2", "DOB": "01/05/2010", "DOLO_START": "10/12/2026", "DOLO_END": "01/12/2026"},
+        ],
+    )
+    found = validate(tables, None, 2027)
+    dolo = found[found.rule.str.contains(r"^(?:WC903-)?7(?:0\d|10)$")]
+    assert not dolo.child.eq("1").any(), dolo
+    # 702 by the validator; 709, which fails inside the validator, by the pre-check that covers it
+    assert {("702", "2"), ("WC903-709", "2")} <= _rules(dolo), dolo
+    assert dolo.explained_by.eq("").all()  # no registered defect explains them: they block
+
+
+def test_903_prechecks_cover_the_deprivation_of_liberty_rules_that_fail_inside_the_validator():
+    tables = _return(
+        header=[_header(c, "01/05/2011", _upn(f"33220111200{c}")) for c in ("1", "2", "3")],
+        episodes=[
+            _episode("1", "03/06/2026", place="K2", provider="PR4"),
+            _episode("2", "03/06/2026", "01/08/2026", place="K2", provider="PR4", rec="X1"),
+            _episode("2", "01/08/2026", place="K1", provider="PR4", rne="P"),
+            _episode("3", "03/06/2026", place="U4", provider="PR4"),
+        ],
+        dolo=[
+            {"CHILD": "1", "DOB": "01/05/2011", "DOLO_START": "10/06/2026", "DOLO_END": ""},  # open: fine
+            {
+                "CHILD": "2",
+                "DOB": "01/05/2011",
+                "DOLO_START": "10/06/2026",
+                "DOLO_END": "10/07/2026",
+            },  # in K2
+            {"CHILD": "2", "DOB": "01/05/2011", "DOLO_START": "10/09/2026", "DOLO_END": ""},  # in secure (K1)
+            {
+                "CHILD": "3",
+                "DOB": "01/05/2011",
+                "DOLO_START": "01/02/2027",
+                "DOLO_END": "01/03/2027",
+            },  # foster
+        ],
+    )
+    found = precheck_903(tables, 2027)
+    dolo = found[found.table.eq("dolo")]
+    assert _rules(dolo) == {("WC903-709", "2"), ("WC903-710", "2"), ("WC903-709", "3")}
+    assert set(dolo[dolo.child.eq("2")].row) == {"2"}  # the order in the secure home, not the one before it
+
+
+def test_the_903_dolo_table_holds_the_orders_of_the_year_as_last_sent_from_2026_27():
+    import duckdb
+
+    from orchestration.returns.ssda903.build import _dolo
+
+    con = duckdb.connect()
+    con.execute("attach ':memory:' as vault")
+    con.execute("create schema vault.raw")
+    con.execute(
+        "create table vault.raw.ssda903_dolo (CHILD varchar, DOB date, DOLO_START date, DOLO_END date,"
+        " _period varchar, _delivery_id varchar)"
+    )
+    con.execute(
+        """insert into vault.raw.ssda903_dolo values
+           ('1', '2011-05-01', '2026-06-10', null, '2027', 'a'),           -- open, then ended in a later list
+           ('1', '2011-05-01', '2026-06-10', '2026-09-10', '2027', 'b'),
+           ('2', '2010-05-01', '2025-01-10', '2025-03-01', '2027', 'a'),   -- ended before the year
+           ('2', '2010-05-01', '2027-02-01', '2027-06-30', '2027', 'a'),   -- open at 31 March
+           ('3', '2012-01-01', '2026-05-01', null, '2027', 'a')"""  # not looked after in the year
+    )
+    con.execute("create schema vault.ingest")
+    con.execute(
+        "create table vault.ingest.deliveries as select * from (values ('a', timestamp '2026-10-31 09:00'),"
+        " ('b', timestamp '2026-11-30 09:00')) t(delivery_id, received_at)"
+    )
+    con.execute(
+        "create temp table _903_people as select * from (values ('1', date '2011-05-01'),"
+        " ('2', date '2010-05-01'), ('3', date '2012-01-01')) t(child, dob)"
+    )
+    con.execute("create temp table _903_episodes as select * from (values ('1'), ('2')) t(child)")
+    rows = con.execute(_dolo(con, "date '2026-04-01'", "date '2027-03-31'")).fetchall()
+    assert rows == [("1", "01/05/2011", "10/06/2026", "10/09/2026"), ("2", "01/05/2010", "01/02/2027", "")]

@@ -301,3 +301,48 @@ def test_no_progress_8_for_cohorts_whose_key_stage_2_tests_were_cancelled(clean_
     p8_2025 = _read_path(ks4 / "ks4_results_2025.csv", "KS4_P8SCORE")
     assert p8_2024.notna().mean() > 0.9
     assert p8_2025.isna().all()
+
+
+def test_deprivation_of_liberty_orders_lie_within_adolescents_childrens_home_placements(tmp_path):
+    """The 903's DoLo table (from 2026/27), as the authority keeps it: each order within one K2 placement of
+    its child (rules 705, 707, 709), after the child's birth (708), and about as many as calibrated."""
+    from orchestration.synthetic.population import load_calibration
+
+    as_of = date(2027, 4, 30)
+    result = generate(tmp_path / "landing", scale=0.3, seed=5, faults=0.0, as_of=as_of)
+    orders = _read(result, f"social_care/ssda903/{as_of.isoformat()}/dolo.csv")
+    assert list(orders.columns) == ["CHILD", "DOB", "DOLO_START", "DOLO_END"]
+    place = _read(result, f"social_care/ssd/{as_of.isoformat()}/ssd_cla_placement.csv")
+    episodes = _read(result, f"social_care/ssd/{as_of.isoformat()}/ssd_cla_episodes.csv")
+
+    def ssd_day(text: pd.Series) -> pd.Series:
+        return pd.to_datetime(text.str.slice(0, 10).replace("", None), format="%Y-%m-%d")
+
+    def dmy(text: pd.Series) -> pd.Series:
+        return pd.to_datetime(text.replace("", None), format="%d/%m/%Y")
+
+    orders = orders.assign(start=dmy(orders.DOLO_START), end=dmy(orders.DOLO_END), dob=dmy(orders.DOB))
+    place = place.assign(
+        start=ssd_day(place.clap_cla_placement_start_date), end=ssd_day(place.clap_cla_placement_end_date)
+    )
+    assert len(orders) > 0
+    pairs = orders.reset_index().merge(
+        place, left_on="CHILD", right_on="clap_person_id", suffixes=("", "_pl")
+    )
+    inside = pairs[
+        pairs.clap_cla_placement_type.eq("K2")
+        & (pairs.start >= pairs.start_pl)
+        & (pairs.end_pl.isna() | (pairs.end.notna() & (pairs.end < pairs.end_pl)))
+    ]
+    assert set(inside["index"]) == set(orders.index), "every order lies within a K2 placement of its child"
+    assert (orders.start > orders.dob).all()
+    assert (orders.end.isna() | (orders.end > orders.start)).all()
+    ordered = orders.sort_values(["CHILD", "start"])
+    previous_end = ordered.groupby("CHILD").end.shift()
+    assert not (ordered.CHILD.duplicated() & (previous_end.isna() | (previous_end > ordered.start))).any()
+    # the calibrated rate: orders a year per child looked after at the extract date, since the court opened
+    cfg = load_calibration()["social_care"]["dolo"]
+    looked_after = episodes.loc[episodes.clae_cla_episode_ceased_date.eq(""), "clae_person_id"].nunique()
+    years = (pd.Timestamp(as_of) - pd.Timestamp(cfg["from"])).days / 365.25
+    expected = cfg["per_looked_after_per_year"] * looked_after * years
+    assert 0.4 * expected <= len(orders) <= 2.0 * expected, (len(orders), expected)

@@ -32,7 +32,11 @@ COLUMNS = {
     "previous_permanence": ["CHILD", "DOB", "PREV_PERM", "LA_PERM", "DATE_PERM"],
     "missing": ["CHILD", "DOB", "MISSING", "MIS_START", "MIS_END"],
     "sw_episodes": ["CHILD", "DOB", "SW_ID", "SW_DECOM", "SW_DEC", "SW_REASON"],
+    "dolo": ["CHILD", "DOB", "DOLO_START", "DOLO_END"],
 }  # fmt: skip
+
+# deprivation of liberty orders are collected from 2026/27 (collection year 2027; the validator's rules 700-710)
+DOLO_FROM = 2027
 
 LEGAL_STATUSES = ("C1", "C2", "D1", "E1", "V2", "V3", "V4", "L1", "L2", "L3", "J1", "J2", "J3")
 TEMPORARY_PLACEMENTS = ("T0", "T1", "T2", "T3", "T4")
@@ -368,6 +372,8 @@ def build(
                           or (i.invo_involvement_start_date < {start} and e.decom <= {start}
                               and e.rne <> 'S')))
         order by 1, i.invo_involvement_start_date"""
+    if (codes_of or year.year) >= DOLO_FROM:
+        tables["dolo"] = _dolo(con, start, end)
     out = {}
     for name, sql in tables.items():
         if name == "header":
@@ -388,6 +394,31 @@ def build(
     )
     con.unregister("_903_oc3_children")
     return {"header": header[COLUMNS["header"]], **out}
+
+
+def _dolo(con: duckdb.DuckDBPyConnection, start: str, end: str) -> str:
+    """The year's deprivation of liberty orders of children looked after in it: every order that overlaps
+    the year, its end left blank when it is still open at 31 March. The SSD has no object for them: they
+    come from the authority's own table in the 903 layout (contract ssda903_dolo), each order as most
+    recently sent."""
+    from orchestration.identity.records import raw_tables_present
+
+    if "raw.ssda903_dolo" not in raw_tables_present(con, "vault"):
+        return """select null::varchar as CHILD, null::varchar as DOB, null::varchar as DOLO_START,
+                         null::varchar as DOLO_END where false"""
+    return f"""
+        with orders as (
+            select r.CHILD, r.DOLO_START, r.DOLO_END from vault.raw.ssda903_dolo r
+            join vault.ingest.deliveries d on d.delivery_id = r._delivery_id
+            where r.DOLO_START is not null
+            qualify row_number() over (partition by r.CHILD, r.DOLO_START order by d.received_at desc) = 1
+        )
+        select o.CHILD, {dmy("p.dob")} as DOB, {dmy("o.DOLO_START")} as DOLO_START,
+               {dmy(f"case when o.DOLO_END <= {end} then o.DOLO_END end")} as DOLO_END
+        from orders o join _903_people p on p.child = o.CHILD
+        where o.DOLO_START <= {end} and (o.DOLO_END is null or o.DOLO_END >= {start})
+          and o.CHILD in (select child from _903_episodes)
+        order by 1, o.DOLO_START"""
 
 
 def to_csv(frame: pd.DataFrame) -> bytes:

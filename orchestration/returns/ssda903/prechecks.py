@@ -188,6 +188,30 @@ def _checks(year: int) -> list[tuple[str, str, str, str, str]]:
             f"where {_date('DECOM')} > {end} or (DEC <> '' and {_date('DEC')} < {start})",
         ),
     ]  # fmt: skip
+    # deprivation of liberty orders (from 2026/27): the validator's rules 709 and 710 fail inside it (they
+    # read a PLACEMENT column where the episodes table has PLACE), so what they check is checked here. An
+    # order still open at 31 March counts to then, as the rules' own comment proposes
+    dolo_overlaps = (
+        "select d.CHILD, d._row, d.DOLO_START || ' - ' || d.DOLO_END || ': ' || e.PLACE || ' from ' || e.DECOM"
+        " as value, e.PLACE from dolo d join episodes e using (CHILD)"
+        f" where {_date('d.DOLO_START')} <= coalesce({_date('e.DEC')}, {end})"
+        f" and coalesce({_date('d.DOLO_END')}, {end}) >= {_date('e.DECOM')}"
+    )
+    checks += [
+        (
+            "WC903-709", "dolo", "DOLO_START",
+            "child with a deprivation of liberty order placed other than in a children's home (K2) or Z12/Z13"
+            " while it lasts (the validator's rule 709, which fails inside it)",
+            f"select CHILD, _row, value from ({dolo_overlaps}) where PLACE not in ('K2', 'Z12', 'Z13')",
+        ),
+        (
+            "WC903-710", "dolo", "DOLO_START",
+            "child with a deprivation of liberty order in a secure children's home, with parents, in a young"
+            " offender institution or supported accommodation while it lasts (the validator's rule 710, which"
+            " fails inside it)",
+            f"select CHILD, _row, value from ({dolo_overlaps}) where PLACE in ('K1', 'P1', 'R5', 'K3')",
+        ),
+    ]  # fmt: skip
     return checks
 
 
