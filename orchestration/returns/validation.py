@@ -58,6 +58,11 @@ TABLES_903 = {
 }
 
 
+# the validator's 903 rules that fail inside it (csc-validator-be-903 0.1.17), each with the pre-check that
+# checks what it means to (orchestration/returns/ssda903/prechecks.py)
+STANDS_IN = {"231": "WC903-231", "233": "WC903-233", "709": "WC903-709", "710": "WC903-710"}
+
+
 class ValidatorUnavailable(RuntimeError):
     pass
 
@@ -416,7 +421,15 @@ def report_files(validation: Validation) -> dict[str, bytes]:
             "Validator rules that crashed",
             "none"
             if not crashed
-            else "; ".join(f"{rule}: {message}" for rule, message in sorted(crashed.items())),
+            else "; ".join(
+                f"{rule}: {message}"
+                + (
+                    f" (checked instead by Whole Child's pre-check {STANDS_IN[rule]})"
+                    if rule in STANDS_IN
+                    else ""
+                )
+                for rule, message in sorted(crashed.items())
+            ),
         ),
     ]
     lines = [

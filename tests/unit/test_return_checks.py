@@ -364,3 +364,49 @@ def test_the_903_dolo_table_holds_the_orders_of_the_year_as_last_sent_from_2026_
     con.execute("create temp table _903_episodes as select * from (values ('1'), ('2')) t(child)")
     rows = con.execute(_dolo(con, "date '2026-04-01'", "date '2027-03-31'")).fetchall()
     assert rows == [("1", "01/05/2011", "10/06/2026", "10/09/2026"), ("2", "01/05/2010", "01/02/2027", "")]
+
+
+def test_903_prechecks_cover_rules_231_and_233_that_fail_inside_the_validator_on_csv_returns():
+    tables = _return(
+        header=[_header("1", "01/05/2018", "UN2"), _header("2", "01/05/2009", _upn("332200912002"))],
+        episodes=[
+            _episode("1", "03/06/2025", ls="V2"),
+            _episode("2", "03/06/2025", REASON_PLACE_CHANGE="CARPL"),  # still open: no reason yet
+            _episode("2", "03/06/2024", "03/06/2025", rec="X1", REASON_PLACE_CHANGE="CARPL"),  # ended: fine
+        ],
+        uasc=[
+            {"CHILD": "1", "SEX": "F", "DOB": "01/05/2018", "DUC": "01/05/2036"},  # 7 at the end of the year
+            {"CHILD": "2", "SEX": "F", "DOB": "01/05/2009", "DUC": "01/05/2027"},
+        ],
+    )
+    assert _rules(precheck_903(tables, 2026)) >= {("WC903-231", "1"), ("WC903-233", "2")}
+    found = precheck_903(tables, 2026)
+    assert found[found.rule.eq("WC903-233")].row.tolist() == ["1"]
+    assert not found.rule.eq("WC903-231").loc[found.child.eq("2")].any()
+    # neither rule is in the 2023/24 validator: nor are the checks that stand in for them
+    assert not precheck_903(tables, 2024).rule.isin(["WC903-231", "WC903-233"]).any()
+
+
+def test_every_rule_that_fails_inside_the_validator_has_a_pre_check_standing_in(tmp_path):
+    """With the real validator (2026/27, every table given): the rules that fail inside it are exactly those
+    a pre-check stands in for, and the validation page names the stand-in."""
+    from orchestration.returns.ssda903.prechecks import _checks
+    from orchestration.returns.validation import STANDS_IN, report_files, validate_903
+
+    tables = _return(
+        header=[_header("1", "01/05/2011", _upn("332201112001"))],
+        episodes=[_episode("1", "03/06/2026", place="K2", provider="PR4")],
+        uasc=[{"CHILD": "1", "SEX": "F", "DOB": "01/05/2011", "DUC": "01/05/2029"}],
+        dolo=[{"CHILD": "1", "DOB": "01/05/2011", "DOLO_START": "10/06/2026", "DOLO_END": "10/09/2026"}],
+    )
+    last_year = _return(  # as the pipeline gives it (rule 706 reads last year's orders)
+        header=[_header("1", "01/05/2011", _upn("332201112001"))],
+        episodes=[_episode("1", "03/06/2025", "03/06/2026", rec="X1")],
+        dolo=[],
+    )
+    validation = validate_903(tables, last_year, 2027, "E08000027", tmp_path)
+    crashed = set(validation.crashed_rules)
+    assert crashed and crashed <= set(STANDS_IN), crashed - set(STANDS_IN)
+    assert {STANDS_IN[r] for r in crashed} <= {rule for rule, *_ in _checks(2027)}
+    page = report_files(validation)["validation.html"].decode()
+    assert all(f"pre-check {STANDS_IN[r]})" in page for r in crashed), page
