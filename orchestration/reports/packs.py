@@ -207,9 +207,11 @@ LOOKED_AFTER_BY_AGE = Table(
     sql=f"""
         select collection_year as time_period, coalesce(age_band, 'Total') as age_group, count(*) as children,
                {_COLLECTION_YEAR_COMPLETE}
-        from (select collection_year, is_collection_year_complete, {AGE_BANDS} as age_band
+        from (select collection_year, is_collection_year_complete, age_at_31_march, {AGE_BANDS} as age_band
               from marts.fct_child_outcomes_by_year where is_looked_after_at_31_march and {_WINDOW})
-        group by grouping sets ((collection_year, age_band), (collection_year)) order by 1, 2""",
+        group by grouping sets ((collection_year, age_band), (collection_year))
+        -- youngest band first, the total last (as text, '10 to 15' sorted before '5 to 9')
+        order by 1, grouping(age_band), min(age_at_31_march)""",
     spec=TableSpec(keys=("time_period", "age_group"), additive=("age_group",), counts=("children",)),
     labels={"age_group": "Age at 31 March", "children": "Children looked after at 31 March"},
     charts=(Chart("bar", "children", by="age_group", title="Children looked after by age (latest year)"),),
@@ -363,7 +365,8 @@ SDQ_BANDS = Table(
               -- the DfE publishes SDQ scores of the OC2 cohort aged 5 to 16 at 31 March
               where is_looked_after_continuously_12_months and age_at_31_march between 5 and 16
                 and sdq_band is not null and {_WINDOW})
-        group by grouping sets ((collection_year, band), (collection_year)) order by 1, 2""",
+        group by grouping sets ((collection_year, band), (collection_year))
+        order by 1, grouping(band), case band when 'Normal' then 1 when 'Borderline' then 2 else 3 end""",
     spec=TableSpec(keys=("time_period", "sdq_band"), additive=("sdq_band",), counts=("children",)),
     labels={"sdq_band": "SDQ band", "children": "Children with an SDQ score"},
     charts=(Chart("bar", "children", by="sdq_band", title="SDQ bands (latest year)"),),
@@ -751,6 +754,7 @@ def chart_image(frame: pd.DataFrame, chart: Chart, table: Table, fmt: str) -> by
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 3.2), dpi=110)
+    tallest = 0.0
     for name, series in _series(frame, chart).items():
         if chart.kind == "bar":
             heights = series.to_numpy()
@@ -772,8 +776,12 @@ def chart_image(frame: pd.DataFrame, chart: Chart, table: Table, fmt: str) -> by
             )
             x_name = table.time_identifier if chart.x == "time_period" else table.labels.get(chart.x, chart.x)
             ax.set_xlabel(f"{x_name} (gaps: suppressed)")
+            tallest = max(tallest, float(np.nanmax(series.to_numpy(dtype=float), initial=0)))
             if len(series) > 8:
                 ax.tick_params(axis="x", labelrotation=90, labelsize=7)
+    if chart.kind == "line":
+        # from zero, so that a change of three children does not look like a collapse
+        ax.set_ylim(bottom=0, top=max(1.0, tallest * 1.1))
     ax.set_ylabel(chart.y_label or table.labels.get(chart.indicator, chart.indicator))
     ax.set_title(chart.title or table.labels.get(chart.indicator, chart.indicator), fontsize=10)
     if chart.by and chart.kind == "line":
@@ -808,16 +816,6 @@ def render_html(built: Built, freshness: list[dict], checks: list[str], release:
         f"<p class='note'>For: {html.escape(report.audience)}. Refreshed {html.escape(report.cadence)}; release "
         f"{html.escape(release)}. Symbols: c = suppressed (1 to 5, or to protect another suppressed cell), "
         "z = not applicable, x = not available.</p>",
-        "<h2>Data freshness</h2><table><tr><th>Partner</th><th>Dataset</th><th>Latest period</th>"
-        "<th>Received</th></tr>",
-        *(
-            f"<tr><td>{html.escape(str(f['partner']))}</td><td>{html.escape(str(f['dataset']))}</td>"
-            f"<td>{html.escape(str(f['latest_period']))}</td><td>{html.escape(str(f['received_at']))}</td></tr>"
-            for f in freshness
-        ),
-        "</table><h2>Checks passed before publication</h2><ul>",
-        *(f"<li>{html.escape(c)}</li>" for c in checks),
-        "</ul>",
     ]
     for table in report.tables:
         frame = built.tables[table.name]
@@ -834,6 +832,20 @@ def render_html(built: Built, freshness: list[dict], checks: list[str], release:
             cells = [_period_label(str(row[0])), *(str(v) for v in row[1:])]
             out.append("<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in cells) + "</tr>")
         out.append(f"</table><p class='note'>Open data: {table.name}.csv with {table.name}.meta.csv.</p>")
+    # where the figures come from and what they passed: after the figures, for whoever checks them
+    out += [
+        "<h2>Checks passed before publication</h2><ul>",
+        *(f"<li>{html.escape(c)}</li>" for c in checks),
+        "</ul><h2>Data freshness</h2><table><tr><th>Partner</th><th>Dataset</th><th>Latest period</th>"
+        "<th>Received</th></tr>",
+        *(
+            f"<tr><td>{html.escape(str(f['partner']))}</td><td>{html.escape(str(f['dataset']))}</td>"
+            f"<td>{html.escape(str(f['latest_period']))}</td>"
+            f"<td>{html.escape(str(f['received_at'])[:16])}</td></tr>"
+            for f in freshness
+        ),
+        "</table>",
+    ]
     out.append("</body></html>")
     return "\n".join(out)
 
@@ -855,18 +867,10 @@ def render_pdf(built: Built, freshness: list[dict], checks: list[str], release: 
         new_x="LMARGIN",
         new_y="NEXT",
     )
-    pdf.multi_cell(0, 5, _latin("Checks passed: " + "; ".join(checks)), new_x="LMARGIN", new_y="NEXT")
-    latest = ", ".join(f"{f['dataset']} {f['latest_period']}" for f in freshness[:12])
-    pdf.multi_cell(
-        0,
-        5,
-        _latin(f"Data freshness: {latest}{' ...' if len(freshness) > 12 else ''}"),
-        new_x="LMARGIN",
-        new_y="NEXT",
-    )
-    for table in report.tables:
+    for n, table in enumerate(report.tables):
         frame = built.tables[table.name]
-        pdf.add_page()
+        if n:
+            pdf.add_page()
         pdf.set_font("Helvetica", "B", 12)
         pdf.multi_cell(0, 7, _latin(table.title), new_x="LMARGIN", new_y="NEXT")
         for chart in table.charts:
@@ -882,6 +886,24 @@ def render_pdf(built: Built, freshness: list[dict], checks: list[str], release: 
                 for row in part.itertuples(index=False):
                     grid.row([_latin(_period_label(str(row[0])))] + [_latin(str(v)) for v in row[1:]])
             pdf.ln(3)
+    # where the figures come from and what they passed: after the figures, as in the HTML
+    pdf.add_page()
+    pdf.set_font("Helvetica", "B", 12)
+    pdf.multi_cell(0, 7, "Checks passed before publication", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", size=9)
+    for check in checks:
+        pdf.multi_cell(0, 5, _latin(f"- {check}"), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(3)
+    pdf.set_font("Helvetica", "B", 12)
+    pdf.multi_cell(0, 7, "Data freshness", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", size=7)
+    with pdf.table(text_align="LEFT", first_row_as_headings=True, col_widths=(15, 45, 15, 20)) as grid:
+        grid.row(["Partner", "Dataset", "Latest period", "Received"])
+        for f in freshness:
+            grid.row(
+                [_latin(str(f[k])) for k in ("partner", "dataset", "latest_period")]
+                + [_latin(str(f["received_at"])[:16])]  # to the minute
+            )
     return bytes(pdf.output())
 
 

@@ -335,6 +335,11 @@ def test_the_reports_are_published_as_html_pdf_and_open_data_agreeing_with_the_m
         page = (base / f"{report.name}.html").read_text(encoding="utf-8")
         assert "<svg" in page or not any(t.charts for t in report.tables)
         assert "Data freshness" in page and "Checks passed before publication" in page
+        # the figures first; what they passed and where they come from after them, times to the minute
+        first_table = page.index("<h2>", page.index("</h1>"))
+        assert page.index("Checks passed before publication") > first_table
+        assert page.index("Data freshness") > page.index("Checks passed before publication")
+        assert not re.search(r"\d{2}:\d{2}:\d{2}\.\d", page)
         for table in report.tables:
             frame = pd.read_csv(base / f"{table.name}.csv", dtype=str, keep_default_na=False)
             meta = pd.read_csv(base / f"{table.name}.meta.csv", dtype=str, keep_default_na=False)
@@ -565,6 +570,19 @@ def test_a_schools_own_extract_joins_nothing_in_the_analytics_file(pipeline):
             "  union select distinct referral_id from vault.raw.camhs_referrals) v on v.id = e.source_id"
         ).fetchall()[0][0]
         assert events == 0
+
+
+def test_categories_are_published_in_their_natural_order(pipeline):
+    paths, _ = pipeline
+    ages = pd.read_csv(
+        paths.published / "current" / "csc_performance_pack" / "looked_after_by_age.csv",
+        dtype=str,
+        keep_default_na=False,
+    )
+    natural = ["Under 1", "1 to 4", "5 to 9", "10 to 15", "16 and over", "Total"]
+    for _, year in ages.groupby("time_period"):
+        shown = year.age_group.tolist()
+        assert shown == [band for band in natural if band in shown], shown
 
 
 def test_a_run_on_a_terminal_says_little_and_a_failure_in_a_short_block(pipeline):
