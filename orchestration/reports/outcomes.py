@@ -3,6 +3,7 @@ published only when the mart it reads has passed its gates."""
 
 import csv
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -244,8 +245,15 @@ def outcomes_summary(context: dg.AssetExecutionContext, warehouse: Warehouse) ->
     figures, built = protect_together(figures, queried, previous)
     try:
         with building_release(paths.published, release_id) as folder:
-            suppressed_in_packs = _write_packs(folder, built, freshness, checks_passed, release_id)
-            _write_outcomes_summary(folder, template, figures, rows, freshness, checks, generated, release_id)
+            # a release built from the synthetic authority says so on every page (the generator leaves its
+            # ground truth beside the landing folder; --demo says the same)
+            synthetic = (
+                os.environ.get("WHOLECHILD_DEMO") == "1" or (paths.ground_truth / "faults.csv").exists()
+            )
+            suppressed_in_packs = _write_packs(folder, built, freshness, checks_passed, release_id, synthetic)
+            _write_outcomes_summary(
+                folder, template, figures, rows, freshness, checks, generated, release_id, synthetic
+            )
             problems = audit_release(folder, previous)
             if problems:
                 raise DisclosiveRelease(problems)
@@ -293,7 +301,7 @@ class DisclosiveRelease(Exception):
 
 
 def _write_outcomes_summary(
-    folder, template, figures, rows, freshness, checks, generated, release_id
+    folder, template, figures, rows, freshness, checks, generated, release_id, synthetic=False
 ) -> None:
     (folder / "outcomes_summary.html").write_text(
         template.render(
@@ -304,6 +312,7 @@ def _write_outcomes_summary(
             checks=checks,
             generated=generated,
             release_id=release_id,
+            synthetic=packs.SYNTHETIC if synthetic else "",
         ),
         encoding="utf-8",
     )
@@ -339,7 +348,12 @@ def protect_together(
 
 
 def _write_packs(
-    folder: Path, built: list[packs.Built], freshness: list[dict], checks: list[str], release: str
+    folder: Path,
+    built: list[packs.Built],
+    freshness: list[dict],
+    checks: list[str],
+    release: str,
+    synthetic: bool = False,
 ) -> int:
     """Every scheduled report into the release: <report>/<report>.html and .pdf, and per table the EES
     open data (<table>.csv, <table>.meta.csv). The partner data quality report goes under restricted/."""
@@ -356,9 +370,11 @@ def _write_packs(
                 base / f"{table.name}.meta.csv", index=False, lineterminator="\n"
             )
         (base / f"{report.name}.html").write_text(
-            packs.render_html(report_built, freshness, checks, release), encoding="utf-8"
+            packs.render_html(report_built, freshness, checks, release, synthetic), encoding="utf-8"
         )
-        (base / f"{report.name}.pdf").write_bytes(packs.render_pdf(report_built, freshness, checks, release))
+        (base / f"{report.name}.pdf").write_bytes(
+            packs.render_pdf(report_built, freshness, checks, release, synthetic)
+        )
     return suppressed
 
 

@@ -802,16 +802,34 @@ def _period_label(period: str) -> str:
     return f"{period[:4]}/{period[4:]}" if len(period) == 6 and period.isdigit() else period
 
 
-def render_html(built: Built, freshness: list[dict], checks: list[str], release: str) -> str:
+SYNTHETIC = "Synthetic data: a made-up authority generated for the demonstration. No real child is in it."
+
+
+def _masthead(built: Built) -> str:
+    """The authority and the years the report's first table covers, for its first lines."""
+    authority = Authority.from_env()
+    first = built.tables[built.report.tables[0].name]
+    periods = sorted({_period_label(str(p)) for p in first.get("time_period", [])})
+    span = f"{periods[0]} to {periods[-1]}" if len(periods) > 1 else (periods[0] if periods else "")
+    return f"{authority.name} ({authority.ons_code})" + (f": {span}" if span else "")
+
+
+def render_html(
+    built: Built, freshness: list[dict], checks: list[str], release: str, synthetic: bool = False
+) -> str:
     report = built.report
     out = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>{html.escape(report.title)}</title>",
         "<style>body{font-family:Arial,sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse;"
         "font-size:85%;margin:1em 0}td,th{border:1px solid #bbb;padding:3px 6px;text-align:right}"
-        "th{background:#f3f2f1}td:first-child,th:first-child{text-align:left}.note{color:#505a5f}</style>",
+        "th{background:#f3f2f1}td:first-child,th:first-child{text-align:left}.note{color:#505a5f}"
+        ".synthetic{position:sticky;top:0;background:#fff4c2;border:2px solid #b58105;padding:4px 8px;"
+        "font-weight:bold}</style>",
         "</head><body>",
+        *([f"<p class='synthetic'>{html.escape(SYNTHETIC)}</p>"] if synthetic else []),
         f"<h1>{html.escape(report.title)}</h1>",
+        f"<p><strong>{html.escape(_masthead(built))}</strong></p>",
         f"<p>{html.escape(report.summary)}</p>",
         f"<p class='note'>For: {html.escape(report.audience)}. Refreshed {html.escape(report.cadence)}; release "
         f"{html.escape(release)}. Symbols: c = suppressed (1 to 5, or to protect another suppressed cell), "
@@ -850,15 +868,27 @@ def render_html(built: Built, freshness: list[dict], checks: list[str], release:
     return "\n".join(out)
 
 
-def render_pdf(built: Built, freshness: list[dict], checks: list[str], release: str) -> bytes:
+def render_pdf(
+    built: Built, freshness: list[dict], checks: list[str], release: str, synthetic: bool = False
+) -> bytes:
     from fpdf import FPDF
 
+    class Pages(FPDF):
+        def header(self) -> None:  # on every page, however the tables break
+            if synthetic:
+                self.set_font("Helvetica", "B", 9)
+                self.set_text_color(150, 90, 0)
+                self.cell(0, 5, _latin(SYNTHETIC), new_x="LMARGIN", new_y="NEXT")
+                self.set_text_color(0, 0, 0)
+
     report = built.report
-    pdf = FPDF(orientation="L", format="A4")
+    pdf = Pages(orientation="L", format="A4")
     pdf.set_auto_page_break(auto=True, margin=12)
     pdf.add_page()
     pdf.set_font("Helvetica", "B", 16)
     pdf.multi_cell(0, 9, _latin(report.title), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", "B", 11)
+    pdf.multi_cell(0, 6, _latin(_masthead(built)), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", size=10)
     pdf.multi_cell(
         0,

@@ -340,6 +340,9 @@ def test_the_reports_are_published_as_html_pdf_and_open_data_agreeing_with_the_m
         assert page.index("Checks passed before publication") > first_table
         assert page.index("Data freshness") > page.index("Checks passed before publication")
         assert not re.search(r"\d{2}:\d{2}:\d{2}\.\d", page)
+        # built from the synthetic authority: said before anything else, and who and when it is about
+        assert page.index(packs.SYNTHETIC) < page.index("<h1>")
+        assert "Synthetic Metropolitan Borough (E08000027)" in page
         for table in report.tables:
             frame = pd.read_csv(base / f"{table.name}.csv", dtype=str, keep_default_na=False)
             meta = pd.read_csv(base / f"{table.name}.meta.csv", dtype=str, keep_default_na=False)
@@ -570,6 +573,16 @@ def test_a_schools_own_extract_joins_nothing_in_the_analytics_file(pipeline):
             "  union select distinct referral_id from vault.raw.camhs_referrals) v on v.id = e.source_id"
         ).fetchall()[0][0]
         assert events == 0
+
+
+def test_the_outcomes_summary_is_marked_synthetic_and_shows_a_symbol_once(pipeline):
+    from orchestration.reports import packs
+
+    paths, _ = pipeline
+    summary = (paths.published / "current" / "outcomes_summary.html").read_text(encoding="utf-8")
+    assert summary.index(packs.SYNTHETIC) < summary.index("<h1>")
+    assert not re.search(r">([czx]) <span class=\"pct\">\(\1", summary)  # a symbol once, never "c (c)"
+    assert not re.search(r"\d{2}:\d{2}:\d{2}\.\d", summary)  # times to the minute
 
 
 def test_categories_are_published_in_their_natural_order(pipeline):
