@@ -23,6 +23,7 @@ from orchestration.returns.common import Authority
 
 YEARS = 6
 PDF_COLUMNS = 7  # indicator columns per table slice in the PDF
+HTML_COLUMNS = 9  # and in the HTML, so that a table fits a 1280-pixel screen
 REGION = ("E12000005", "West Midlands")
 
 
@@ -842,14 +843,20 @@ def render_html(
             svg = chart_image(frame, chart, table, "svg").decode("utf-8")
             out.append(svg[svg.index("<svg") :])
         shown = frame.drop(columns=list(frame.columns[1:10]))
-        out.append(
-            "<table><tr>" + "".join(f"<th>{html.escape(_heading(table, c))}</th>" for c in shown.columns)
-        )
-        out.append("</tr>")
-        for row in shown.itertuples(index=False):
-            cells = [_period_label(str(row[0])), *(str(v) for v in row[1:])]
-            out.append("<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in cells) + "</tr>")
-        out.append(f"</table><p class='note'>Open data: {table.name}.csv with {table.name}.meta.csv.</p>")
+        keys = [c for c in shown.columns if c not in _indicators(table)]
+        values = [c for c in shown.columns if c in _indicators(table)]
+        # a wide table in slices that fit the page, each repeating the row's keys (as the PDF does)
+        for start in range(0, max(len(values), 1), HTML_COLUMNS):
+            part = shown[keys + values[start : start + HTML_COLUMNS]]
+            out.append(
+                "<table><tr>" + "".join(f"<th>{html.escape(_heading(table, c))}</th>" for c in part.columns)
+            )
+            out.append("</tr>")
+            for row in part.itertuples(index=False):
+                cells = [_period_label(str(row[0])), *(str(v) for v in row[1:])]
+                out.append("<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in cells) + "</tr>")
+            out.append("</table>")
+        out.append(f"<p class='note'>Open data: {table.name}.csv with {table.name}.meta.csv.</p>")
     # where the figures come from and what they passed: after the figures, for whoever checks them
     out += [
         "<h2>Checks passed before publication</h2><ul>",

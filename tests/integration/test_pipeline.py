@@ -343,6 +343,9 @@ def test_the_reports_are_published_as_html_pdf_and_open_data_agreeing_with_the_m
         # built from the synthetic authority: said before anything else, and who and when it is about
         assert page.index(packs.SYNTHETIC) < page.index("<h1>")
         assert "Synthetic Metropolitan Borough (E08000027)" in page
+        # wide tables in slices that fit a screen: no header row wider than the keys and HTML_COLUMNS figures
+        headers = re.findall(r"<table><tr>((?:<th>[^<]*</th>)+)", page)
+        assert headers and max(h.count("<th>") for h in headers) <= packs.HTML_COLUMNS + 3
         for table in report.tables:
             frame = pd.read_csv(base / f"{table.name}.csv", dtype=str, keep_default_na=False)
             meta = pd.read_csv(base / f"{table.name}.meta.csv", dtype=str, keep_default_na=False)
