@@ -747,6 +747,16 @@ def _series(frame: pd.DataFrame, chart: Chart) -> dict[str, pd.Series]:
     return {"": pd.Series(values.to_numpy(), index=frame[chart.x].to_numpy())}
 
 
+def drawable(frame: pd.DataFrame, chart: Chart) -> bool:
+    """Whether a chart has a figure to draw (not every one suppressed or not available)."""
+    return any(np.isfinite(series.to_numpy(dtype=float)).any() for series in _series(frame, chart).values())
+
+
+def _nothing_to_draw(chart: Chart, table: Table) -> str:
+    title = chart.title or table.labels.get(chart.indicator, chart.indicator)
+    return f"{title}: no chart, as every figure is suppressed (c) or not available (x); the table below says which."
+
+
 def chart_image(frame: pd.DataFrame, chart: Chart, table: Table, fmt: str) -> bytes:
     """A labelled chart of published (protected) figures: suppressed points are gaps, never zeros."""
     import matplotlib
@@ -768,6 +778,8 @@ def chart_image(frame: pd.DataFrame, chart: Chart, table: Table, fmt: str) -> by
             ax.set_xlabel(
                 f"{table.labels.get(chart.by or '', chart.by or '')} ({_period_label(name)}; c = suppressed)"
             )
+        elif not np.isfinite(series.to_numpy(dtype=float)).any():
+            continue  # a series with nothing to draw gets no line, and no legend entry
         else:
             ax.plot(
                 [_period_label(p) for p in series.index.astype(str)],
@@ -840,6 +852,9 @@ def render_html(
         frame = built.tables[table.name]
         out.append(f"<h2>{html.escape(table.title)}</h2>")
         for chart in table.charts:
+            if not drawable(frame, chart):
+                out.append(f"<p class='note'>{html.escape(_nothing_to_draw(chart, table))}</p>")
+                continue
             svg = chart_image(frame, chart, table, "svg").decode("utf-8")
             out.append(svg[svg.index("<svg") :])
         shown = frame.drop(columns=list(frame.columns[1:10]))
@@ -911,6 +926,10 @@ def render_pdf(
         pdf.set_font("Helvetica", "B", 12)
         pdf.multi_cell(0, 7, _latin(table.title), new_x="LMARGIN", new_y="NEXT")
         for chart in table.charts:
+            if not drawable(frame, chart):
+                pdf.set_font("Helvetica", size=9)
+                pdf.multi_cell(0, 5, _latin(_nothing_to_draw(chart, table)), new_x="LMARGIN", new_y="NEXT")
+                continue
             pdf.image(io.BytesIO(chart_image(frame, chart, table, "png")), w=150)
         shown = frame.drop(columns=list(frame.columns[1:10]))
         keys = [c for c in shown.columns if c not in _indicators(table)]

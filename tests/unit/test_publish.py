@@ -34,3 +34,24 @@ def test_a_release_becomes_current_only_when_complete(tmp_path):
     point_current_at(published, "r3")
     assert (published / "current" / "report.html").read_text() == "three"
     assert (published / "r1" / "report.html").read_text() == "one"  # earlier releases kept
+
+
+def test_a_chart_with_nothing_to_draw_is_said_in_a_sentence():
+    import pandas as pd
+
+    from orchestration.reports import packs
+
+    frame = pd.DataFrame(
+        {
+            "time_period": ["202324", "202425", "202324", "202425"],
+            "group": ["All pupils", "All pupils", "Looked after", "Looked after"],
+            "rate": ["48.2", "49.0", "c", "c"],
+        }
+    )
+    by_group = packs.Chart("line", "rate", by="group", title="Grade 4 or above")
+    assert packs.drawable(frame, by_group)  # one of its series has figures
+    suppressed = frame[frame.group.eq("Looked after")]
+    assert not packs.drawable(suppressed, packs.Chart("line", "rate", title="Grade 4 or above"))
+    table = packs.LOOKED_AFTER_BY_AGE
+    said = packs._nothing_to_draw(by_group, table)
+    assert said.startswith("Grade 4 or above: no chart") and "suppressed (c)" in said
