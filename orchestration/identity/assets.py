@@ -89,7 +89,7 @@ def build_pseudonymised_assets(all_versions: list[ContractVersions]) -> dg.Asset
             dg.AssetSpec(
                 key,
                 deps=[raw_key(v.latest), PERSON_INDEX],
-                group_name=v.latest.partner,
+                group_name="analytics",
                 kinds={"duckdb"},
                 description=f"{v.latest.description} Pseudonymised copy in the analytics file: direct "
                 "identifiers dropped, person ids replaced by person_key, dates of birth to month, postcodes "
@@ -136,7 +136,7 @@ def build_pseudonymised_assets(all_versions: list[ContractVersions]) -> dg.Asset
 @dg.asset(
     key=dg.AssetKey([ANALYTICS_SCHEMA, "care_leaver_birthdays"]),
     deps=[*(raw_key(load_contracts()[name]) for name in birthdays.SOURCES), PERSON_INDEX],
-    group_name="social_care",
+    group_name="analytics",
     pool=WAREHOUSE_POOL,
     kinds={"duckdb"},
     description="For each 17th to 21st birthday of a child social care knows: the facts about it that need the "

@@ -28,7 +28,7 @@ def raw_key(contract: Contract) -> dg.AssetKey:
 
 @dg.asset(
     key=DELIVERIES,
-    group_name="ingest",
+    group_name="landing",
     pool=WAREHOUSE_POOL,
     kinds={"duckdb"},
     description="Every file in the landing folder archived under its sha256 and recorded once in the "
@@ -104,7 +104,7 @@ def build_raw_assets(all_versions: list[ContractVersions]) -> dg.AssetsDefinitio
             dg.AssetSpec(
                 key,
                 deps=[DELIVERIES],
-                group_name=v.latest.partner,
+                group_name="raw",
                 kinds={"duckdb"},
                 description=f"{v.latest.description} Loaded by contract into the vault "
                 f"({_raw_tables(v.latest)}).",

@@ -1,5 +1,5 @@
-"""dbt models as assets: asset keys by layer (the model's schema), groups by partner for staging and
-``outcomes`` for what joins partners together."""
+"""dbt models as assets: asset keys by layer (the model's schema), groups by stage (analytics for staging,
+intermediate and seeds; marts for the marts)."""
 
 import json
 import shutil
@@ -18,17 +18,17 @@ from orchestration.resources import WAREHOUSE_POOL, Warehouse
 from orchestration.run_state import settings_fingerprint
 from orchestration.transform.project import dbt_project
 
-PARTNER_FOLDERS = ("social_care", "schools", "health")
-
 
 class WholeChildTranslator(DagsterDbtTranslator):
+    """dbt's models in the stage groups the Dagster UI shows left to right (landing, raw, identity,
+    analytics, marts, reports, returns): staging, intermediate and seeds beside the pseudonymised copies
+    they read (analytics), the marts as marts."""
+
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         if dbt_resource_props["resource_type"] == "source":
             return None
         fqn = dbt_resource_props.get("fqn", [])
-        if len(fqn) > 2 and fqn[1] == "staging" and fqn[2] in PARTNER_FOLDERS:
-            return fqn[2]
-        return "outcomes"
+        return "marts" if len(fqn) > 1 and fqn[1] == "marts" else "analytics"
 
 
 def dbt_executable() -> str:

@@ -39,3 +39,23 @@ def test_a_run_says_nothing_is_new_or_names_what_changed(home, monkeypatch):
     forget_run(home)  # a run started and was killed
     assert nothing_new(home, fingerprint(home), "r1") is None
     assert "the last run did not finish" in what_changed(home, fingerprint(home), "r1")
+
+
+def test_the_dagster_instance_of_a_home_has_telemetry_and_the_first_visit_prompt_off(tmp_path, monkeypatch):
+    import dagster as dg
+
+    from orchestration.settings import Paths
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))  # restored after: ensure_dagster_home sets it
+    home = Paths(tmp_path / "home").ensure()
+    folder = home.ensure_dagster_home()
+    with dg.DagsterInstance.from_config(str(folder)) as instance:
+        assert instance.nux_enabled is False
+        assert instance.telemetry_enabled is False
+
+
+def test_the_dagster_ui_groups_assets_by_stage_in_the_pipelines_order():
+    from orchestration.definitions import defs
+
+    groups = {node.group_name for node in defs.resolve_asset_graph().asset_nodes}
+    assert groups == {"landing", "raw", "identity", "analytics", "marts", "reports", "returns"}
