@@ -23,6 +23,7 @@ from orchestration.returns.common import Authority
 
 YEARS = 6
 PDF_COLUMNS = 7  # indicator columns per table slice in the PDF
+PDF_ROW_MM = 4.5  # about a row of a PDF table at 7 points (headings take about four)
 HTML_COLUMNS = 9  # and in the HTML, so that a table fits a 1280-pixel screen
 REGION = ("E12000005", "West Midlands")
 
@@ -906,23 +907,32 @@ def render_pdf(
     report = built.report
     pdf = Pages(orientation="L", format="A4")
     pdf.set_auto_page_break(auto=True, margin=12)
+    # a title page: what, for whom, about which authority and years, the symbols, and what follows
     pdf.add_page()
-    pdf.set_font("Helvetica", "B", 16)
-    pdf.multi_cell(0, 9, _latin(report.title), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(25)
+    pdf.set_font("Helvetica", "B", 24)
+    pdf.multi_cell(0, 12, _latin(report.title), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(2)
+    pdf.set_font("Helvetica", "B", 14)
+    pdf.multi_cell(0, 8, _latin(_masthead(built)), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(4)
+    pdf.set_font("Helvetica", size=11)
+    for line in (
+        report.summary,
+        f"For: {report.audience}. Refreshed {report.cadence}; release {release}.",
+        "Symbols: c = suppressed (1 to 5, or to protect another suppressed cell), z = not applicable, "
+        "x = not available.",
+    ):
+        pdf.multi_cell(0, 6, _latin(line), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(4)
     pdf.set_font("Helvetica", "B", 11)
-    pdf.multi_cell(0, 6, _latin(_masthead(built)), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", size=10)
-    pdf.multi_cell(
-        0,
-        5,
-        _latin(f"{report.summary} For: {report.audience}. Release {release}."),
-        new_x="LMARGIN",
-        new_y="NEXT",
-    )
-    for n, table in enumerate(report.tables):
+    pdf.cell(0, 6, "Contents", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", size=11)
+    for title in [t.title for t in report.tables] + ["Checks passed before publication, and data freshness"]:
+        pdf.multi_cell(0, 6, _latin(f"- {title}"), new_x="LMARGIN", new_y="NEXT")
+    for table in report.tables:
         frame = built.tables[table.name]
-        if n:
-            pdf.add_page()
+        pdf.add_page()
         pdf.set_font("Helvetica", "B", 12)
         pdf.multi_cell(0, 7, _latin(table.title), new_x="LMARGIN", new_y="NEXT")
         for chart in table.charts:
@@ -937,6 +947,10 @@ def render_pdf(
         pdf.set_font("Helvetica", size=7)
         for start in range(0, max(len(values), 1), PDF_COLUMNS):  # wide tables in readable slices
             part = shown[keys + values[start : start + PDF_COLUMNS]]
+            # a table that fits on a page is not split across two (no rows orphaned on the next page)
+            height = (len(part) + 4) * PDF_ROW_MM
+            if pdf.will_page_break(height) and height < pdf.eph:
+                pdf.add_page()
             with pdf.table(text_align="RIGHT", first_row_as_headings=True) as grid:
                 grid.row([_latin(_heading(table, c)) for c in part.columns])
                 for row in part.itertuples(index=False):
