@@ -220,6 +220,7 @@ def generate(
     # the authority's own list of deprivation of liberty orders, in the 903 layout (no SSD object holds them);
     # last, so that the files before it are written (and their faults drawn) as they were without it
     orders = dolo_orders(ssd, np.random.default_rng([seed, 4]), calib, as_of)
+    orders = _dolo_faults(orders, log, np.random.default_rng([seed, 5]))
     specs.append(
         FileSpec(
             f"social_care/ssda903/{as_of.isoformat()}/dolo.csv", "ssda903_dolo", orders, file_faults=False
@@ -235,6 +236,23 @@ def generate(
     result.stage_seconds = timer.stages
     result.seconds = time.perf_counter() - timer.started
     return result
+
+
+def _dolo_faults(orders: pd.DataFrame, log: FaultLog, rng: np.random.Generator) -> pd.DataFrame:
+    """An order whose end was typed before its start (the validator's rule 702, pre-check WC903-702)."""
+    ended = orders.DOLO_END.ne("").to_numpy()
+    hit = ended & log.pick(len(orders), "dolo_end_before_start", rng)
+    if not hit.any():
+        return orders
+    orders = orders.copy()
+    before = orders.loc[hit, "DOLO_END"].to_numpy()
+    wrong = (
+        pd.to_datetime(orders.loc[hit, "DOLO_START"], format="%d/%m/%Y") - pd.Timedelta(days=7)
+    ).dt.strftime("%d/%m/%Y")
+    orders.loc[hit, "DOLO_END"] = wrong.to_numpy()
+    ids = (orders.loc[hit, "CHILD"] + ":" + orders.loc[hit, "DOLO_START"]).to_numpy()
+    log.record("ssda903_dolo", ids, "DOLO_END", "dolo_end_before_start", before, wrong.to_numpy())
+    return orders
 
 
 def _people_recorded_twice(log: FaultLog, sim: dict) -> pd.DataFrame:

@@ -44,10 +44,12 @@ class FaultLog:
 
     # --- bookkeeping ------------------------------------------------------------------------------
 
-    def pick(self, n: int, kind: str) -> np.ndarray:
+    def pick(self, n: int, kind: str, rng: np.random.Generator | None = None) -> np.ndarray:
+        """Which of ``n`` records get the fault; ``rng``: a generator of their own, for a table drawn after
+        the others so that theirs stay as they were."""
         if self.rate <= 0 or n == 0:
             return np.zeros(n, dtype=bool)
-        return self.rng.random(n) < min(1.0, self.rate * self.weights[kind])
+        return (rng or self.rng).random(n) < min(1.0, self.rate * self.weights[kind])
 
     def record(
         self,

@@ -346,3 +346,21 @@ def test_deprivation_of_liberty_orders_lie_within_adolescents_childrens_home_pla
     years = (pd.Timestamp(as_of) - pd.Timestamp(cfg["from"])).days / 365.25
     expected = cfg["per_looked_after_per_year"] * looked_after * years
     assert 0.4 * expected <= len(orders) <= 2.0 * expected, (len(orders), expected)
+
+
+def test_deprivation_of_liberty_faults_are_logged_and_caught_by_the_pre_check(tmp_path):
+    from orchestration.returns.ssda903.build import COLUMNS
+    from orchestration.returns.ssda903.prechecks import precheck
+
+    as_of = date(2027, 4, 30)
+    result = generate(tmp_path / "landing", scale=0.3, seed=5, faults=0.2, as_of=as_of)
+    orders = _read(result, f"social_care/ssda903/{as_of.isoformat()}/dolo.csv")
+    faults = pd.read_csv(result.ground_truth / "faults.csv", dtype=str, keep_default_na=False)
+    injected = faults[faults.fault.eq("dolo_end_before_start")]
+    assert len(injected) > 0
+    # the orders beside an otherwise empty return: 702 reads nothing else
+    empty = {name: pd.DataFrame(columns=columns) for name, columns in COLUMNS.items()}
+    found = precheck(empty | {"dolo": orders}, 2027)
+    flagged = found[found.rule.eq("WC903-702")]
+    keys = (orders.CHILD + ":" + orders.DOLO_START).to_numpy()
+    assert sorted(keys[flagged.row.astype(int)]) == sorted(injected.record_id)

@@ -219,6 +219,11 @@ def _checks(year: int) -> list[tuple[str, str, str, str, str]]:
     )
     checks += [
         (
+            "WC903-702", "dolo", "DOLO_END", "deprivation of liberty order ends before it starts",
+            f"select CHILD, _row, DOLO_START || ' - ' || DOLO_END from dolo "
+            f"where DOLO_END <> '' and {_date('DOLO_END')} <= {_date('DOLO_START')}",
+        ),
+        (
             "WC903-709", "dolo", "DOLO_START",
             "child with a deprivation of liberty order placed other than in a children's home (K2) or Z12/Z13"
             " while it lasts (the validator's rule 709, which fails inside it)",
