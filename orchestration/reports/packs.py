@@ -592,13 +592,23 @@ def protect_report(
         if table.protect:
             published, n = protect(frame, table.spec, before_frame, (forced or {}).get(table.name))
         else:
-            published, n = frame.astype(str), 0
+            published, n = _whole_counts(frame, table).astype(str), 0
         published = _not_available(published, frame, table, queried.complete[table.name]).drop(
             columns=list(table.hidden)
         )
         suppressed += n
         tables[table.name] = _ees(published, table, authority)
     return Built(queried.report, tables, suppressed, queried.gate_failures)
+
+
+def _whole_counts(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
+    """Counts as whole numbers: a SQL sum arrives as a float, and 733 was published as '733.0'."""
+    out = frame.copy()
+    for column in (c for c in table.spec.counts if c in out):
+        values = pd.to_numeric(out[column], errors="coerce")
+        if values.notna().all() and (values == values.round()).all():
+            out[column] = values.astype("int64")
+    return out
 
 
 def label_of(table: Table, column: str) -> str:

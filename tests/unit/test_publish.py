@@ -55,3 +55,19 @@ def test_a_chart_with_nothing_to_draw_is_said_in_a_sentence():
     table = packs.LOOKED_AFTER_BY_AGE
     said = packs._nothing_to_draw(by_group, table)
     assert said.startswith("Grade 4 or above: no chart") and "suppressed (c)" in said
+
+
+def test_counts_of_a_table_published_unprotected_are_whole_numbers():
+    import pandas as pd
+
+    from orchestration.reports import packs
+
+    counts = list(packs.PARTNER_QUALITY.spec.counts)
+    frame = pd.DataFrame({"time_period": ["2026"], "partner": ["health"], "dataset": ["camhs_referrals"]})
+    for n, column in enumerate(counts):
+        frame[column] = [733.0 + n]  # as a SQL sum arrives
+    shown = packs._whole_counts(frame, packs.PARTNER_QUALITY).astype(str)
+    assert shown[counts].iloc[0].tolist() == [str(733 + n) for n in range(len(counts))]
+    # a fraction is never rounded away
+    frame[counts[0]] = [2.5]
+    assert packs._whole_counts(frame, packs.PARTNER_QUALITY)[counts[0]].iloc[0] == 2.5
