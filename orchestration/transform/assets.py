@@ -53,7 +53,8 @@ def whole_child_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, ware
     paths = warehouse.paths
     paths.export_env()  # dbt (a subprocess) must write the same analytics file
     manifest = json.loads(dbt_project.manifest_path.read_text())
-    code = f"{_docs_key()} {settings_fingerprint()}"
+    docs_key = _docs_key()  # every code file hashed once: the build's key and the docs' share it
+    code = f"{docs_key} {settings_fingerprint()}"
     # a run of some models only (chosen in the UI) builds what it was asked for and records nothing: only a
     # whole build says what every model was built from
     whole = set(context.selected_asset_keys) == set(context.assets_def.keys)
@@ -99,7 +100,7 @@ def whole_child_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, ware
     # the documentation site of what was just built (models, columns, tests, lineage), served by make dev.
     # It describes the code (models, their columns and types, tests, lineage), not the rows: written again
     # only when the code or dbt changed since it was last written here (about 6 s saved on every other run)
-    built_for = _docs_key()
+    built_for = docs_key
     stamp = paths.dbt_docs / DOCS_STAMP
     if (paths.dbt_docs / "index.html").exists() and stamp.exists() and stamp.read_text() == built_for:
         context.log.info(
