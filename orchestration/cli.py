@@ -167,6 +167,14 @@ def cmd_run(args: argparse.Namespace) -> int:
             if not args.verbose
             else contextlib.nullcontext()
         )
+        # the SSDA903 and CIN census read only the vault: once it is complete they are built by a process of
+        # their own while this one goes on (returns/due.py)
+        from orchestration.returns.due import FromTheVault, WhenVaultComplete
+
+        from_the_vault = FromTheVault(log_level if args.verbose else "CRITICAL")
+        vault_steps = [node.name for node in job.graph.nodes if _stage_of(node.name) in VAULT_STAGES]
+        vault_complete = WhenVaultComplete(instance, run_id, vault_steps, from_the_vault.start)
+        vault_complete.start()
         with watching:
             result = job.execute_in_process(
                 instance=instance,
@@ -176,6 +184,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 run_id=run_id,
                 run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
             )
+    vault_complete.stop.set()
     elapsed = time.perf_counter() - started
 
     durations, counts, failed_steps = _stage_timings(instance, result.run_id)
@@ -213,12 +222,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not vault_failures:
         print("\nStatutory returns (built from the vault, whatever the report gates said):", flush=True)
     with _output_to(None if args.verbose else log) as terminal:
-        returns = (
+        returns = []
+        if not vault_failures:
+            from orchestration.returns.due import AFTER_THE_MARTS, attempt
+
             # a return that is not ready is said so, with where its validation report is
-            _run_returns(defs, instance, paths, log_level if args.verbose else "CRITICAL", read, terminal)
-            if not vault_failures
-            else []
-        )
+            returns = from_the_vault.attempts(lambda done: _say_return(terminal, *done))
+            for job_name, name in AFTER_THE_MARTS:
+                returns.append(
+                    attempt(
+                        defs,
+                        instance,
+                        paths,
+                        job_name,
+                        name,
+                        None,
+                        log_level if args.verbose else "CRITICAL",
+                        read,
+                    )
+                )
+                _say_return(terminal, *returns[-1])
     if vault_failures:
         print(f"\nReturns not built: what they read failed ({', '.join(vault_failures)}).")
 
@@ -321,69 +344,9 @@ def _output_to(log: Path | None):
 
 
 def _reason(error) -> str:
-    """A failed step's reason in one line: past dagster's wrapper, the error that caused it."""
-    while error is not None and error.cause is not None:
-        error = error.cause
-    return error.message.strip().splitlines()[-1] if error is not None else "no reason recorded"
+    from orchestration.returns.due import _reason as reason
 
-
-def _run_returns(
-    defs, instance, paths: Paths, log_level: str, read=None, terminal: int = 1
-) -> list[tuple[str, str, float, str, str]]:
-    """The statutory returns for the collection year the latest extract has closed, after the main graph.
-    A return that is not ready to submit is reported, not a failed run: its report says why. A return
-    whose inputs (what social care delivered, the code, the settings) are as they were at its last attempt
-    is not attempted again: that attempt stands."""
-    from orchestration.returns.common import latest_ended_collection_year
-    from orchestration.run_state import returns_unchanged
-
-    year = str(latest_ended_collection_year(paths.vault_db))
-    done = []
-    for job_name, name, partition in (
-        ("ssda903_return", "ssda903", year),
-        ("cin_census_return", "cin", year),
-        ("annex_a_return", "annex_a", None),
-    ):
-        last = returns_unchanged(paths, name, partition or "window", read)
-        if last is not None:
-            status = f"unchanged since its last attempt, {last['status']}"
-            done.append((name, partition or "", 0.0, last["folder"], status))
-            _say_return(terminal, *done[-1])
-            continue
-
-        def attempts(name: str = name) -> list[Path]:
-            return [p.resolve() for p in (paths.published / "returns" / name).glob("*/last_attempt")]
-
-        before = set(attempts())
-        started = time.perf_counter()
-        run = defs.resolve_job_def(job_name).execute_in_process(
-            instance=instance,
-            partition_key=partition,
-            raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-        )
-        seconds = time.perf_counter() - started
-        made = sorted(set(attempts()) - before, key=lambda p: p.name)
-        metadata = next(
-            (
-                e.materialization.metadata
-                for e in run.all_events
-                if e.event_type_value == "ASSET_MATERIALIZATION"
-            ),
-            {},
-        )
-        verdict = "ready to submit" if run.success else "NOT ready (see validation/ in the folder)"
-        if made:
-            folder, status = str(made[-1]), verdict
-        elif "reused_last_attempt" in metadata and metadata["reused_last_attempt"].value:
-            # built again from the vault, and the same to the byte: its last attempt's validation stands
-            folder, status = str(metadata["folder"].value), f"the same as its last attempt, {verdict}"
-        else:  # it failed before it wrote an attempt: say why here, there is no folder to look in
-            errors = [e.step_failure_data.error for e in run.all_events if e.is_step_failure]
-            folder, status = "", f"NOT built ({_reason(errors[0]) if errors else 'no step ran'})"
-        done.append((name, partition or "", seconds, folder, status))
-        _say_return(terminal, *done[-1])
-    return done
+    return reason(error)
 
 
 def cmd_returns(args: argparse.Namespace) -> int:
@@ -1001,5 +964,19 @@ def main(argv: list[str] | None = None) -> int:
         return 141
 
 
+def entry() -> None:
+    """The ``wholechild`` command: ``main``, then out without the interpreter freeing its objects one by one
+    (about 2 s after a run, with Dagster's and dbt's object graphs loaded). What registered to run at exit
+    (log handlers, dbt's connections) still runs, and every file is closed and flushed first; only an error
+    leaves the ordinary way."""
+    import atexit
+
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    atexit._run_exitfuncs()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

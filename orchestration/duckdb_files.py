@@ -28,18 +28,16 @@ def _held_by_another_process(exc: duckdb.Error) -> bool:
     return "lock" in str(exc).lower()
 
 
-def connect(
-    path: Path, read_only: bool = False, wait_seconds: float | None = None
-) -> duckdb.DuckDBPyConnection:
-    """``duckdb.connect``, waiting (up to ``WHOLECHILD_LOCK_WAIT_SECONDS``, default 600) while another
-    process holds the file's lock."""
+def _waiting(path: Path, wait_seconds: float | None, open_it):
+    """``open_it()``, again and again (up to ``WHOLECHILD_LOCK_WAIT_SECONDS``, default 600) while another
+    process holds ``path``'s lock."""
     if wait_seconds is None:
         wait_seconds = float(os.environ.get("WHOLECHILD_LOCK_WAIT_SECONDS", DEFAULT_WAIT_SECONDS))
     deadline = time.monotonic() + wait_seconds
     delay = 0.05
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            return open_it()
         except duckdb.IOException as exc:
             if not _held_by_another_process(exc):
                 raise
@@ -57,6 +55,22 @@ def connect(
                 ) from exc
             time.sleep(delay)
             delay = min(delay * 2, 2.0)
+
+
+def connect(
+    path: Path, read_only: bool = False, wait_seconds: float | None = None
+) -> duckdb.DuckDBPyConnection:
+    """``duckdb.connect``, waiting (up to ``WHOLECHILD_LOCK_WAIT_SECONDS``, default 600) while another
+    process holds the file's lock."""
+    return _waiting(path, wait_seconds, lambda: duckdb.connect(str(path), read_only=read_only))
+
+
+def attach_read_only(
+    con: duckdb.DuckDBPyConnection, path: Path, alias: str, wait_seconds: float | None = None
+) -> None:
+    """``attach ... (read_only)`` on ``con``, waiting as ``connect`` does while another process writes the
+    file."""
+    _waiting(path, wait_seconds, lambda: con.execute(f"attach '{path}' as {alias} (read_only)"))
 
 
 def publish_copy(source: Path, target: Path, mode: int = 0o600) -> Path:

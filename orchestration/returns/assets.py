@@ -69,7 +69,8 @@ def _check(key: dg.AssetKey, what: str) -> list[dg.AssetCheckSpec]:
     deps=_ssd_inputs(),
     partitions_def=collection_years,
     group_name="returns",
-    pool=WAREHOUSE_POOL,
+    # reads only the vault (attached read-only, waiting while another process writes it) and writes files:
+    # built beside the analytics stages, which never write the vault (returns/due.py)
     kinds={"csv", "xml"},
     check_specs=_check(
         SSDA903, "no pre-check error and no DfE validator error other than a proven validator defect"
@@ -88,7 +89,8 @@ def ssda903_return(context: dg.AssetExecutionContext, warehouse: Warehouse) -> d
     deps=_ssd_inputs(),
     partitions_def=collection_years,
     group_name="returns",
-    pool=WAREHOUSE_POOL,
+    # reads only the vault (attached read-only, waiting while another process writes it) and writes files:
+    # built beside the analytics stages, which never write the vault (returns/due.py)
     kinds={"xml"},
     check_specs=_check(
         CIN, "valid against the year's XSD, no pre-check error, no csc-validator-be-cin error"

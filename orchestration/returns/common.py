@@ -67,8 +67,10 @@ SSD_TABLES = (
 def returns_connection(vault_db: Path) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with the vault attached read-only as ``vault``: returns are built in memory and
     never write to the warehouse."""
+    from orchestration.duckdb_files import attach_read_only
+
     con = duckdb.connect()
-    con.execute(f"attach '{vault_db}' as vault (read_only)")
+    attach_read_only(con, vault_db, "vault")  # waits while another process writes it
     return con
 
 

@@ -1,0 +1,191 @@
+"""The statutory returns a ``wholechild run`` builds, beside the analytics stages where they can be.
+
+The SSDA903 and the CIN census read only the vault, and nothing writes the vault once persons are linked. So
+as soon as the run's vault stages (receive, load, link) have all succeeded, those two are built, validated
+and published by a process of their own (``python -m orchestration.returns.due``), on the machine's other
+core, while the run goes on with pseudonymising, dbt, the gates and the reports. Annex A is reconciled with
+the marts (fct_child_events), so it is built after the run, in the run's own process. Each return is its
+own Dagster run of its job, as when it is materialised from the UI.
+
+A return not ready to submit is reported, not a failed run: its validation report says why. A return whose
+inputs (what social care delivered, the code, the settings) are as they were at its last attempt is not
+attempted again: that attempt stands.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from orchestration.settings import Paths
+
+# (job, return): read only the vault, built as soon as the vault is complete
+FROM_THE_VAULT = (("ssda903_return", "ssda903"), ("cin_census_return", "cin"))
+# reconciled with the marts: built once the run has built them
+AFTER_THE_MARTS = (("annex_a_return", "annex_a"),)
+
+# what one return's attempt comes to: (return, collection year or "", seconds, folder or "", status)
+Attempt = tuple[str, str, float, str, str]
+
+
+def _reason(error) -> str:
+    """A failed step's reason in one line: past dagster's wrapper, the error that caused it."""
+    while error is not None and error.cause is not None:
+        error = error.cause
+    return error.message.strip().splitlines()[-1] if error is not None else "no reason recorded"
+
+
+def attempt(
+    defs, instance, paths: Paths, job_name: str, name: str, partition: str | None, log_level: str, read
+):
+    """One return: its last attempt when nothing it reads changed, else a Dagster run of its job."""
+    from orchestration.run_state import returns_unchanged
+
+    last = returns_unchanged(paths, name, partition or "window", read)
+    if last is not None:
+        return (
+            name,
+            partition or "",
+            0.0,
+            last["folder"],
+            f"unchanged since its last attempt, {last['status']}",
+        )
+
+    def attempts() -> set[Path]:
+        return {p.resolve() for p in (paths.published / "returns" / name).glob("*/last_attempt")}
+
+    before = attempts()
+    started = time.perf_counter()
+    run = defs.resolve_job_def(job_name).execute_in_process(
+        instance=instance,
+        partition_key=partition,
+        raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+    )
+    seconds = time.perf_counter() - started
+    made = sorted(attempts() - before, key=lambda p: p.name)
+    metadata = next(
+        (e.materialization.metadata for e in run.all_events if e.event_type_value == "ASSET_MATERIALIZATION"),
+        {},
+    )
+    verdict = "ready to submit" if run.success else "NOT ready (see validation/ in the folder)"
+    if made:
+        folder, status = str(made[-1]), verdict
+    elif "reused_last_attempt" in metadata and metadata["reused_last_attempt"].value:
+        # built again from the vault, and the same to the byte: its last attempt's validation stands
+        folder, status = str(metadata["folder"].value), f"the same as its last attempt, {verdict}"
+    else:  # it failed before it wrote an attempt: say why here, there is no folder to look in
+        errors = [e.step_failure_data.error for e in run.all_events if e.is_step_failure]
+        folder, status = "", f"NOT built ({_reason(errors[0]) if errors else 'no step ran'})"
+    return (name, partition or "", seconds, folder, status)
+
+
+def collection_year(paths: Paths) -> str:
+    from orchestration.returns.common import latest_ended_collection_year
+
+    return str(latest_ended_collection_year(paths.vault_db))
+
+
+class FromTheVault:
+    """The returns that read only the vault, in a process of their own: started by ``start`` (once the
+    vault is complete), their attempts read back by ``attempts`` (which starts them then if nothing did)."""
+
+    def __init__(self, log_level: str):
+        self.log_level = log_level
+        self._process: subprocess.Popen | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def started(self) -> bool:
+        return self._process is not None
+
+    def start(self) -> None:
+        with self._lock:
+            if self._process is None:
+                # its own lines (Dagster's, at this log level) go where the run's go: the log file, or the
+                # terminal with --verbose; only its results come back, one JSON line per return
+                self._process = subprocess.Popen(
+                    [sys.executable, "-m", "orchestration.returns.due", self.log_level],
+                    stdout=subprocess.PIPE,
+                    text=True,
+                    env=os.environ.copy(),
+                )
+
+    def attempts(self, say: Callable[[Attempt], None]) -> list[Attempt]:
+        self.start()
+        assert self._process is not None and self._process.stdout is not None
+        done: list[Attempt] = []
+        for line in self._process.stdout:
+            if line.startswith("{"):
+                result = json.loads(line)
+                done.append(tuple(result["attempt"]))
+                say(done[-1])
+        code = self._process.wait()
+        if code != 0 and len(done) < len(FROM_THE_VAULT):
+            for _, name in FROM_THE_VAULT[len(done) :]:
+                done.append(
+                    (name, "", 0.0, "", f"NOT built (its process ended with code {code}; see the run's log)")
+                )
+                say(done[-1])
+        return done
+
+
+class WhenVaultComplete(threading.Thread):
+    """Calls ``then`` once every step of ``steps`` has succeeded in the run, polling its event log; never
+    when one of them fails, or once ``stop`` is set (the run is over)."""
+
+    def __init__(self, instance, run_id: str, steps: Iterable[str], then: Callable[[], None]):
+        super().__init__(name="returns-when-vault-complete", daemon=True)
+        self.instance, self.run_id, self.steps, self.then = instance, run_id, set(steps), then
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        from dagster import DagsterEventType
+
+        kinds = {DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE}
+        while not self.stop.wait(0.25):
+            try:
+                records = self.instance.all_logs(self.run_id, of_type=kinds)
+            except Exception:  # noqa: S112 (the run is not stored yet, or the storage is busy: look again)
+                continue
+            succeeded = {
+                r.step_key for r in records if r.dagster_event.event_type == DagsterEventType.STEP_SUCCESS
+            }
+            if any(r.step_key in self.steps for r in records if r.dagster_event.is_step_failure):
+                return
+            if self.steps <= succeeded:
+                self.then()
+                return
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The child process: each return that reads only the vault, one JSON line of its attempt on stdout."""
+    import dagster as dg
+
+    from orchestration import run_state
+    from orchestration.definitions import defs
+
+    log_level = (argv or sys.argv[1:] or ["CRITICAL"])[0]
+    paths = Paths.from_env()
+    paths.export_env()
+    paths.ensure_dagster_home()
+    instance = dg.DagsterInstance.get()
+    read = run_state.fingerprint(paths)
+    year = collection_year(paths)
+    out = sys.stdout
+    sys.stdout = sys.stderr  # anything else said on the way goes with the run's lines, not into the results
+    for job_name, name in FROM_THE_VAULT:
+        result = attempt(defs, instance, paths, job_name, name, year, log_level, read)
+        out.write(json.dumps({"attempt": result}) + "\n")
+        out.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

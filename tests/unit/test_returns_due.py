@@ -1,0 +1,67 @@
+"""The SSDA903 and CIN census are started as soon as the run's vault stages have all succeeded, never when
+one failed (orchestration/returns/due.py)."""
+
+import threading
+from types import SimpleNamespace
+
+from dagster import DagsterEventType
+
+from orchestration.returns.due import WhenVaultComplete
+
+
+def _record(step: str, kind: DagsterEventType):
+    event = SimpleNamespace(event_type=kind, is_step_failure=kind == DagsterEventType.STEP_FAILURE)
+    return SimpleNamespace(step_key=step, dagster_event=event)
+
+
+class _Run:
+    """A run's event log as it grows: each look sees one more record."""
+
+    def __init__(self, records):
+        self.records, self.looks = records, 0
+
+    def all_logs(self, run_id, of_type=None):
+        self.looks += 1
+        return self.records[: self.looks]
+
+
+def _watch(records, steps=("ingest__deliveries", "raw__load", "identity__person_index")):
+    started = threading.Event()
+    run = _Run(records)
+    watcher = WhenVaultComplete(run, "run", steps, started.set)
+    watcher.start()
+    watcher.join(timeout=10)
+    return started.is_set(), watcher, run
+
+
+def test_started_once_every_vault_step_has_succeeded_and_not_before():
+    ok = DagsterEventType.STEP_SUCCESS
+    records = [
+        _record("ingest__deliveries", ok),
+        _record("raw__load", ok),
+        _record("some_other_step", ok),
+        _record("identity__person_index", ok),
+    ]
+    started, watcher, run = _watch(records)
+    assert started and not watcher.is_alive()
+    assert run.looks == 4  # not before the last vault step's success was seen
+
+
+def test_never_started_when_a_vault_step_failed():
+    records = [
+        _record("ingest__deliveries", DagsterEventType.STEP_SUCCESS),
+        _record("raw__load", DagsterEventType.STEP_FAILURE),
+        _record("identity__person_index", DagsterEventType.STEP_SUCCESS),
+    ]
+    started, watcher, _ = _watch(records)
+    assert not started and not watcher.is_alive()
+
+
+def test_stops_without_starting_when_the_run_is_over():
+    run = _Run([_record("ingest__deliveries", DagsterEventType.STEP_SUCCESS)])
+    started = threading.Event()
+    watcher = WhenVaultComplete(run, "run", ["ingest__deliveries", "raw__load"], started.set)
+    watcher.start()
+    watcher.stop.set()
+    watcher.join(timeout=5)
+    assert not watcher.is_alive() and not started.is_set()
