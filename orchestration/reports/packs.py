@@ -768,8 +768,22 @@ def _nothing_to_draw(chart: Chart, table: Table) -> str:
     return f"{title}: no chart, as every figure is suppressed (c) or not available (x); the table below says which."
 
 
+# a report's charts are drawn once and saved in both formats (SVG for its page, PNG for its PDF), which are
+# rendered one after the other: the last few drawn, by what they show
+_DRAWN: dict[tuple, dict[str, bytes]] = {}
+
+
 def chart_image(frame: pd.DataFrame, chart: Chart, table: Table, fmt: str) -> bytes:
     """A labelled chart of published (protected) figures: suppressed points are gaps, never zeros."""
+    key = (chart, table.name, tuple(frame.columns), int(pd.util.hash_pandas_object(frame, index=False).sum()))
+    if key not in _DRAWN:
+        if len(_DRAWN) >= 16:
+            _DRAWN.pop(next(iter(_DRAWN)))
+        _DRAWN[key] = _draw(frame, chart, table)
+    return _DRAWN[key][fmt]
+
+
+def _draw(frame: pd.DataFrame, chart: Chart, table: Table) -> dict[str, bytes]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -812,10 +826,13 @@ def chart_image(frame: pd.DataFrame, chart: Chart, table: Table, fmt: str) -> by
         ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format=fmt, metadata={"Date": None} if fmt == "svg" else None)
+    images = {}
+    for fmt in ("svg", "png"):
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format=fmt, metadata={"Date": None} if fmt == "svg" else None)
+        images[fmt] = buffer.getvalue()
     plt.close(fig)
-    return buffer.getvalue()
+    return images
 
 
 def _heading(table: Table, column: str) -> str:

@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import tempfile
+import weakref
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -74,9 +75,21 @@ def returns_connection(vault_db: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
+_EXTRACT_OF: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, object] = weakref.WeakKeyDictionary()
+
+
 def ssd_views(con: duckdb.DuckDBPyConnection) -> str:
     """Views ssd.<table> over each SSD table as at its latest extract (the SSD is a snapshot); a table
-    never delivered is an empty view of its contract's columns. Returns the extract date."""
+    never delivered is an empty view of its contract's columns. Returns the extract date. Made once per
+    connection (the vault is attached read-only: what they show cannot change while it is open); each year's
+    build asks again."""
+    if con in _EXTRACT_OF:
+        return _EXTRACT_OF[con]
+    _EXTRACT_OF[con] = extract = _make_ssd_views(con)
+    return extract
+
+
+def _make_ssd_views(con: duckdb.DuckDBPyConnection) -> str:
     from orchestration.ingest.contracts import load_contracts
 
     present = raw_tables_present(con, "vault")

@@ -136,12 +136,13 @@ class FromTheVault:
         return done
 
 
-class WhenVaultComplete(threading.Thread):
-    """Calls ``then`` once every step of ``steps`` has succeeded in the run, polling its event log; never
-    when one of them fails, or once ``stop`` is set (the run is over)."""
+class WhenStepsSucceed(threading.Thread):
+    """Calls ``then`` once every step of ``steps`` has succeeded in the run (the vault stages, for the returns
+    that read the vault), polling its event log; never when one of them fails, or once ``stop`` is set (the
+    run is over)."""
 
     def __init__(self, instance, run_id: str, steps: Iterable[str], then: Callable[[], None]):
-        super().__init__(name="returns-when-vault-complete", daemon=True)
+        super().__init__(name="when-steps-succeed", daemon=True)
         self.instance, self.run_id, self.steps, self.then = instance, run_id, set(steps), then
         self.stop = threading.Event()
 
@@ -166,10 +167,23 @@ class WhenVaultComplete(threading.Thread):
 
 def main(argv: list[str] | None = None) -> int:
     """The child process: each return that reads only the vault, one JSON line of its attempt on stdout."""
+    # the run beside it (dbt, the gates, the reports) is what the user waits for: it goes first on a busy
+    # machine, and these (with the validators they start, which inherit this) take the time it leaves
+    os.nice(10)
     import dagster as dg
 
     from orchestration import run_state
-    from orchestration.definitions import defs
+    from orchestration.resources import Warehouse
+    from orchestration.returns.assets import cin_job, cin_return, ssda903_job, ssda903_return
+
+    # the two returns' own jobs, without the rest of the code location (dbt's above all): a second less of
+    # importing, beside a run that is using the other core
+    defs = dg.Definitions(
+        assets=[ssda903_return, cin_return],
+        jobs=[ssda903_job, cin_job],
+        resources={"warehouse": Warehouse()},
+        executor=dg.in_process_executor,
+    )
 
     log_level = (argv or sys.argv[1:] or ["CRITICAL"])[0]
     paths = Paths.from_env()

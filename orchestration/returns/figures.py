@@ -86,14 +86,22 @@ class Returns:
     cin: dict[int, bytes]
 
 
-def build_returns(con: duckdb.DuckDBPyConnection, years: list[int], authority: Authority) -> Returns:
-    """Every year's SSDA903 and CIN census, built in memory from the vault attached to ``con``."""
+def build_returns(
+    con: duckdb.DuckDBPyConnection, years: list[int], authority: Authority, ready: Returns | None = None
+) -> Returns:
+    """Every year's SSDA903 and CIN census, built in memory from the vault attached to ``con``; a year in
+    ``ready`` (built already from the same vault) is taken from it."""
     from orchestration.returns.cin.build import build as build_cin
     from orchestration.returns.ssda903.build import build as build_903
 
+    ready = ready or Returns({}, {})
     return Returns(
-        ssda903={y: build_903(con, CollectionYear(y)) for y in years},
-        cin={y: build_cin(con, CollectionYear(y), authority) for y in years},
+        ssda903={
+            y: ready.ssda903[y] if y in ready.ssda903 else build_903(con, CollectionYear(y)) for y in years
+        },
+        cin={
+            y: ready.cin[y] if y in ready.cin else build_cin(con, CollectionYear(y), authority) for y in years
+        },
     )
 
 

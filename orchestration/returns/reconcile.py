@@ -19,6 +19,7 @@ on this blocks publication, and the differences are in the quality folder for wh
 from __future__ import annotations
 
 import json
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from orchestration.returns.common import Authority, latest_ended_collection_year
 from orchestration.returns.figures import (
     COLUMNS,
     MEASURES,
+    Returns,
     age_band_sql,
     broken_continuations,
     build_returns,
@@ -267,6 +269,61 @@ def _summary(
     return summary
 
 
+# returns built ahead, in a thread, while the run waits on dbt: by the vault's state when they were built
+_AHEAD: dict[tuple, Future] = {}
+
+
+def _vault_state(vault_db: Path) -> tuple:
+    """What identifies the vault's content: its file and write-ahead log as they stand (a read-only attach
+    changes neither)."""
+    wal = vault_db.with_name(vault_db.name + ".wal")
+    state = [str(vault_db.resolve())]
+    for path in (vault_db, wal):
+        try:
+            found = path.stat()
+            state += [found.st_mtime_ns, found.st_size]
+        except FileNotFoundError:
+            state += [None, None]
+    return tuple(state)
+
+
+def build_ahead(vault_db: Path, quality: Path) -> None:
+    """Start building, in a thread of this process, the returns of the years the last reconciliation covered
+    (quality/reconciliation_with_returns.json), so that the reconciliation after dbt finds them built. For
+    the time this process only waits on dbt's subprocess; a year it did not guess is built when asked for,
+    and nothing built from a vault that has changed since is ever used."""
+    try:
+        years = json.loads((quality / "reconciliation_with_returns.json").read_text(encoding="utf-8"))[
+            "years"
+        ]
+    except (OSError, ValueError, KeyError):
+        return  # no reconciliation yet: nothing to go on
+    if not years:
+        return
+    wanted = [min(years) - 1, *sorted(years)]
+    state = _vault_state(vault_db)
+
+    def build() -> Returns:
+        con = returns_connection(vault_db)
+        try:
+            return build_returns(con, wanted, Authority.from_env())
+        finally:
+            con.close()
+
+    _AHEAD.clear()
+    _AHEAD[state] = ThreadPoolExecutor(1, thread_name_prefix="returns-ahead").submit(build)
+
+
+def _built_ahead(vault_db: Path) -> Returns | None:
+    ahead = _AHEAD.pop(_vault_state(vault_db), None)
+    if ahead is None:
+        return None
+    try:
+        return ahead.result()
+    except Exception:
+        return None
+
+
 def reconcile_with_returns(vault_db: Path, analytics_db: Path) -> Reconciliation:
     """Build every covered year's returns in memory from the vault, work out the DfE's figures from them, and
     reconcile them with the marts in the analytics file (both opened read-only)."""
@@ -278,7 +335,9 @@ def reconcile_with_returns(vault_db: Path, analytics_db: Path) -> Reconciliation
         # and the year before the first covered one, only as history for the look-back measures (a
         # re-referral looks back 12 months): an extract taken after 31 March holds part of that year, and the
         # marts see its referrals as the DfE sees the previous census's; it is never compared itself
-        returns = build_returns(con, [years[0] - 1, *years] if years else [], Authority.from_env())
+        returns = build_returns(
+            con, [years[0] - 1, *years] if years else [], Authority.from_env(), _built_ahead(vault_db)
+        )
         ours, broken = figures(returns), broken_continuations(returns)
         keys = con.execute(
             "select record_id, person_key from vault.identity.record_keys where namespace = 'la_person'"

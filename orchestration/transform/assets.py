@@ -98,7 +98,9 @@ def whole_child_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, ware
                 metadata={"built_again": False, "why": "nothing it reads changed since its last build"},
             )
     if plan.builds:
-        build = dbt.cli(["build", *plan.arguments], context=context)
+        # dbt's JSON artifacts of the build (a 1.6 MB manifest, run results) are never read: its target folder
+        # is removed below, and its results reach Dagster as the events streamed here
+        build = dbt.cli(["build", "--no-write-json", *plan.arguments], context=context)
         for n, event in enumerate(build.stream()):
             if n == 10:
                 pause_point("dbt:building")

@@ -183,6 +183,39 @@ def test_the_reconcile_command_says_the_same(pipeline, capsys):
     assert "not a year the extract holds whole" in capsys.readouterr().err
 
 
+def test_returns_built_ahead_reconcile_exactly_as_built_on_demand(pipeline, monkeypatch):
+    """The returns a run builds while it waits on dbt are used only for the vault they were built from, and
+    the reconciliation is the same with them as without."""
+    from orchestration.returns import reconcile as module
+
+    paths, _ = pipeline
+    plain = module.reconcile_with_returns(paths.vault_db, paths.analytics_db)
+    built: list[int] = []
+    real = module.build_returns
+
+    def counted(con, years, authority, ready=None):
+        built.extend(y for y in years if not ready or y not in ready.ssda903)
+        return real(con, years, authority, ready)
+
+    monkeypatch.setattr(module, "build_returns", counted)
+    module.build_ahead(paths.vault_db, paths.quality)
+    ahead = module.reconcile_with_returns(paths.vault_db, paths.analytics_db)
+    on_demand = list(built)
+    pd.testing.assert_frame_equal(ahead.summary, plain.summary)
+    pd.testing.assert_frame_equal(ahead.differences, plain.differences)
+    # the thread built every year (counted there); the reconciliation itself built none
+    years = json.loads((paths.quality / "reconciliation_with_returns.json").read_text())["years"]
+    assert sorted(on_demand) == [min(years) - 1, *years]
+    built.clear()
+    # built ahead from a vault that has changed since: not used, every year is built again
+    module.build_ahead(paths.vault_db, paths.quality)
+    stale = module._AHEAD.popitem()[1]
+    stale.result()  # all its years built (and counted) before the reconciliation below
+    module._AHEAD[("another vault state",)] = stale
+    module.reconcile_with_returns(paths.vault_db, paths.analytics_db)
+    assert len(built) == 2 * (len(years) + 1)
+
+
 def test_every_delivery_adds_up(pipeline):
     paths, _ = pipeline
     broken = vault_scalar(

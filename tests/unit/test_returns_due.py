@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 from dagster import DagsterEventType
 
-from orchestration.returns.due import WhenVaultComplete
+from orchestration.returns.due import WhenStepsSucceed
 
 
 def _record(step: str, kind: DagsterEventType):
@@ -28,7 +28,7 @@ class _Run:
 def _watch(records, steps=("ingest__deliveries", "raw__load", "identity__person_index")):
     started = threading.Event()
     run = _Run(records)
-    watcher = WhenVaultComplete(run, "run", steps, started.set)
+    watcher = WhenStepsSucceed(run, "run", steps, started.set)
     watcher.start()
     watcher.join(timeout=10)
     return started.is_set(), watcher, run
@@ -60,7 +60,7 @@ def test_never_started_when_a_vault_step_failed():
 def test_stops_without_starting_when_the_run_is_over():
     run = _Run([_record("ingest__deliveries", DagsterEventType.STEP_SUCCESS)])
     started = threading.Event()
-    watcher = WhenVaultComplete(run, "run", ["ingest__deliveries", "raw__load"], started.set)
+    watcher = WhenStepsSucceed(run, "run", ["ingest__deliveries", "raw__load"], started.set)
     watcher.start()
     watcher.stop.set()
     watcher.join(timeout=5)
