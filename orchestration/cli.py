@@ -13,7 +13,6 @@ import functools
 import os
 import re
 import sys
-import threading
 import time
 import uuid
 import warnings
@@ -68,7 +67,6 @@ STAGES = [  # (stage, how to recognise its steps), in pipeline order
 
 # the stages whose output the statutory returns read (the vault)
 VAULT_STAGES = ("receive deliveries", "load raw tables (rows accounted for)", "link persons")
-PSEUDONYMISE = "pseudonymise to analytics"
 
 
 def _stage_of(step_key: str) -> str:
@@ -172,16 +170,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         # the SSDA903 and CIN census read only the vault: once it is complete they are built by a process of
         # their own while this one goes on (returns/due.py)
         from orchestration.returns.due import FromTheVault, WhenStepsSucceed
+        from orchestration.returns.reconcile import AHEAD_FILE
+
+        # returns a run built ahead and never used (it failed before its reconciliation) are not kept: they
+        # are as identifiable as the vault, and made again from it when wanted
+        paths.vault_db.with_name(AHEAD_FILE).unlink(missing_ok=True)
 
         from_the_vault = FromTheVault(log_level if args.verbose else "CRITICAL")
         vault_steps = [node.name for node in job.graph.nodes if _stage_of(node.name) in VAULT_STAGES]
         vault_complete = WhenStepsSucceed(instance, run_id, vault_steps, from_the_vault.start)
         vault_complete.start()
-        # and once dbt has the analytics file, this process only waits on dbt's subprocess: the time to import
-        # what the gates and reports need
-        before_dbt = [n.name for n in job.graph.nodes if _stage_of(n.name) in (*VAULT_STAGES, PSEUDONYMISE)]
-        analytics_ready = WhenStepsSucceed(instance, run_id, before_dbt, lambda: _warm_later_stages(paths))
-        analytics_ready.start()
         with watching:
             result = job.execute_in_process(
                 instance=instance,
@@ -192,7 +190,6 @@ def cmd_run(args: argparse.Namespace) -> int:
                 run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
             )
     vault_complete.stop.set()
-    analytics_ready.stop.set()
     elapsed = time.perf_counter() - started
 
     durations, counts, failed_steps = _stage_timings(instance, result.run_id)
@@ -349,25 +346,6 @@ def _output_to(log: Path | None):
             os.environ.pop("DBT_USE_COLORS", None)
         else:
             os.environ["DBT_USE_COLORS"] = colours
-
-
-def _warm_later_stages(paths: Paths) -> None:
-    """While this process only waits on dbt's subprocess: import what the gates and the reports use (Great
-    Expectations alone takes a second or two) instead of when the first gate starts, and build the returns
-    the reconciliation with the marts will compare (from the vault, which nothing writes any more)."""
-    from orchestration.returns.reconcile import build_ahead
-
-    build_ahead(paths.vault_db, paths.quality)
-
-    def imports() -> None:
-        import great_expectations  # noqa: F401
-        import matplotlib
-
-        matplotlib.use("Agg")  # as packs.py does: files, never a screen
-        import fpdf  # noqa: F401
-        import matplotlib.pyplot
-
-    threading.Thread(target=imports, name="warm-later-stages", daemon=True).start()
 
 
 def _reason(error) -> str:

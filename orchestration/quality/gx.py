@@ -103,6 +103,19 @@ def build_expectations(spec: dict[str, Any], where: str) -> list[Any]:
     return built
 
 
+def preload() -> None:
+    """Import Great Expectations (about 2 s) and the report renderers now: called by the dbt step once dbt's
+    own process has started, whose first seconds (dbt importing and reading its parse) print almost nothing,
+    so that the gates and reports after dbt find them imported. In this thread, never a background one: an
+    import racing the run's own use of a shared module can find it half made."""
+    import great_expectations  # noqa: F401
+    import matplotlib
+
+    matplotlib.use("Agg")  # as the reports do: files, never a screen
+    import fpdf  # noqa: F401
+    import matplotlib.pyplot
+
+
 def validate(df: pd.DataFrame, name: str, directory: Path = EXPECTATIONS_DIR) -> SuiteResult:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx  # imported here: it takes seconds, and only gates need it

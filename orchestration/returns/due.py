@@ -190,6 +190,14 @@ def main(argv: list[str] | None = None) -> int:
     paths.export_env()
     paths.ensure_dagster_home()
     instance = dg.DagsterInstance.get()
+    # first what the run will want soonest: the returns of every year its reconciliation with the marts
+    # compares, built now from the vault (the run picks them up after dbt if the vault is unchanged)
+    from orchestration.returns.reconcile import build_ahead
+
+    try:
+        build_ahead(paths.vault_db, paths.quality)
+    except Exception as exc:
+        print(f"returns not built ahead for the reconciliation: {exc}", file=sys.stderr)
     read = run_state.fingerprint(paths)
     year = collection_year(paths)
     out = sys.stdout

@@ -19,7 +19,8 @@ on this blocks publication, and the differences are in the quality folder for wh
 from __future__ import annotations
 
 import json
-from concurrent.futures import Future, ThreadPoolExecutor
+import os
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -269,59 +270,63 @@ def _summary(
     return summary
 
 
-# returns built ahead, in a thread, while the run waits on dbt: by the vault's state when they were built
-_AHEAD: dict[tuple, Future] = {}
+AHEAD_FILE = "returns_built_ahead.pickle"  # beside the vault: as private as it is
 
 
-def _vault_state(vault_db: Path) -> tuple:
+def _vault_state(vault_db: Path) -> list:
     """What identifies the vault's content: its file and write-ahead log as they stand (a read-only attach
     changes neither)."""
     wal = vault_db.with_name(vault_db.name + ".wal")
-    state = [str(vault_db.resolve())]
+    state: list = [str(vault_db.resolve())]
     for path in (vault_db, wal):
         try:
             found = path.stat()
             state += [found.st_mtime_ns, found.st_size]
         except FileNotFoundError:
             state += [None, None]
-    return tuple(state)
+    return state
 
 
-def build_ahead(vault_db: Path, quality: Path) -> None:
-    """Start building, in a thread of this process, the returns of the years the last reconciliation covered
-    (quality/reconciliation_with_returns.json), so that the reconciliation after dbt finds them built. For
-    the time this process only waits on dbt's subprocess; a year it did not guess is built when asked for,
-    and nothing built from a vault that has changed since is ever used."""
+def build_ahead(vault_db: Path, quality: Path) -> Path | None:
+    """Build the returns of the years the last reconciliation covered (quality/reconciliation_with_returns
+    .json) and keep them beside the vault, with the vault's state, for the reconciliation that follows the
+    marts: the returns' own process does it (returns/due.py) while the run goes on with dbt. A year it did
+    not guess is built when asked for, and nothing built from a vault that has changed since is used."""
     try:
         years = json.loads((quality / "reconciliation_with_returns.json").read_text(encoding="utf-8"))[
             "years"
         ]
     except (OSError, ValueError, KeyError):
-        return  # no reconciliation yet: nothing to go on
+        return None  # no reconciliation yet: nothing to go on
     if not years:
-        return
-    wanted = [min(years) - 1, *sorted(years)]
+        return None
     state = _vault_state(vault_db)
-
-    def build() -> Returns:
-        con = returns_connection(vault_db)
-        try:
-            return build_returns(con, wanted, Authority.from_env())
-        finally:
-            con.close()
-
-    _AHEAD.clear()
-    _AHEAD[state] = ThreadPoolExecutor(1, thread_name_prefix="returns-ahead").submit(build)
+    con = returns_connection(vault_db)
+    try:
+        returns = build_returns(con, [min(years) - 1, *sorted(years)], Authority.from_env())
+    finally:
+        con.close()
+    target = vault_db.with_name(AHEAD_FILE)
+    partial = target.with_name(f".{AHEAD_FILE}.{os.getpid()}")
+    with partial.open("wb") as out:
+        pickle.dump({"vault": state, "returns": returns}, out, protocol=pickle.HIGHEST_PROTOCOL)
+    partial.replace(target)  # whole or not there
+    return target
 
 
 def _built_ahead(vault_db: Path) -> Returns | None:
-    ahead = _AHEAD.pop(_vault_state(vault_db), None)
-    if ahead is None:
-        return None
+    """The returns built ahead from this very vault, if there are any; taken once."""
+    path = vault_db.with_name(AHEAD_FILE)
     try:
-        return ahead.result()
-    except Exception:
+        with path.open("rb") as kept:
+            ahead = pickle.load(kept)  # noqa: S301 (written by this pipeline, in its private warehouse folder)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError):
         return None
+    finally:
+        path.unlink(missing_ok=True)
+    if ahead.get("vault") != _vault_state(vault_db) or not isinstance(ahead.get("returns"), Returns):
+        return None
+    return ahead["returns"]
 
 
 def reconcile_with_returns(vault_db: Path, analytics_db: Path) -> Reconciliation:

@@ -101,6 +101,9 @@ def whole_child_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, ware
         # dbt's JSON artifacts of the build (a 1.6 MB manifest, run results) are never read: its target folder
         # is removed below, and its results reach Dagster as the events streamed here
         build = dbt.cli(["build", "--no-write-json", *plan.arguments], context=context)
+        from orchestration.quality.gx import preload
+
+        preload()  # while dbt starts in its own process (see preload)
         for n, event in enumerate(build.stream()):
             if n == 10:
                 pause_point("dbt:building")

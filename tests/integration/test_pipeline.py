@@ -184,12 +184,16 @@ def test_the_reconcile_command_says_the_same(pipeline, capsys):
 
 
 def test_returns_built_ahead_reconcile_exactly_as_built_on_demand(pipeline, monkeypatch):
-    """The returns a run builds while it waits on dbt are used only for the vault they were built from, and
-    the reconciliation is the same with them as without."""
+    """The returns the returns' process builds ahead for the reconciliation are used only for the vault
+    they were built from, once, and the reconciliation is the same with them as without."""
+    import pickle
+
     from orchestration.returns import reconcile as module
 
     paths, _ = pipeline
     plain = module.reconcile_with_returns(paths.vault_db, paths.analytics_db)
+    kept = module.build_ahead(paths.vault_db, paths.quality)
+    assert kept is not None and kept.exists() and kept.parent == paths.vault_db.parent
     built: list[int] = []
     real = module.build_returns
 
@@ -198,22 +202,19 @@ def test_returns_built_ahead_reconcile_exactly_as_built_on_demand(pipeline, monk
         return real(con, years, authority, ready)
 
     monkeypatch.setattr(module, "build_returns", counted)
-    module.build_ahead(paths.vault_db, paths.quality)
     ahead = module.reconcile_with_returns(paths.vault_db, paths.analytics_db)
-    on_demand = list(built)
     pd.testing.assert_frame_equal(ahead.summary, plain.summary)
     pd.testing.assert_frame_equal(ahead.differences, plain.differences)
-    # the thread built every year (counted there); the reconciliation itself built none
+    assert built == [] and not kept.exists()  # every year was built ahead; taken once
+    # built from a vault in another state: not used, every year is built again
     years = json.loads((paths.quality / "reconciliation_with_returns.json").read_text())["years"]
-    assert sorted(on_demand) == [min(years) - 1, *years]
-    built.clear()
-    # built ahead from a vault that has changed since: not used, every year is built again
     module.build_ahead(paths.vault_db, paths.quality)
-    stale = module._AHEAD.popitem()[1]
-    stale.result()  # all its years built (and counted) before the reconciliation below
-    module._AHEAD[("another vault state",)] = stale
+    built.clear()  # what build_ahead built: only the reconciliation's own builds count below
+    stale = pickle.loads(kept.read_bytes())
+    stale["vault"][1] -= 1  # the vault file's modification time
+    kept.write_bytes(pickle.dumps(stale))
     module.reconcile_with_returns(paths.vault_db, paths.analytics_db)
-    assert len(built) == 2 * (len(years) + 1)
+    assert sorted(built) == [min(years) - 1, *years] and not kept.exists()
 
 
 def test_every_delivery_adds_up(pipeline):
