@@ -101,10 +101,6 @@ class FromTheVault:
         self._process: subprocess.Popen | None = None
         self._lock = threading.Lock()
 
-    @property
-    def started(self) -> bool:
-        return self._process is not None
-
     def start(self) -> None:
         with self._lock:
             if self._process is None:
