@@ -16,6 +16,7 @@ the warehouse, whose files are DuckDB's.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -115,6 +116,15 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
                 self._initialized_dbs.add(shard)
             with engine.connect() as conn, conn.begin():
                 yield conn
+
+    def store_event(self, event) -> None:
+        super().store_event(event)
+        # Dagster's watchers (the UI following a run written by another process) wait for the run's shard
+        # file to change; a commit to a connection kept open goes to the write-ahead log and leaves the file
+        # as it was (Dagster's own storage changed it by checkpointing on every close): its time is set
+        if event.run_id:
+            with contextlib.suppress(FileNotFoundError):
+                os.utime(self.path_for_shard(event.run_id))
 
     def _close_all(self) -> None:
         with self._db_lock:

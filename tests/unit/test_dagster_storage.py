@@ -99,3 +99,26 @@ def test_another_thread_reads_a_run_while_it_is_written(tmp_path, monkeypatch):
             reader.join()
         assert -1 not in seen
         assert len(instance.all_logs(run_id)) > 5
+
+
+def test_a_watcher_of_the_run_sees_each_event_as_it_is_written(tmp_path, monkeypatch):
+    """The UI follows a run another process writes through Dagster's watcher, which waits for the run's
+    shard file to change: each event written through a kept-open connection must still change it."""
+    import time
+
+    home = tmp_path / "home"
+    with _instance(home, monkeypatch, project=True) as writer:
+        run = writer.create_run_for_job(JOB, run_id="6f1c0e5e-0000-4000-8000-000000000002")
+        writer.report_engine_event("first", run)
+        seen: list[str] = []
+        # the watcher is another instance on the same files, as the UI's process has
+        with dg.DagsterInstance.from_config(str(home)) as ui:
+            ui.event_log_storage.watch(run.run_id, None, lambda event, cursor: seen.append(event.message))
+            time.sleep(0.5)  # the watch is set before the event it should see
+            writer.report_engine_event("second", run)
+            deadline = time.monotonic() + 10
+            while "second" not in seen and time.monotonic() < deadline:
+                time.sleep(0.05)
+            ui.event_log_storage.end_watch(run.run_id, seen.append)
+            ui.event_log_storage.dispose()
+        assert "second" in seen, seen
