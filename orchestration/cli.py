@@ -155,7 +155,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         + ("" if args.verbose else f"\n  dbt's lines, warnings and stack traces go to {log}"),
         flush=True,
     )
-    from orchestration.progress import Progress
+    from orchestration.progress import Progress, failure_reason
 
     run_id = str(uuid.uuid4())  # known before the run starts, so that its progress can be followed
     steps = Counter(_stage_of(node.name) for node in job.graph.nodes)
@@ -176,7 +176,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         # are as identifiable as the vault, and made again from it when wanted
         paths.vault_db.with_name(AHEAD_FILE).unlink(missing_ok=True)
 
-        from_the_vault = FromTheVault(log_level if args.verbose else "CRITICAL")
+        returns_log_level = log_level if args.verbose else "CRITICAL"  # a return not ready is said below
+        from_the_vault = FromTheVault(returns_log_level)
         vault_steps = [node.name for node in job.graph.nodes if _stage_of(node.name) in VAULT_STAGES]
         vault_complete = WhenStepsSucceed(instance, run_id, vault_steps, from_the_vault.start)
         vault_complete.start()
@@ -214,7 +215,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(
             f"\nGate failed: {failure.asset_key.to_user_string()} / {failure.check_name}: {failure.description}"
         )
-    reasons = {e.step_key: _reason(e.step_failure_data.error) for e in result.all_events if e.is_step_failure}
+    reasons = {
+        e.step_key: failure_reason(e.step_failure_data.error) for e in result.all_events if e.is_step_failure
+    }
     for step in failed_steps:
         print(f"Step failed: {step}" + (f": {reasons[step]}" if step in reasons else ""))
     if failed_steps and not args.verbose:
@@ -234,18 +237,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             # a return that is not ready is said so, with where its validation report is
             returns = from_the_vault.attempts(lambda done: _say_return(terminal, *done))
             for job_name, name in AFTER_THE_MARTS:
-                returns.append(
-                    attempt(
-                        defs,
-                        instance,
-                        paths,
-                        job_name,
-                        name,
-                        None,
-                        log_level if args.verbose else "CRITICAL",
-                        read,
-                    )
-                )
+                returns.append(attempt(defs, instance, paths, job_name, name, None, returns_log_level, read))
                 _say_return(terminal, *returns[-1])
     if vault_failures:
         print(f"\nReturns not built: what they read failed ({', '.join(vault_failures)}).")
@@ -346,12 +338,6 @@ def _output_to(log: Path | None):
             os.environ.pop("DBT_USE_COLORS", None)
         else:
             os.environ["DBT_USE_COLORS"] = colours
-
-
-def _reason(error) -> str:
-    from orchestration.returns.due import _reason as reason
-
-    return reason(error)
 
 
 def cmd_returns(args: argparse.Namespace) -> int:

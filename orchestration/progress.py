@@ -120,3 +120,10 @@ class Progress:
 
 
 __all__ = ["Progress"]
+
+
+def failure_reason(error) -> str:
+    """A failed step's reason in one line: past Dagster's wrapper, the error that caused it."""
+    while error is not None and error.cause is not None:
+        error = error.cause
+    return error.message.strip().splitlines()[-1] if error is not None else "no reason recorded"

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from orchestration.progress import failure_reason
 from orchestration.settings import Paths
 
 # (job, return): read only the vault, built as soon as the vault is complete
@@ -32,13 +33,6 @@ AFTER_THE_MARTS = (("annex_a_return", "annex_a"),)
 
 # what one return's attempt comes to: (return, collection year or "", seconds, folder or "", status)
 Attempt = tuple[str, str, float, str, str]
-
-
-def _reason(error) -> str:
-    """A failed step's reason in one line: past dagster's wrapper, the error that caused it."""
-    while error is not None and error.cause is not None:
-        error = error.cause
-    return error.message.strip().splitlines()[-1] if error is not None else "no reason recorded"
 
 
 def attempt(
@@ -82,7 +76,7 @@ def attempt(
         folder, status = str(metadata["folder"].value), f"the same as its last attempt, {verdict}"
     else:  # it failed before it wrote an attempt: say why here, there is no folder to look in
         errors = [e.step_failure_data.error for e in run.all_events if e.is_step_failure]
-        folder, status = "", f"NOT built ({_reason(errors[0]) if errors else 'no step ran'})"
+        folder, status = "", f"NOT built ({failure_reason(errors[0]) if errors else 'no step ran'})"
     return (name, partition or "", seconds, folder, status)
 
 
