@@ -104,16 +104,11 @@ def build_expectations(spec: dict[str, Any], where: str) -> list[Any]:
 
 
 def preload() -> None:
-    """Import Great Expectations (about 2 s) and the report renderers now: called by the dbt step once dbt's
-    own process has started, whose first seconds (dbt importing and reading its parse) print almost nothing,
-    so that the gates and reports after dbt find them imported. In this thread, never a background one: an
-    import racing the run's own use of a shared module can find it half made."""
+    """Import Great Expectations (about 2 s) now, for the gates after dbt: called by the dbt step once dbt's
+    own process has started, whose first seconds (dbt importing and reading its parse) print almost nothing.
+    In the step's thread, never a background one: an import racing the run's own use of a shared module can
+    find it half made."""
     import great_expectations  # noqa: F401
-    import matplotlib
-
-    matplotlib.use("Agg")  # as the reports do: files, never a screen
-    import fpdf  # noqa: F401
-    import matplotlib.pyplot
 
 
 def validate(df: pd.DataFrame, name: str, directory: Path = EXPECTATIONS_DIR) -> SuiteResult:

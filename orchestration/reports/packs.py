@@ -783,10 +783,18 @@ def chart_image(frame: pd.DataFrame, chart: Chart, table: Table, fmt: str) -> by
     return _DRAWN[key][fmt]
 
 
-def _draw(frame: pd.DataFrame, chart: Chart, table: Table) -> dict[str, bytes]:
+def preload() -> None:
+    """Import the renderers (matplotlib on files, never a screen; fpdf) ahead of the reports, as
+    ``quality.gx.preload`` does for the gates."""
     import matplotlib
 
     matplotlib.use("Agg")
+    import fpdf  # noqa: F401
+    import matplotlib.pyplot
+
+
+def _draw(frame: pd.DataFrame, chart: Chart, table: Table) -> dict[str, bytes]:
+    preload()
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 3.2), dpi=110)

@@ -108,9 +108,11 @@ def whole_child_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, ware
         # dbt's JSON artifacts of the build (a 1.6 MB manifest, run results) are never read: its target folder
         # is removed below, and its results reach Dagster as the events streamed here
         build = dbt.cli(["build", "--no-write-json", *plan.arguments], context=context)
-        from orchestration.quality.gx import preload
+        from orchestration.quality import gx
+        from orchestration.reports import packs
 
-        preload()  # while dbt starts in its own process (see preload)
+        gx.preload()  # while dbt starts in its own process (see gx.preload)
+        packs.preload()
         for n, event in enumerate(build.stream()):
             if n == 10:
                 pause_point("dbt:building")
