@@ -16,7 +16,8 @@ CODE = "code v1"
 
 def _manifest():
     def node(uid, kind, name, schema="intermediate"):
-        return {"resource_type": kind, "name": name, "schema": schema, "alias": name, "config": {}}
+        config = {"materialized": "view"} if schema == "staging" else {}
+        return {"resource_type": kind, "name": name, "schema": schema, "alias": name, "config": config}
 
     nodes = {
         "seed.p.codes": node("seed.p.codes", "seed", "codes", "seeds"),
@@ -25,6 +26,7 @@ def _manifest():
         "model.p.int_a": node("model.p.int_a", "model", "int_a"),
         "model.p.mart": node("model.p.mart", "model", "mart", "marts"),
         "test.p.not_null_stg_b_id": node("test.p.not_null_stg_b_id", "test", "not_null_stg_b_id"),
+        "test.p.not_null_stg_a_id": node("test.p.not_null_stg_a_id", "test", "not_null_stg_a_id"),
         "test.p.unique_mart_id": node("test.p.unique_mart_id", "test", "unique_mart_id"),
         "test.p.relationships_mart_codes": node(
             "test.p.relationships_mart_codes", "test", "relationships_mart_codes"
@@ -36,6 +38,7 @@ def _manifest():
         "model.p.int_a": ["model.p.stg_a", "seed.p.codes"],
         "model.p.mart": ["model.p.int_a", "model.p.stg_b"],
         "test.p.not_null_stg_b_id": ["model.p.stg_b"],
+        "test.p.not_null_stg_a_id": ["model.p.stg_a"],
         "test.p.unique_mart_id": ["model.p.mart"],
         "test.p.relationships_mart_codes": ["model.p.mart", "seed.p.codes"],
     }
@@ -92,18 +95,38 @@ def test_a_changed_source_builds_only_what_is_downstream_of_it_with_its_tests(co
     con.execute("insert into pseudonymised.a values (99)")
     plan = plan_build(con, manifest, source_fingerprints(con, manifest), CODE)
     built = {uid for uid in manifest["nodes"] if plan.will_build(uid)}
-    # the relationship test runs although one of the nodes it reads (the seed) is not built again
+    # the relationship test runs although one of the nodes it reads (the seed) is not built again; the
+    # staging view downstream is kept as it is (the same code), and the test on it runs
     assert built == {
-        "model.p.stg_a",
         "model.p.int_a",
         "model.p.mart",
+        "test.p.not_null_stg_a_id",
         "test.p.unique_mart_id",
         "test.p.relationships_mart_codes",
     }
-    excluded = plan.arguments[1].split()
-    assert plan.arguments[0] == "--exclude" and plan.arguments[2:] == ["--indirect-selection", "cautious"]
-    assert set(excluded) == {"resource_type:unit_test", "codes", "stg_b", "not_null_stg_b_id"}
-    assert "src.a" in plan.why
+    assert plan.views_kept == {"model.p.stg_a"}
+    # the views kept and what read nothing that changed are left out by name, nothing else: the tests on them
+    # are not left out with them (indirect selection empty)
+    assert plan.arguments[0] == "--exclude"
+    assert set(plan.arguments[1].split()) == {
+        "resource_type:unit_test",
+        "codes",
+        "stg_b",
+        "not_null_stg_b_id",
+        "stg_a",
+    }
+    assert plan.arguments[2:] == ["--indirect-selection", "empty"]
+    assert "src.a" in plan.why and "1 views downstream are kept" in plan.why
+
+
+def test_a_change_read_only_by_a_view_without_tests_builds_nothing(con):
+    manifest = _manifest()
+    del manifest["nodes"]["test.p.not_null_stg_b_id"]
+    manifest["child_map"]["model.p.stg_b"] = []
+    record_build(con, source_fingerprints(con, manifest), CODE)
+    con.execute("insert into pseudonymised.b values (99)")
+    plan = plan_build(con, manifest, source_fingerprints(con, manifest), CODE)
+    assert not plan.builds and plan.arguments == [] and plan.views_kept == {"model.p.stg_b"}
 
 
 def test_a_missing_model_means_everything_is_built(con):
@@ -152,3 +175,59 @@ def test_a_datasets_inputs_change_with_its_deliveries_and_its_records_person_key
     assert delivered["ssd_department"] != relinked["ssd_department"]
     assert delivered["ssd_person"] == relinked["ssd_person"]
     assert len(set(inputs_by_dataset(con, chosen, "code v2").values()) & set(delivered.values())) == 0
+
+
+def test_dbt_selects_exactly_what_the_plan_builds(tmp_path, monkeypatch):
+    """The real project, as dbt itself evaluates the plan's arguments after dagster-dbt's own ``--select
+    fqn:*``: the nodes downstream of one changed source, the views among them left as they are with their
+    tests run, nothing else."""
+    import json
+    import subprocess
+
+    from orchestration.transform.assets import dbt_executable
+    from orchestration.transform.project import dbt_project
+
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    con = duckdb.connect()
+    for node in manifest["nodes"].values():
+        if node["resource_type"] in ("model", "seed"):
+            con.execute(f'create schema if not exists "{node["schema"]}"')
+            con.execute(
+                f'create table if not exists "{node["schema"]}"."{node.get("alias") or node["name"]}" (x int)'
+            )
+    changed = next(uid for uid, s in manifest["sources"].items() if s["name"] == "ssd_cla_placement")
+    before = dict.fromkeys(manifest["sources"], "1:1")
+    record_build(con, before, CODE)
+    plan = plan_build(con, manifest, {**before, changed: "2:2"}, CODE)
+    assert plan.builds and plan.views_kept
+    monkeypatch.setenv("WHOLECHILD_ANALYTICS_DB", str(tmp_path / "analytics.duckdb"))
+    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "target"))
+    listed = subprocess.run(
+        [
+            dbt_executable(),
+            "-q",
+            "ls",
+            *plan.arguments,
+            "--select",
+            "fqn:*",
+            "--output",
+            "json",
+            "--output-keys",
+            "unique_id",
+            "--project-dir",
+            str(dbt_project.project_dir),
+            "--profiles-dir",
+            str(dbt_project.project_dir),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    selected = {json.loads(line)["unique_id"] for line in listed.splitlines() if line.startswith("{")}
+    assert selected == plan.only
+    tests_on_kept = {
+        uid
+        for uid, parents in manifest["parent_map"].items()
+        if uid.startswith("test.") and set(parents) & plan.views_kept
+    }
+    assert tests_on_kept and tests_on_kept <= selected and not plan.views_kept & selected
