@@ -201,20 +201,30 @@ def test_returns_built_ahead_reconcile_exactly_as_built_on_demand(pipeline, monk
         built.extend(y for y in years if not ready or y not in ready.ssda903)
         return real(con, years, authority, ready)
 
+    worked_out: list[int] = []
+    real_figures = module.figures
+
+    def counted_figures(returns):
+        worked_out.append(1)
+        return real_figures(returns)
+
     monkeypatch.setattr(module, "build_returns", counted)
+    monkeypatch.setattr(module, "figures", counted_figures)
     ahead = module.reconcile_with_returns(paths.vault_db, paths.analytics_db)
     pd.testing.assert_frame_equal(ahead.summary, plain.summary)
     pd.testing.assert_frame_equal(ahead.differences, plain.differences)
-    assert built == [] and not kept.exists()  # every year was built ahead; taken once
+    # every year was built ahead, and the figures worked out with them; taken once
+    assert built == [] and worked_out == [] and not kept.exists()
     # built from a vault in another state: not used, every year is built again
     years = json.loads((paths.quality / "reconciliation_with_returns.json").read_text())["years"]
     module.build_ahead(paths.vault_db, paths.quality)
     built.clear()  # what build_ahead built: only the reconciliation's own builds count below
+    worked_out.clear()
     stale = pickle.loads(kept.read_bytes())
     stale["vault"][1] -= 1  # the vault file's modification time
     kept.write_bytes(pickle.dumps(stale))
     module.reconcile_with_returns(paths.vault_db, paths.analytics_db)
-    assert sorted(built) == [min(years) - 1, *years] and not kept.exists()
+    assert sorted(built) == [min(years) - 1, *years] and worked_out == [1] and not kept.exists()
 
 
 def test_every_delivery_adds_up(pipeline):
