@@ -17,6 +17,7 @@ import time
 import uuid
 import warnings
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -234,11 +235,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         if not vault_failures:
             from orchestration.returns.due import AFTER_THE_MARTS, attempt
 
+            # Annex A first: it follows the marts, not the returns' process, and is built while that finishes
+            after_the_marts = [
+                attempt(defs, instance, paths, job_name, name, None, returns_log_level, read)
+                for job_name, name in AFTER_THE_MARTS
+            ]
             # a return that is not ready is said so, with where its validation report is
             returns = from_the_vault.attempts(lambda done: _say_return(terminal, *done))
-            for job_name, name in AFTER_THE_MARTS:
-                returns.append(attempt(defs, instance, paths, job_name, name, None, returns_log_level, read))
-                _say_return(terminal, *returns[-1])
+            for done in after_the_marts:
+                returns.append(done)
+                _say_return(terminal, *done)
     if vault_failures:
         print(f"\nReturns not built: what they read failed ({', '.join(vault_failures)}).")
 
@@ -955,14 +961,14 @@ def main(argv: list[str] | None = None) -> int:
         return 141
 
 
-def entry() -> None:
-    """The ``wholechild`` command: ``main``, then out without the interpreter freeing its objects one by one
-    (about 2 s after a run, with Dagster's and dbt's object graphs loaded). What registered to run at exit
-    (log handlers, dbt's connections) still runs, and every file is closed and flushed first; only an error
-    leaves the ordinary way."""
+def entry(command: Callable[[], int] | None = None) -> None:
+    """The ``wholechild`` command (or another ``command``): ``main``, then out without the interpreter freeing
+    its objects one by one (about 2 s after a run, with Dagster's and dbt's object graphs loaded). What
+    registered to run at exit (log handlers, dbt's connections) still runs, and every file is closed and
+    flushed first; only an error leaves the ordinary way."""
     import atexit
 
-    code = main()
+    code = (command or main)()
     sys.stdout.flush()
     sys.stderr.flush()
     atexit._run_exitfuncs()

@@ -200,4 +200,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from orchestration.cli import entry
+
+    entry(main)  # out at once when done, as the wholechild command: the run waits for this process to end
