@@ -134,6 +134,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     if why:
         print(f"Building again ({why}).", flush=True)
     run_state.forget_run(paths)  # a run killed part-way must not leave the next believing nothing changed
+    log_level = "DEBUG" if args.verbose else "WARNING"
+    returns_log_level = log_level if args.verbose else "CRITICAL"  # a return not ready is said below
+    # the SSDA903 and CIN census read only the vault: once it is complete they are built by a process of
+    # their own while this one goes on (returns/due.py). Started now, it imports what it needs on the core
+    # that receiving, loading and linking leave idle, then waits to be told
+    from orchestration.returns.due import FromTheVault
+
+    log = paths.home / "logs" / f"run-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.log"
+    from_the_vault = FromTheVault(returns_log_level, lines_to=None if args.verbose else log)
+    from_the_vault.prepare()
     import dagster as dg
 
     from orchestration.definitions import defs
@@ -149,8 +159,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     for folder in clear_unfinished_releases(paths.published, instance):
         print(f"Removed {folder.name}, a release a killed run had not finished.", flush=True)
     job = defs.resolve_job_def("refresh_all")
-    log_level = "DEBUG" if args.verbose else "WARNING"
-    log = paths.home / "logs" / f"run-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.log"
     print(
         f"Running the whole graph in-process (home {paths.home}) ..."
         + ("" if args.verbose else f"\n  dbt's lines, warnings and stack traces go to {log}"),
@@ -168,17 +176,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             if not args.verbose
             else contextlib.nullcontext()
         )
-        # the SSDA903 and CIN census read only the vault: once it is complete they are built by a process of
-        # their own while this one goes on (returns/due.py)
-        from orchestration.returns.due import FromTheVault, WhenStepsSucceed
+        from orchestration.returns.due import WhenStepsSucceed
         from orchestration.returns.reconcile import AHEAD_FILE
 
         # returns a run built ahead and never used (it failed before its reconciliation) are not kept: they
         # are as identifiable as the vault, and made again from it when wanted
         paths.vault_db.with_name(AHEAD_FILE).unlink(missing_ok=True)
 
-        returns_log_level = log_level if args.verbose else "CRITICAL"  # a return not ready is said below
-        from_the_vault = FromTheVault(returns_log_level)
         vault_steps = [node.name for node in job.graph.nodes if _stage_of(node.name) in VAULT_STAGES]
         vault_complete = WhenStepsSucceed(instance, run_id, vault_steps, from_the_vault.start)
         vault_complete.start()
@@ -246,6 +250,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 returns.append(done)
                 _say_return(terminal, *done)
     if vault_failures:
+        from_the_vault.cancel()
         print(f"\nReturns not built: what they read failed ({', '.join(vault_failures)}).")
 
     after = current_release(paths.published)

@@ -14,6 +14,7 @@ attempted again: that attempt stands.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -87,25 +88,59 @@ def collection_year(paths: Paths) -> str:
 
 
 class FromTheVault:
-    """The returns that read only the vault, in a process of their own: started by ``start`` (once the
-    vault is complete), their attempts read back by ``attempts`` (which starts them then if nothing did)."""
+    """The returns that read only the vault, in a process of their own: ``prepare`` starts it at once (it
+    imports what it needs on a core the run's first stages leave idle, then waits), ``start`` lets it build
+    (once the vault is complete), ``cancel`` sends it away with nothing done (a vault stage failed); their
+    attempts are read back by ``attempts`` (which lets it build then if nothing did)."""
 
-    def __init__(self, log_level: str):
+    def __init__(self, log_level: str, lines_to: Path | None = None, command: list[str] | None = None):
         self.log_level = log_level
+        self.lines_to = lines_to  # its own lines (None: this process's stderr)
+        self.command = command or [sys.executable, "-m", "orchestration.returns.due", log_level]
         self._process: subprocess.Popen | None = None
+        self._told = False
         self._lock = threading.Lock()
 
-    def start(self) -> None:
+    def prepare(self) -> None:
         with self._lock:
             if self._process is None:
                 # its own lines (Dagster's, at this log level) go where the run's go: the log file, or the
                 # terminal with --verbose; only its results come back, one JSON line per return
-                self._process = subprocess.Popen(
-                    [sys.executable, "-m", "orchestration.returns.due", self.log_level],
-                    stdout=subprocess.PIPE,
-                    text=True,
-                    env=os.environ.copy(),
-                )
+                lines = None
+                if self.lines_to is not None:
+                    self.lines_to.parent.mkdir(parents=True, exist_ok=True)
+                    lines = os.open(self.lines_to, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                try:
+                    self._process = subprocess.Popen(
+                        self.command,
+                        stdin=subprocess.PIPE,
+                        stdout=subprocess.PIPE,
+                        stderr=lines,
+                        text=True,
+                        env=os.environ.copy(),
+                    )
+                finally:
+                    if lines is not None:
+                        os.close(lines)
+
+    def _tell(self, word: str) -> None:
+        self.prepare()
+        with self._lock:
+            assert self._process is not None and self._process.stdin is not None
+            if not self._told:
+                self._told = True
+                with contextlib.suppress(BrokenPipeError):  # it ended already: attempts says how
+                    self._process.stdin.write(word + "\n")
+                    self._process.stdin.close()
+
+    def start(self) -> None:
+        self._tell(GO)
+
+    def cancel(self) -> None:
+        """Nothing to build: the process leaves as soon as it is told (if it was ever prepared)."""
+        if self._process is not None:
+            self._tell("stop")
+            self._process.wait()
 
     def attempts(self, say: Callable[[Attempt], None]) -> list[Attempt]:
         self.start()
@@ -124,6 +159,9 @@ class FromTheVault:
                 )
                 say(done[-1])
         return done
+
+
+GO = "go"  # what the run tells the returns' process once the vault is complete
 
 
 class WhenStepsSucceed(threading.Thread):
@@ -180,10 +218,14 @@ def main(argv: list[str] | None = None) -> int:
     paths.export_env()
     paths.ensure_dagster_home()
     instance = dg.DagsterInstance.get()
-    # first what the run will want soonest: the returns of every year its reconciliation with the marts
-    # compares, built now from the vault (the run picks them up after dbt if the vault is unchanged)
     from orchestration.returns.reconcile import build_ahead
 
+    # ready: now wait until the run's vault stages have all succeeded (anything else, or the run's end, and
+    # there is nothing to do)
+    if sys.stdin.readline().strip() != GO:
+        return 0
+    # first what the run will want soonest: the returns of every year its reconciliation with the marts
+    # compares, built now from the vault (the run picks them up after dbt if the vault is unchanged)
     try:
         build_ahead(paths.vault_db, paths.quality)
     except Exception as exc:

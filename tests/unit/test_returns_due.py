@@ -65,3 +65,44 @@ def test_stops_without_starting_when_the_run_is_over():
     watcher.stop.set()
     watcher.join(timeout=5)
     assert not watcher.is_alive() and not started.is_set()
+
+
+_CHILD = """
+import json, sys
+print("importing", file=sys.stderr, flush=True)
+word = sys.stdin.readline().strip()
+print("told " + word, file=sys.stderr, flush=True)
+if word == "go":
+    for name in ("ssda903", "cin"):
+        print(json.dumps({"attempt": [name, "2026", 1.0, "/published/" + name, "ready to submit"]}), flush=True)
+"""
+
+
+def _from_the_vault(tmp_path):
+    import sys
+
+    from orchestration.returns.due import FromTheVault
+
+    log = tmp_path / "logs" / "run.log"
+    return FromTheVault("CRITICAL", lines_to=log, command=[sys.executable, "-c", _CHILD]), log
+
+
+def test_the_returns_process_is_prepared_early_and_builds_only_once_told(tmp_path):
+    """Started before the run (its imports on an idle core), the returns' process waits; told to go, its
+    attempts come back one by one; its own lines go to the run's log, not the terminal."""
+    from_the_vault, log = _from_the_vault(tmp_path)
+    from_the_vault.prepare()
+    said = []
+    done = from_the_vault.attempts(said.append)  # (lets it build: nothing else did)
+    assert [d[0] for d in done] == ["ssda903", "cin"] and said == done
+    assert log.read_text().splitlines() == ["importing", "told go"]
+
+
+def test_the_returns_process_leaves_with_nothing_built_when_the_vault_failed(tmp_path):
+    from_the_vault, log = _from_the_vault(tmp_path)
+    from_the_vault.prepare()
+    from_the_vault.cancel()
+    assert from_the_vault._process.returncode == 0
+    assert log.read_text().splitlines() == ["importing", "told stop"]
+    from_the_vault.start()  # told once: a late go changes nothing
+    assert log.read_text().splitlines() == ["importing", "told stop"]
