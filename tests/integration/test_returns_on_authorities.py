@@ -162,7 +162,9 @@ def test_every_validator_error_on_a_faulty_authority_traces_to_an_injected_fault
     result = trace(service.findings(outcome), faulty.ground_truth, faulty.vault_db)
     assert result.validator_errors > 0  # the faults do reach the validator
     assert result.traced == result.validator_errors, result.untraced.to_string()
-    assert result.anticipated_share >= 0.9, result.line()
+    assert result.anticipated_share >= 0.95, (
+        result.line()
+    )  # the pre-checks come first (issue 16: at least 95%)
     assert not outcome.passed  # and the return is held back
 
 

@@ -213,6 +213,29 @@ def test_rule_sw11b_is_a_defect_only_where_its_corrected_copy_clears_the_record(
     assert hits[hits.child.eq("2")].explained_by.eq("").all()  # a real error: it blocks
 
 
+def test_rule_sw12_is_explained_only_for_a_child_who_left_care_without_a_worker_on_31_march(validate):
+    """Both sides, with the real validator (2025/26, where SW17STG2 asks every child reported in SWEpisodes
+    to have an episode open on 31 March): a child who came into care and left it in the year, their worker
+    no longer allocated on 31 March, so not reported (the published SW12STG2 flags their episode; the
+    registered defect explains it), beside a child looked after on 31 March with no social worker episode
+    at all (SW12STG2 flags them too: a real error, it blocks)."""
+    tables = _return(
+        header=[
+            _header("1", "01/05/2012", _upn("332201212001")),
+            _header("2", "01/05/2012", _upn("332201212002")),
+        ],
+        episodes=[
+            _episode("1", "01/06/2025", "01/12/2025", rec="E4A", ls="C2"),
+            _episode("2", "01/06/2025", ls="C2"),
+        ],
+    )
+    found = validate(tables, None, 2026)
+    hits = found[found.rule.eq("SW12STG2")]
+    assert set(hits.child) == {"1", "2"}, hits  # the published rule flags both children
+    assert hits[hits.child.eq("1")].explained_by.str.contains("SW12STG2").all()
+    assert hits[hits.child.eq("2")].explained_by.eq("").all()  # looked after on 31 March: it blocks
+
+
 def test_rule_1001_flags_20_year_olds_and_its_corrected_copy_clears_only_real_care_leavers(validate):
     """Both sides, with the real validator: three 20-year-olds in OC3, each with their whole care history
     given as last year's. One left care at 18 after five years looked after (a former relevant child: the
