@@ -350,27 +350,28 @@ def build(
         left join ssd.ssd_professionals s on s.prof_professional_id = i.invo_professional_id
         where upper(i.invo_professional_role_id) = 'CW' and i.invo_involvement_start_date <= {end}
           and (i.invo_involvement_end_date is null or i.invo_involvement_end_date >= {start})
-          -- who: children looked after on 31 March, and those who left care in the year but still have an
-          -- allocated worker then (SW17STG2 expects every child reported to have an open allocation)
-          and i.invo_person_id in (
-              select child from _903_episodes where coalesce(ls, '') not in ('V3', 'V4')
-              group by child having bool_or(dec is null)
-              union
-              select o.invo_person_id from ssd.ssd_involvements o
-              join _903_episodes e on e.child = o.invo_person_id and coalesce(e.ls, '') not in ('V3', 'V4')
-               and o.invo_involvement_start_date between e.decom and e.dec
-              where upper(o.invo_professional_role_id) = 'CW'
-                and (o.invo_involvement_end_date is null or o.invo_involvement_end_date > {end}))
-          -- allocations made while the child was looked after (not on short breaks): begun within one of
-          -- the year's episodes, or before the year for a child already in care when it began. This is
-          -- what the validator's SW12STG2 checks (no allocation before a care start in the year, none
-          -- after a care end in the year), whatever its message says about time outside care.
-          and exists (select 1 from _903_episodes e
-                      where e.child = i.invo_person_id and coalesce(e.ls, '') not in ('V3', 'V4')
-                        and ((e.decom <= i.invo_involvement_start_date
-                              and (e.dec is null or i.invo_involvement_start_date <= e.dec))
-                          or (i.invo_involvement_start_date < {start} and e.decom <= {start}
-                              and e.rne <> 'S')))
+          and (
+              -- looked after on 31 March: every allocation of the year, those made before the child came
+              -- into care (or between two periods of care) included, as SW12STG2's message asks
+              i.invo_person_id in (
+                  select child from _903_episodes where coalesce(ls, '') not in ('V3', 'V4')
+                  group by child having bool_or(dec is null))
+              -- left care in the year with a worker still allocated on 31 March (SW17STG2 expects every
+              -- child reported to have an episode open then): the allocations made while looked after (not
+              -- on short breaks), begun within one of the year's episodes, or before the year for a child
+              -- already in care when it began
+              or (i.invo_person_id in (
+                      select o.invo_person_id from ssd.ssd_involvements o
+                      join _903_episodes e on e.child = o.invo_person_id and coalesce(e.ls, '') not in ('V3', 'V4')
+                       and o.invo_involvement_start_date between e.decom and e.dec
+                      where upper(o.invo_professional_role_id) = 'CW'
+                        and (o.invo_involvement_end_date is null or o.invo_involvement_end_date > {end}))
+                  and exists (select 1 from _903_episodes e
+                              where e.child = i.invo_person_id and coalesce(e.ls, '') not in ('V3', 'V4')
+                                and ((e.decom <= i.invo_involvement_start_date
+                                      and (e.dec is null or i.invo_involvement_start_date <= e.dec))
+                                  or (i.invo_involvement_start_date < {start} and e.decom <= {start}
+                                      and e.rne <> 'S')))))
         order by 1, i.invo_involvement_start_date"""
     if (codes_of or year.year) >= DOLO_FROM:
         tables["dolo"] = _dolo(con, start, end)

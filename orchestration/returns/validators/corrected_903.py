@@ -95,11 +95,50 @@ def rule_1001(dfs):
     return {"OC3": oc3.index[adopted | ~relevant].tolist()}
 
 
+def _sw12(dfs, windowed: bool):
+    """SW12STG2, "If a child is looked after on 31 March then all social worker episodes for the full
+    previous year should be reported, even those whilst they were not looked after". The published rule
+    pairs each episode that starts or ends care with each of the child's social worker episodes and flags it
+    when one of them began before the care started (or after it ended), or when the child has none: so it
+    flags the very episodes its message asks for (those whilst not looked after), and children who were
+    not looked after on 31 March, whom its message leaves out (and whom SW17STG2, from 2025/26, forbids
+    reporting without an episode open on 31 March). Here: the same episodes (the published filter, its
+    window on DEC from 2024/25), flagged only for a child looked after on 31 March with no social worker
+    episode reported at all."""
+    import numpy as np
+    import pandas as pd
+
+    if "SWEpisodes" not in dfs or "Episodes" not in dfs:
+        return {}
+    episodes = dfs["Episodes"].copy()
+    dec = pd.to_datetime(episodes["DEC"], format="%d/%m/%Y", errors="coerce")
+    care = ~episodes["LS"].isin(["V3", "V4"])
+    judged = care & ((episodes["RNE"] == "S") | (episodes["REC"] != "X1"))
+    if windowed:  # as the published rule from 2024/25
+        start = pd.to_datetime(dfs["metadata"]["collection_start"], format="%d/%m/%Y")
+        end = pd.to_datetime(dfs["metadata"]["collection_end"], format="%d/%m/%Y")
+        judged &= ((dec >= start - np.timedelta64(1, "Y")) & (dec <= end)) | dec.isna()
+    looked_after_31_march = set(episodes.loc[care & dec.isna(), "CHILD"])
+    reported = set(dfs["SWEpisodes"]["CHILD"])
+    flagged = judged & episodes["CHILD"].isin(looked_after_31_march - reported)
+    return {"Episodes": episodes.index[flagged].tolist()}
+
+
+def rule_sw12_2024(dfs):
+    return _sw12(dfs, windowed=False)
+
+
+def rule_sw12(dfs):
+    return _sw12(dfs, windowed=True)
+
+
 # (rule code, collection year) -> the corrected copy
 CORRECTED = {
     ("146", "2025"): rule_146_2025,
     **{("SW11bSTG2", year): rule_sw11b for year in ("2024", "2025", "2026", "2027")},
     **{("1001", year): rule_1001 for year in ("2023", "2024", "2025", "2026", "2027")},
+    ("SW12STG2", "2024"): rule_sw12_2024,
+    **{("SW12STG2", year): rule_sw12 for year in ("2025", "2026", "2027")},
 }
 
 

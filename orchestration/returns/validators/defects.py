@@ -6,7 +6,7 @@ that does not match the predicate is a real error like any other. Findings that 
 validation report, counted and marked, never removed; tests/unit/test_return_checks.py
 proves each defect by running the real validator on a minimal correct return.
 
-Rules 1001, 146 (2024/25) and SW11bSTG2 have left this register: corrected copies of them (corrected_903.py)
+Rules 1001, 146 (2024/25), SW11bSTG2 and SW12STG2 have left this register: corrected copies of them (corrected_903.py)
 now decide, record by record, which of their findings are defects (docs/validator-defects.md); the others
 are to follow.
 
@@ -50,24 +50,10 @@ def _241(findings: pd.DataFrame, tables: Tables, year: int) -> pd.Series:
     return findings["rule"].eq("241") & place.eq("K3")
 
 
-def _sw12(findings: pd.DataFrame, tables: Tables, year: int) -> pd.Series:
-    # the message limits the rule to children looked after on 31 March, but it checks every episode
-    # that ends care in the year; a child who left care and has no allocated worker on 31 March cannot
-    # be reported in SWEpisodes without failing SW17STG2 (every reported child needs an open episode)
-    child = _column(findings, tables, "episodes", "CHILD")
-    episodes = tables.get("episodes", pd.DataFrame(columns=["CHILD", "DEC"]))
-    in_care = set(episodes.loc[episodes["DEC"].fillna("").eq(""), "CHILD"])
-    reported = set(tables.get("sw_episodes", pd.DataFrame(columns=["CHILD"]))["CHILD"])
-    return findings["rule"].eq("SW12STG2") & ~child.isin(in_care) & ~child.isin(reported)
-
-
 REGISTER: tuple[Defect, ...] = (
     Defect("csc-validator-be-903==0.1.17", "241", (2025, 2026, 2027),
            "compares a K3 placement's LA with the reporting LA, not with the provider's LA from the URN lookup",
            _241),
-    Defect("csc-validator-be-903==0.1.17", "SW12STG2", (2024, 2025, 2026, 2027),
-           "flags children who left care in the year with no allocated worker at 31 March; its own message "
-           "(and SW17STG2) limit social worker episodes to children with an open allocation then", _sw12),
 )  # fmt: skip
 
 
