@@ -113,6 +113,17 @@ def test_cin_prechecks_report_schema_and_identifier_faults_with_their_line():
     rules = set(found.rule)
     assert {"WCCIN-XSD", "WCCIN-01", "WCCIN-03"} <= rules
     assert found.loc[found.rule.eq("WCCIN-01"), "row"].astype(int).gt(0).all()  # the XML line
+    # a schema fault names the child whose block it is in (the <Child> opens on line 7), with its line; one
+    # in the header names nobody
+    xsd = found[found.rule.eq("WCCIN-XSD")]
+    in_child = xsd.row.astype(int).ge(7)
+    assert in_child.sum() >= 2 and xsd[in_child].child.eq("1").all() and xsd[~in_child].child.eq("").all(), (
+        xsd
+    )
+    unnamed = CIN_XML.format(upn=_upn("332201512001"), closed="2025-09-01").replace("<Sex>M</Sex>", "")
+    found, valid = precheck_cin(unnamed.encode(), 2026)
+    xsd = found[found.rule.eq("WCCIN-XSD") & found.message.str.contains("ChildIdentifiers")]
+    assert not valid and len(xsd) and xsd.child.eq("1").all(), xsd
 
 
 def test_a_return_is_promoted_to_latest_only_when_it_passes(tmp_path):

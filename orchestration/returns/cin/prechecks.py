@@ -4,6 +4,8 @@ then identifiers and dates in the returns team's terms. Works on any CIN XML, no
 
 from __future__ import annotations
 
+import re
+
 import duckdb
 import pandas as pd
 from lxml import etree
@@ -99,19 +101,34 @@ _CHECKS = (
 )  # fmt: skip
 
 
+def _child_at(root, line: int | None) -> tuple[str, str]:
+    """The LAchildID of the child whose <Child> element holds ``line``, and that line ('' when none)."""
+    if line is None:
+        return "", ""
+    for child in root.iterfind(".//Children/Child"):
+        last = max((e.sourceline or 0) for e in child.iter())
+        if (child.sourceline or 0) <= line <= last + 1:  # (+1: its closing tag)
+            return (child.findtext("ChildIdentifiers/LAchildID") or "").strip(), str(line)
+    return "", str(line)
+
+
 def precheck(xml: bytes, year: int) -> tuple[pd.DataFrame, bool]:
     """Findings (stage "pre-check") and whether the XML is valid against the year's XSD."""
     rows = []
     xsd_errors = validate_xsd(xml, year)
-    for error in xsd_errors:
-        rows.append(
-            {"rule": "WCCIN-XSD", "table": "(XML)", "field": "", "message": error, "child": "", "row": ""}
-        )
     try:
         root = etree.fromstring(xml)
     except etree.XMLSyntaxError as exc:
         rows.append({"rule": "WCCIN-XML", "table": "(XML)", "message": f"not well-formed XML: {exc}"})
         return _finish(pd.DataFrame(rows)), False
+    for error in xsd_errors:
+        # the child whose block the broken line is in (their <Child> line and LAchildID), so that the
+        # team knows whose record to mend; a line outside every child's block (the header) names nobody
+        line = int(match.group(1)) if (match := re.match(r"line (\d+):", error)) else None
+        child, at = _child_at(root, line)
+        rows.append(
+            {"rule": "WCCIN-XSD", "table": "(XML)", "field": "", "message": error, "child": child, "row": at}
+        )
     con = duckdb.connect()
     install_sql_macros(con)
     for name, frame in _frames(root).items():
