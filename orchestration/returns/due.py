@@ -2,8 +2,9 @@
 
 The SSDA903 and the CIN census read only the vault, and nothing writes the vault once persons are linked. So
 as soon as the run's vault stages (receive, load, link) have all succeeded, those two are built, validated
-and published by a process of their own (``python -m orchestration.returns.due``), on the machine's other
-core, while the run goes on with pseudonymising, dbt, the gates and the reports. Annex A is reconciled with
+and published by a process of their own (``python -m orchestration.returns.due``, started with the run so
+that its imports use a core the first stages leave idle, then told to go), on the machine's other core,
+while the run goes on with pseudonymising, dbt, the gates and the reports. Annex A is reconciled with
 the marts (fct_child_events), so it is built after the run, in the run's own process. Each return is its
 own Dagster run of its job, as when it is materialised from the UI.
 
@@ -94,7 +95,6 @@ class FromTheVault:
     attempts are read back by ``attempts`` (which lets it build then if nothing did)."""
 
     def __init__(self, log_level: str, lines_to: Path | None = None, command: list[str] | None = None):
-        self.log_level = log_level
         self.lines_to = lines_to  # its own lines (None: this process's stderr)
         self.command = command or [sys.executable, "-m", "orchestration.returns.due", log_level]
         self._process: subprocess.Popen | None = None
