@@ -307,7 +307,7 @@ def build_ahead(vault_db: Path, quality: Path) -> Path | None:
     state = _vault_state(vault_db)
     con = returns_connection(vault_db)
     try:
-        returns = build_returns(con, [min(years) - 1, *sorted(years)], Authority.from_env())
+        returns = build_returns(con, [years[0] - 1, *years], Authority.from_env())
     finally:
         con.close()
     target = vault_db.with_name(AHEAD_FILE)

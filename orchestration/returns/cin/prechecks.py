@@ -4,6 +4,7 @@ then identifiers and dates in the returns team's terms. Works on any CIN XML, no
 
 from __future__ import annotations
 
+import bisect
 import re
 
 import duckdb
@@ -101,14 +102,25 @@ _CHECKS = (
 )  # fmt: skip
 
 
-def _child_at(root, line: int | None) -> tuple[str, str]:
-    """The LAchildID of the child whose <Child> element holds ``line``, and that line ('' when none)."""
+def _children_by_line(root) -> tuple[list[int], list[tuple[int, str]]]:
+    """Each <Child> block's first line (sorted, for bisect), with its last line (its closing tag) and
+    LAchildID: made once for all of a return's schema faults."""
+    starts, blocks = [], []
+    for child in root.iterfind(".//Children/Child"):
+        last = max((e.sourceline or 0) for e in child.iter()) + 1  # (+1: its closing tag)
+        starts.append(child.sourceline or 0)
+        blocks.append((last, (child.findtext("ChildIdentifiers/LAchildID") or "").strip()))
+    return starts, blocks
+
+
+def _child_at(children: tuple[list[int], list[tuple[int, str]]], line: int | None) -> tuple[str, str]:
+    """The LAchildID of the child whose <Child> block holds ``line``, and that line ('' when none)."""
     if line is None:
         return "", ""
-    for child in root.iterfind(".//Children/Child"):
-        last = max((e.sourceline or 0) for e in child.iter())
-        if (child.sourceline or 0) <= line <= last + 1:  # (+1: its closing tag)
-            return (child.findtext("ChildIdentifiers/LAchildID") or "").strip(), str(line)
+    starts, blocks = children
+    at = bisect.bisect_right(starts, line) - 1
+    if at >= 0 and line <= blocks[at][0]:
+        return blocks[at][1], str(line)
     return "", str(line)
 
 
@@ -121,11 +133,12 @@ def precheck(xml: bytes, year: int) -> tuple[pd.DataFrame, bool]:
     except etree.XMLSyntaxError as exc:
         rows.append({"rule": "WCCIN-XML", "table": "(XML)", "message": f"not well-formed XML: {exc}"})
         return _finish(pd.DataFrame(rows)), False
+    children = _children_by_line(root) if xsd_errors else ([], [])
     for error in xsd_errors:
         # the child whose block the broken line is in (their <Child> line and LAchildID), so that the
         # team knows whose record to mend; a line outside every child's block (the header) names nobody
         line = int(match.group(1)) if (match := re.match(r"line (\d+):", error)) else None
-        child, at = _child_at(root, line)
+        child, at = _child_at(children, line)
         rows.append(
             {"rule": "WCCIN-XSD", "table": "(XML)", "field": "", "message": error, "child": child, "row": at}
         )
