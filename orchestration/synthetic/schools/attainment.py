@@ -52,6 +52,10 @@ def _penalty(pop: pd.DataFrame, rows: pd.DataFrame) -> np.ndarray:
         - 0.45 * (sen == "K")
         - 0.3 * rows.fsm_now.to_numpy()
         - 0.35 * rows.in_care.to_numpy()
+        # children in need do about as poorly as children looked after (DfE, Outcomes for children in need,
+        # including children looked after by local authorities in England: KS2 expected standard about 30%
+        # for both, 60% for all pupils)
+        - 0.35 * (rows.in_need.to_numpy() & ~rows.in_care.to_numpy())
     )
 
 

@@ -142,6 +142,7 @@ def simulate_census(
                     "nc_year": nc,
                     "fsm_now": fsm_now,
                     "in_care": in_care,
+                    "in_need": in_need,
                     "sen": sen,
                     "possible": np.where(overlap > 0, possible, -1),
                     "authorised": authorised,

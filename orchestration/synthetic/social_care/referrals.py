@@ -87,6 +87,8 @@ def simulate_children_in_need(
         care_now = uasc[idx] & first_round[idx]
         round_parts = _episodes_from(rng, idx, r, care_now, had_plan[idx], pop, window, cfg, episode_seq)
         had_plan[idx[round_parts["cp_plans"].episode_id.to_numpy() - episode_seq]] = True
+        periods = round_parts["care_periods"]
+        adopted = idx[periods.loc[periods.exit_route.eq("adoption"), "episode_id"].to_numpy() - episode_seq]
         episode_seq += len(idx)
         for key, frame in round_parts.items():
             parts[key].append(frame)
@@ -101,6 +103,9 @@ def simulate_children_in_need(
         next_referral[idx] = closed + gap
         active[:] = False
         active[idx] = (closed < window.end) & (next_referral[idx] <= hi[idx])
+        # an adopted child is the adopters' child: a later referral would be of a child with a new identity
+        # (the SSDA903's rule 199: a child adopted from care who returns is a new child), never this record
+        active[adopted] = False
 
     frames = {k: pd.concat([f for f in v if len(f)], ignore_index=True) for k, v in parts.items()}
     history = CinHistory(**frames)
