@@ -82,6 +82,7 @@ def ssda903(paths: Paths, year: int, again: bool = False) -> Outcome:
     """Build, validate and publish the year's SSDA903; unless ``again``, the last attempt stands when the
     return (and last year's, which the year-comparing rules read) is what it was then."""
     from orchestration.returns.ssda903.build import build, files
+    from orchestration.returns.ssda903.providers import latest_lists
     from orchestration.returns.validation import report_files, validate_903
 
     authority = Authority.from_env()
@@ -89,12 +90,19 @@ def ssda903(paths: Paths, year: int, again: bool = False) -> Outcome:
     this_year = build(con, CollectionYear(year))
     # last year's episodes (all of them, to that year's end): what the year-comparing rules read
     last_year = build(con, CollectionYear(year - 1), history=True, codes_of=year)
+    providers, no_providers_why = latest_lists(con)
     con.close()
-    key = content_key(files(this_year) | {f"last_year/{k}": v for k, v in files(last_year).items()})
+    key = content_key(
+        files(this_year)
+        | {f"last_year/{k}": v for k, v in files(last_year).items()}
+        | {"ofsted_provider_lists": providers.fingerprint() if providers else b""}
+    )
     if not again and (same := _reuse(paths, "ssda903", year, key)):
         return same
     with tempfile.TemporaryDirectory(prefix="wc-903-") as work:
-        validation = validate_903(this_year, last_year, year, authority.ons_code, Path(work))
+        validation = validate_903(
+            this_year, last_year, year, authority.ons_code, Path(work), providers, no_providers_why
+        )
     out = files(this_year) | {f"validation/{k}": v for k, v in report_files(validation).items()}
     return _publish(
         paths,

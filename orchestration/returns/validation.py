@@ -5,9 +5,10 @@ virtual environment of their own (``make dfe-validators`` builds ``.venv-dfe`` f
 orchestration/returns/validators/requirements.lock) through the small scripts beside this module.
 
 A finding has: return, stage (pre-check | validator), rule, severity (error | query), message, child,
-table, field, value, and ``explained_by`` (a known validator defect, see validators/defects.py). Nothing
-the validator says is dropped: crashed rules are listed separately, queries are listed, and findings
-explained by a known defect stay in the report, marked.
+table, field, value, and ``explained_by`` (a validator defect: the corrected copy of the rule, validators/
+corrected_903.py, run on the same return, clears the record). Nothing the validator says is dropped:
+crashed and skipped rules are listed separately, queries are listed, and findings explained by a known
+defect stay in the report, marked.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from orchestration.cells import safe_frame
-from orchestration.returns.validators import defects
+from orchestration.returns.ssda903.providers import ProviderLists
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = Path(__file__).resolve().parent / "validators"
@@ -90,6 +91,7 @@ class Validation:
     skipped_rules: dict[str, str] = field(default_factory=dict)  # rule -> what it needed and was not given
     rules_run: int = 0
     xsd_valid: bool | None = None
+    provider_lists: str = ""  # the Ofsted lists the URN rules were given, or why none (SSDA903)
 
     def count(self, stage: str, severity: str = "error", explained: bool | None = None) -> int:
         f = self.findings
@@ -117,6 +119,7 @@ class Validation:
             "validator_rules_run": self.rules_run,
             "validator_rules_skipped": self.skipped_rules,
             "validator_rules_crashed": self.crashed_rules,
+            **({"ofsted_provider_lists": self.provider_lists} if self.provider_lists else {}),
             "blocking_errors": self.blocking_errors,
         }
 
@@ -141,10 +144,12 @@ def validate_903(
     year: int,
     ons_code: str,
     workdir: Path,
+    providers: ProviderLists | None = None,
+    no_providers_why: str = "",
 ) -> Validation:
     """Pre-checks, then csc-validator-be-903 on the return's CSVs (last year's supplied for the rules
-    that compare years)."""
-    from orchestration.returns.ssda903.build import to_csv
+    that compare years, and Ofsted's provider lists for the URN rules when they were received)."""
+    from orchestration.returns.ssda903.build import to_csv, to_xml
     from orchestration.returns.ssda903.prechecks import precheck
 
     pre = precheck(this_year, year)
@@ -158,6 +163,14 @@ def validate_903(
     args += ["--this", str(workdir / "this"), "--out", str(out)]
     if last_year:
         args += ["--last", str(workdir / "last")]
+    xml = workdir / "ssda903.xml"
+    xml.write_bytes(to_xml(this_year))
+    args += ["--xml", str(xml)]
+    if providers is not None:
+        homes, others = providers.write(workdir / "ofsted")
+        args += ["--ch", str(homes), "--scp", str(others)]
+    else:
+        args += ["--not-supplied", no_providers_why or "not received"]
     _run(args)
     result = json.loads(out.read_text(encoding="utf-8"))
     rows = []
@@ -178,7 +191,7 @@ def validate_903(
         )
     found = _frame(rows)
     found["value"] = _values(found, this_year)
-    found["explained_by"] = defects.explain(found, this_year, year) if len(found) else ""
+    found["explained_by"] = _by_isolated_runs(found, result.get("isolated", {}))
     found["explained_by"] = _by_corrected_rules(found, result.get("corrected", {}))
     both = pd.concat([pre, found], ignore_index=True).fillna("").astype(str)
     # both count rows from 0 in the table as built: the row in the file as submitted is the line of the CSV
@@ -192,7 +205,29 @@ def validate_903(
         crashed_rules=result["rules_failed"],
         skipped_rules=result.get("rules_skipped", {}),
         rules_run=result["rules_run"],
+        provider_lists=providers.describe()
+        if providers is not None
+        else (no_providers_why or "not received"),
     )
+
+
+def _by_isolated_runs(found: pd.DataFrame, isolated: dict[str, dict[str, list[int]]]) -> pd.Series:
+    """A finding the rule no longer makes when run again alone, unchanged, on an untouched copy of the same
+    return is the validator's: the rules share one data store, and an earlier rule's writes into it (rule
+    365 closes every open episode on 31 March) made it (docs/validator-defects.md, "the shared data
+    store"). A rule with a corrected copy is judged by the copy instead (``_by_corrected_rules``)."""
+    explained = pd.Series("", index=found.index, dtype="object")
+    for rule, flagged in isolated.items():
+        still = {(TABLES_903.get(table, table), str(row)) for table, rows in flagged.items() for row in rows}
+        mine = found["rule"].eq(rule)
+        kept = pd.Series(
+            [(t, r) in still for t, r in zip(found["table"], found["row"], strict=True)], index=found.index
+        )
+        explained[mine & ~kept] = (
+            f"validator defect (shared data store): rule {rule}, run alone and unchanged on this return,"
+            " does not report it; an earlier rule's writes into the data the rules share did"
+        )
+    return explained
 
 
 def _by_corrected_rules(found: pd.DataFrame, corrected: dict[str, dict[str, list[int]]]) -> pd.Series:

@@ -230,12 +230,38 @@ def generate(
 
     result = _write_all(specs, out, truth_out, log, np.random.default_rng([seed, 3]))
     result.children = len(sim["pop"])
+    _write_provider_lists(sim, out, as_of, np.random.default_rng([seed, 6]), result)
     timer.lap("write")
     _write_truth(sim, truth_out, result, log)
     timer.lap("ground truth")
     result.stage_seconds = timer.stages
     result.seconds = time.perf_counter() - timer.started
     return result
+
+
+def _write_provider_lists(
+    sim: dict, out: Path, as_of: date, rng: np.random.Generator, result: GenerationResult
+) -> None:
+    """Ofsted's children's homes and social care providers lists, as downloaded on the extract date."""
+    from orchestration.synthetic.population import load_postcodes
+    from orchestration.synthetic.social_care.providers import (
+        CHILDRENS_HOMES_SHEET,
+        PROVIDERS_SHEETS,
+        provider_lists,
+        workbook,
+    )
+
+    homes, current, closed = provider_lists(
+        sim["placements"], load_postcodes(), sim["calib"]["authority"]["ons_code"], rng, as_of
+    )
+    folder = out / "social_care" / "ofsted" / as_of.isoformat()
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, sheets in (
+        ("childrens_homes.xlsx", {CHILDRENS_HOMES_SHEET: homes}),
+        ("social_care_providers.xlsx", dict(zip(PROVIDERS_SHEETS, (current, closed), strict=True))),
+    ):
+        (folder / name).write_bytes(workbook(sheets, as_of))
+        result.files[f"social_care/ofsted/{as_of.isoformat()}/{name}"] = sum(len(f) for f in sheets.values())
 
 
 def _dolo_faults(orders: pd.DataFrame, log: FaultLog, rng: np.random.Generator) -> pd.DataFrame:

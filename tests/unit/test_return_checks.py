@@ -158,8 +158,8 @@ def validate(tmp_path):
     except ValidatorUnavailable as exc:
         pytest.fail(str(exc))  # make test builds .venv-dfe first: its absence is a broken set-up
 
-    def run(this, last, year):
-        return validate_903(this, last, year, "E08000027", tmp_path / str(year)).findings
+    def run(this, last, year, providers=None):
+        return validate_903(this, last, year, "E08000027", tmp_path / str(year), providers).findings
 
     return run
 
@@ -287,6 +287,76 @@ def test_rule_1001_flags_20_year_olds_and_its_corrected_copy_clears_only_real_ca
     assert set(hits.index) >= {"7", "6", "5"}  # the published rule flags all three
     assert "corrected copy of the rule" in hits.loc["7", "explained_by"]
     assert hits.loc["6", "explained_by"] == "" and hits.loc["5", "explained_by"] == ""  # they block
+
+
+def _provider_lists(*providers: tuple[str, str, str, str]):
+    """Ofsted's lists as the validator reads them: (URN, placement code, provider code, premises postcode),
+    all in the social care providers list."""
+    from orchestration.returns.ssda903.providers import HOMES, PROVIDERS, ProviderLists
+
+    current = pd.DataFrame(
+        [{"URN": u, "Local authority": "", "Placement code": pl, "Placement provider code": pr,
+          "Deregistration date": pd.NaT, "Setting postcode": pc} for u, pl, pr, pc in providers]
+    )  # fmt: skip
+    return ProviderLists(
+        pd.DataFrame(columns=list(HOMES.values())),
+        current[list(PROVIDERS.values())],
+        pd.DataFrame(columns=list(PROVIDERS.values())),
+        {"homes": "2026-03-31", "providers": "2026-03-31"},
+    )
+
+
+def test_rule_241_is_a_defect_only_where_the_provider_lists_give_premises_in_the_placements_la(validate):
+    """Both sides, with the real validator (2025/26) and Ofsted's lists: supported accommodation (K3) in
+    Sandwell from a provider with premises there (the published rule flags every K3 outside the reporting
+    authority; the corrected copy, reading the lists as the rule's comment says, clears it), beside a K3
+    placement in Sandwell from a provider whose only premises are in Dudley (both flag it: a real error).
+    Without the lists the corrected copy cannot judge, and both findings block."""
+    in_sandwell, in_dudley = "B69 3BG", "B62 0BP"
+    lists = _provider_lists(("SC200001", "K3", "PR4", in_sandwell), ("SC200002", "K3", "PR4", in_dudley))
+    tables = _return(
+        header=[_header(c, "01/05/2008", _upn(f"33220081200{c}")) for c in ("1", "2")],
+        episodes=[
+            _episode(
+                "1", "03/06/2025", place="K3", provider="PR4", ls="C2", URN="SC200001", PL_POST=in_sandwell
+            ),
+            _episode(
+                "2", "03/06/2025", place="K3", provider="PR4", ls="C2", URN="SC200002", PL_POST=in_sandwell
+            ),
+        ],
+    )
+    found = validate(tables, None, 2026, lists)
+    hits = found[found.rule.eq("241")].set_index("child")
+    assert set(hits.index) == {"1", "2"}  # the published rule flags both
+    assert "corrected copy of the rule" in hits.loc["1", "explained_by"]
+    assert hits.loc["2", "explained_by"] == ""  # no premises of SC200002 in Sandwell: it blocks
+    # the lists were given, so the URN rules ran: of them only 221 speaks, of the second's postcode,
+    # which is not its provider's
+    urn_rules = found[found.rule.isin(["1008", "219", "221", "224", "227", "228", "229"])]
+    assert set(zip(urn_rules.rule, urn_rules.child, strict=True)) == {("221", "2")}, urn_rules[
+        ["rule", "child"]
+    ]
+
+    without = validate(tables, None, 2026)
+    hits = without[without.rule.eq("241")]
+    assert set(hits.child) == {"1", "2"} and hits.explained_by.eq("").all()
+
+
+def test_without_ofsted_lists_the_urn_rules_are_skipped_saying_so_and_105_runs_on_the_xml(tmp_path):
+    from orchestration.returns.validation import validate_903
+
+    tables = _return(
+        header=[_header("1", "01/05/2008", _upn("332200812001"))],
+        episodes=[_episode("1", "03/06/2025", place="K3", provider="PR4", ls="C2")],
+    )
+    validation = validate_903(tables, None, 2026, "E08000027", tmp_path, None, "none in landing")
+    skipped = validation.skipped_rules
+    assert {"1008", "219", "221", "224", "227", "228", "229"} <= set(skipped)
+    assert (
+        skipped["1008"]
+        == "needs Ofsted's lists of children's homes and social care providers: none in landing"
+    )
+    assert "105" not in skipped and validation.provider_lists == "none in landing"
 
 
 def test_the_validation_page_opens_with_its_verdict_and_groups_findings_by_rule():

@@ -7,7 +7,8 @@ clears the same record (validation.py); one it also flags is an error like any o
 release of the validator reaches PyPI, the pin moves and the copy goes (docs/validator-defects.md).
 
 A copy takes the validator's data store (``dfs``: tables by name, and ``metadata``) and returns, like the
-validator's rules, ``{table: [row index, ...]}``, or ``{}`` when a table it needs is absent.
+validator's rules, ``{table: [row index, ...]}``, or ``{}`` when a table it needs is absent; or None when it
+cannot judge the return (241 without Ofsted's provider lists): then no finding of the original is cleared.
 """
 
 from __future__ import annotations
@@ -132,6 +133,26 @@ def rule_sw12(dfs):
     return _sw12(dfs, windowed=True)
 
 
+def rule_241(dfs):
+    """241, "LA of placement is not an LA the provider has premises": for a supported accommodation (K3)
+    placement with a URN, PL_LA must be one of the authorities where Ofsted's lists give the provider
+    premises (the published rule's own comment: "<PL_LA> must equal Ofsted URN lookup <LA code> for that
+    URN", where a provider may have premises in more than one LA). The published rule has no lookup and
+    compares PL_LA with the reporting authority, so every K3 placement outside the area is an error. Here:
+    flagged when the lists name no premises of the URN in PL_LA (a URN the lists do not have at all is
+    flagged too, as 1008 also says); None, judging nothing, when the lists were not supplied."""
+    if "Episodes" not in dfs:
+        return {}
+    if "provider_info" not in dfs["metadata"]:
+        return None
+    episodes = dfs["Episodes"]
+    premises = dfs["metadata"]["provider_info"][["URN", "LA_CODE_INFERRED"]].dropna().drop_duplicates()
+    k3 = episodes[episodes["URN"].notna() & (episodes["URN"] != "XXXXXXX") & (episodes["PLACE"] == "K3")]
+    placed = k3[["URN", "PL_LA"]].astype(str).assign(row=k3.index)
+    there = placed.merge(premises.astype(str), left_on=["URN", "PL_LA"], right_on=["URN", "LA_CODE_INFERRED"])
+    return {"Episodes": sorted(set(placed["row"]) - set(there["row"]))}
+
+
 # (rule code, collection year) -> the corrected copy
 CORRECTED = {
     ("146", "2025"): rule_146_2025,
@@ -139,6 +160,7 @@ CORRECTED = {
     **{("1001", year): rule_1001 for year in ("2023", "2024", "2025", "2026", "2027")},
     ("SW12STG2", "2024"): rule_sw12_2024,
     **{("SW12STG2", year): rule_sw12 for year in ("2025", "2026", "2027")},
+    **{("241", year): rule_241 for year in ("2026", "2027")},  # in the validator's rules from 2025/26
 }
 
 

@@ -3,12 +3,19 @@
 Runs inside the validators' own virtual environment (.venv-dfe: they pin pandas below 2), so it imports
 nothing from Whole Child. Usage:
 
-    python run_903.py --year 2026 --la E08000027 --this DIR [--last DIR] --out issues.json
+    python run_903.py --year 2026 --la E08000027 --this DIR [--last DIR] [--ch XLSX --scp XLSX] [--xml FILE]
+                      --out issues.json
+
+--ch and --scp are Ofsted's children's homes and social care providers lists, which the URN rules need.
 
 Writes JSON: {"issues": [{child, table, columns, row, rule, message}], "rules_run", "rules_failed": {code:
-error}, "rules_skipped": {code: why}}. A rule that raises inside the validator is listed in rules_failed,
-and one the validator skips (it returns nothing when a table or list it needs is absent) in rules_skipped,
-with what it needed, read from the rule's own code; neither is counted as run.
+error}, "rules_skipped": {code: why}, "rules_run_on_xml", "corrected", "isolated"}. A rule that raises
+inside the validator is listed in rules_failed, and one the validator skips (it returns nothing when a
+table or list it needs is absent) in rules_skipped, with what it needed, read from the rule's own code;
+neither is counted as run. A rule that applies only to a return sent as XML (105) is run on --xml, the
+same return in the XML layout. "corrected" holds what the corrected copies of defective rules report, and
+"isolated" what each rule that reported something reports when run again alone on an untouched copy of
+the return (see Pristine).
 """
 
 import argparse
@@ -22,22 +29,73 @@ import sys
 from pathlib import Path
 
 
-def run_corrected(validator, year: str) -> dict:
-    """The corrected copies of this year's defective rules (corrected_903.py, beside this script), run on
-    the same data store as the originals: {code: {table: [row, ...]}}."""
+class Pristine:
+    """The return as the validator reads it, read again and never handed to a rule: each store made from
+    it is a deep copy. The validator passes each rule a shallow copy of one shared store, so a rule that
+    writes into a table changes what every later rule reads (rule 365 writes 31 March into every open
+    episode's DEC, in place): corrected copies and the isolated re-runs read a store no rule has touched."""
+
+    def __init__(self, files, metadata: dict) -> None:
+        from lac_validator.ingress import read_from_text
+
+        self.dfs, extras = read_from_text(raw_files=files)
+        self.metadata = {**metadata, **extras}
+
+    def store(self) -> dict:
+        import pandas as pd
+        from lac_validator.datastore import create_datastore
+
+        def fresh(value):
+            return value.copy(deep=True) if isinstance(value, pd.DataFrame) else value
+
+        return create_datastore(
+            {name: frame.copy(deep=True) for name, frame in self.dfs.items()},
+            {key: fresh(value) for key, value in self.metadata.items()},
+        )
+
+
+def _rows(result: dict) -> dict:
+    return {table: sorted(int(i) for i in rows) for table, rows in result.items()}
+
+
+def run_corrected(pristine: Pristine, year: str) -> dict:
+    """The corrected copies of this year's defective rules (corrected_903.py, beside this script), each
+    on an untouched store of the same return: {code: {table: [row, ...]}}, leaving out a copy that cannot
+    judge this return."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import corrected_903
-    from lac_validator.datastore import copy_datastore, create_datastore
 
-    store = create_datastore(validator.dfs, validator.metadata)
     out = {}
     for code, rule in corrected_903.for_year(year).items():
-        result = rule(copy_datastore(store))
-        out[code] = {table: [int(i) for i in rows] for table, rows in result.items()}
+        result = rule(pristine.store())
+        if result is None:  # it cannot judge this return: the original's findings stand
+            continue
+        out[code] = _rows(result)
     return out
 
 
-def why_skipped(rule, tables: set[str], metadata: set[str]) -> str:
+def run_isolated(pristine: Pristine, registry: dict, codes: set[str]) -> dict:
+    """Each published rule that reported something, run again alone, unchanged, on an untouched store of
+    the same return: {code: {table: [row, ...]}}. What it no longer reports there came from an earlier
+    rule's writes into the shared store, not from the return."""
+    by_code = {str(code): rule for code, rule in registry.items()}
+    out = {}
+    for code in sorted(codes):
+        rule = by_code.get(code)
+        if rule is None:
+            continue
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                result = rule.func(pristine.store())
+        except Exception as exc:  # nothing is cleared: its findings stand
+            print(f"rule {code} raised when run alone: {exc!r}", file=sys.stderr)
+            continue
+        if result:  # a rule that finds its tables absent when alone judges nothing
+            out[str(code)] = _rows(result)
+    return out
+
+
+def why_skipped(rule, tables: set[str], metadata: set[str], lists: str = "") -> str:
     """What a skipped rule needed that this return did not supply, from the checks at the top of its code."""
     try:
         source = inspect.getsource(rule.func)
@@ -48,7 +106,9 @@ def why_skipped(rule, tables: set[str], metadata: set[str]) -> str:
     missing_meta = sorted(wanted_meta - metadata)
     missing = sorted(wanted - tables)
     if "provider_info" in missing_meta:
-        return "needs Ofsted's lists of children's homes and supported accommodation (not supplied)"
+        return (
+            f"needs Ofsted's lists of children's homes and social care providers: {lists or 'not supplied'}"
+        )
     if missing_meta:
         return f"needs {', '.join(missing_meta)} (not supplied)"
     if missing:
@@ -64,6 +124,10 @@ def main() -> int:
     parser.add_argument("--la", required=True)
     parser.add_argument("--this", required=True)
     parser.add_argument("--last")
+    parser.add_argument("--ch", help="Ofsted's children's homes list (xlsx)")
+    parser.add_argument("--scp", help="Ofsted's social care providers list (xlsx)")
+    parser.add_argument("--not-supplied", default="", help="why the provider lists are not given")
+    parser.add_argument("--xml", help="the same return as XML, for the rules that apply only to XML")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     logging.disable(logging.CRITICAL)
@@ -76,39 +140,81 @@ def main() -> int:
     uploads = {"This year": sorted(str(p) for p in Path(args.this).glob("*.csv"))}
     if args.last:
         uploads["Prev year"] = sorted(str(p) for p in Path(args.last).glob("*.csv"))
+    if args.ch and args.scp:
+        uploads["CH lookup"], uploads["SCP lookup"] = [args.ch], [args.scp]
+    metadata = {"collectionYear": str(args.year), "localAuthority": args.la}
     with contextlib.redirect_stdout(io.StringIO()):  # some rules print debug output
         files = process_uploaded_files(uploads)
         registry = get_year_ruleset(str(args.year))
-        validator = LacValidator(
-            metadata={"collectionYear": str(args.year), "localAuthority": args.la},
-            files=files,
-            registry=registry,
-        )
+        validator = LacValidator(metadata=dict(metadata), files=files, registry=registry)
         report = Report(validator.ds_results, registry)
         issues = create_issue_df(report.report, report.error_report)
     messages = {str(code): rule.message for code, rule in registry.items()}
-    corrected = run_corrected(validator, str(args.year))
+    skipped = {
+        str(code): why_skipped(
+            registry[code],
+            set(validator.dfs),
+            set(getattr(validator, "metadata", None) or {}),
+            args.not_supplied,
+        )
+        for code in validator.skips
+    }
+    found = [
+        {
+            "child": None if r.child_id != r.child_id else str(r.child_id),
+            "table": str(r.tables_affected),
+            "columns": str(r.columns_affected),
+            "row": None if r.row_id != r.row_id else int(r.row_id),
+            "rule": str(r.rule_code),
+            "message": str(r.rule_description or messages.get(str(r.rule_code), "")),
+        }
+        for r in issues.itertuples()
+    ]
+    pristine = Pristine(files, metadata)
+    corrected = run_corrected(pristine, str(args.year))
+    isolated = run_isolated(pristine, registry, {f["rule"] for f in found})
+    rules_run, failed = len(validator.dones), list(validator.fails)
+
+    # rules that only apply to a return sent as XML run on the XML form of the same return
+    on_xml = [code for code, why in skipped.items() if why.startswith("applies to a return sent as XML")]
+    if args.xml and on_xml:
+        by_code = {str(code): rule for code, rule in registry.items()}
+        with contextlib.redirect_stdout(io.StringIO()):
+            as_xml = Pristine(process_uploaded_files({"This year": [args.xml]}), metadata)
+        for code in on_xml:
+            rule = by_code[code]
+            store = as_xml.store()
+            try:
+                with contextlib.redirect_stdout(io.StringIO()):
+                    result = rule.func(as_xml.store())
+            except Exception:
+                failed.append(code)
+                skipped.pop(code)
+                continue
+            if result == {}:
+                continue  # skipped on the XML too: it stays listed, with why
+            skipped.pop(code)
+            rules_run += 1
+            for table, rows in result.items():
+                for row in rows:
+                    found.append(
+                        {
+                            "child": str(store[table].loc[row, "CHILD"]) if "CHILD" in store[table] else None,
+                            "table": table,
+                            "columns": ", ".join(rule.affected_fields or []),
+                            "row": int(row),
+                            "rule": code,
+                            "message": rule.message,
+                        }
+                    )
     out = {
-        "issues": [
-            {
-                "child": None if r.child_id != r.child_id else str(r.child_id),
-                "table": str(r.tables_affected),
-                "columns": str(r.columns_affected),
-                "row": None if r.row_id != r.row_id else int(r.row_id),
-                "rule": str(r.rule_code),
-                "message": str(r.rule_description or messages.get(str(r.rule_code), "")),
-            }
-            for r in issues.itertuples()
-        ],
-        "rules_run": len(validator.dones),
-        "rules_failed": {str(code): messages.get(str(code), "") for code in validator.fails},
-        "rules_skipped": {
-            str(code): why_skipped(
-                registry[code], set(validator.dfs), set(getattr(validator, "metadata", None) or {})
-            )
-            for code in validator.skips
-        },
+        "issues": found,
+        "rules_run": rules_run,
+        "rules_failed": {str(code): messages.get(str(code), "") for code in failed},
+        "rules_skipped": skipped,
+        "rules_run_on_xml": [code for code in on_xml if code not in skipped and code not in failed],
         "corrected": corrected,
+        "isolated": isolated,
     }
     with Path(args.out).open("w", encoding="utf-8") as fh:
         json.dump(out, fh)

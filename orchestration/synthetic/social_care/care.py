@@ -346,6 +346,29 @@ def _assign_providers(
         ptype == "P1", home_pc, np.where(out_of_area, rng.choice(nearby, n), rng.choice(in_area, n))
     )
     placements["child_id"] = child
+    return _at_the_premises(placements)
+
+
+# placements in a registered setting, whose postcode is the setting's own (the 903 validator's rule 221)
+PLACED_AT_PREMISES = ("K1", "K2", "K3", "R3", "S1")
+
+
+def _at_the_premises(placements: pd.DataFrame) -> pd.DataFrame:
+    """A children's home or supported accommodation has one address: every placement there takes the
+    postcode its first placement drew (no draw of its own, so the random stream is as it was)."""
+    at = placements.placement_type.isin(PLACED_AT_PREMISES).to_numpy() & (placements.urn.to_numpy() != "")
+    if not at.any():
+        return placements
+    first = (
+        placements.loc[at, ["urn", "placement_start", "placement_postcode"]]
+        .sort_values(["placement_start"], kind="stable")
+        .drop_duplicates("urn")
+        .set_index("urn")
+        .placement_postcode
+    )
+    postcode = placements.placement_postcode.to_numpy().copy()
+    postcode[at] = placements.urn[at].map(first).to_numpy()
+    placements["placement_postcode"] = postcode
     return placements
 
 
