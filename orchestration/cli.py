@@ -709,6 +709,79 @@ def cmd_privacy_scan(args: argparse.Namespace) -> int:
     return 1
 
 
+def _int_list(low: int, high: int, what: str):
+    """An argparse type: comma-separated whole numbers from ``low`` to ``high``, or a one-line error."""
+    one = _bounded(int, low, high, what)
+
+    def parse(text: str) -> list[int]:
+        items = [t.strip() for t in text.split(",") if t.strip()]
+        if not items:
+            raise argparse.ArgumentTypeError(f"{text!r} names no {what}")
+        return sorted({one(t) for t in items})
+
+    return parse
+
+
+def cmd_worklist(args: argparse.Namespace) -> int:
+    from orchestration.returns import worklist
+    from orchestration.returns.common import returns_connection, ssd_views
+    from orchestration.returns.validation import ValidatorUnavailable
+
+    paths = Paths.from_env().ensure()
+    if not paths.vault_db.exists():
+        print(
+            f"wholechild worklist: no warehouse at {paths.vault_db}: run `wholechild run` first",
+            file=sys.stderr,
+        )
+        return 2
+    with returns_connection(paths.vault_db) as con:
+        extract = date.fromisoformat(str(ssd_views(con))[:10])
+    in_progress = worklist.in_progress_year(extract)
+    year = args.year or in_progress
+    possible = [y for y in VALIDATOR_YEARS if y <= in_progress]
+    if year not in possible:
+        print(
+            f"wholechild worklist: --year {year} cannot be worked on here: choose one of"
+            f" {', '.join(map(str, possible))} (years the DfE validators know, up to the one the extract of"
+            f" {extract} falls in, {in_progress})",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        made = worklist.build(paths, year)
+    except (FileNotFoundError, ValidatorUnavailable, ValueError) as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    counts = made.counts()
+    against = f"against the extract of {made.compared_with}" if made.compared_with else "the year's first"
+    print(
+        f"In-year worklist {year - 1}/{str(year)[2:]} from the extract of {made.extract} ({against}):"
+        f" {counts['new']} new, {counts['still open']} still open, {counts['fixed']} fixed"
+    )
+    print(f"  {made.folder / 'worklist.html'}")
+    return 0
+
+
+def cmd_returns_audit(args: argparse.Namespace) -> int:
+    from orchestration.returns import audit
+    from orchestration.returns.validation import ValidatorUnavailable, dfe_python
+
+    try:
+        dfe_python()
+    except ValidatorUnavailable as exc:
+        print(f"wholechild returns-audit: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"Clean synthetic authorities (no injected faults), scale {args.scale}, seeds"
+        f" {', '.join(map(str, args.seeds))}, as of 31 March {max(args.years)}: each year's SSDA903 and CIN"
+        " census, pre-checked and validated by the DfE's validators\n",
+        flush=True,
+    )
+    rows = audit.audit(args.seeds, args.scale, args.years, Path(args.keep) if args.keep else None)
+    audit.print_rows(rows)
+    return 0 if all(r["blocking"] == 0 for r in rows) else 1
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from orchestration import bench
     from orchestration.identity.pseudonyms import DEMO_ENV
@@ -910,6 +983,38 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rec.add_argument("--year", type=int, help="collection year whose figures to show (default: the latest)")
     rec.set_defaults(func=cmd_reconcile)
+
+    work = sub.add_parser(
+        "worklist",
+        help="validate the year so far's SSDA903 and CIN census and write the returns team's worklist (new,"
+        " still open and fixed since the last extract's)",
+    )
+    work.add_argument(
+        "--year", type=int, help="collection year (default: the one the latest extract falls in)"
+    )
+    work.set_defaults(func=cmd_worklist)
+
+    audit = sub.add_parser(
+        "returns-audit",
+        help="validate the SSDA903 and CIN census of clean synthetic authorities, year by year, and print"
+        " what the DfE validators said",
+    )
+    audit.add_argument(
+        "--seeds",
+        type=_int_list(0, 2**31, "a seed"),
+        default=[3, 5],
+        help="comma-separated seeds, one authority each (default 3,5)",
+    )
+    audit.add_argument(
+        "--years",
+        type=_int_list(min(VALIDATOR_YEARS), max(VALIDATOR_YEARS), "a collection year"),
+        default=[2025, 2026, 2027],
+        help=f"comma-separated collection years, {min(VALIDATOR_YEARS)} to {max(VALIDATOR_YEARS)}"
+        " (default 2025,2026,2027)",
+    )
+    audit.add_argument("--scale", type=_bounded(float, 0.01, 2.0, "a scale"), default=0.1, help="default 0.1")
+    audit.add_argument("--keep", help="keep each authority's home under this folder")
+    audit.set_defaults(func=cmd_returns_audit)
 
     bench = sub.add_parser("bench", help="time each stage and measure its peak memory, beside its target")
     bench.add_argument(

@@ -7,7 +7,9 @@ analytics file is looked up among them. One found means an analyst holding a par
 join back to names, UPNs and dates of birth.
 
 Values shorter than six characters are left out: they are counts and codes as often as ids (a CIN
-census's CINdetailsID 1, 2, ...), and the scan would find every small number. Run by
+census's CINdetailsID 1, 2, ...), and the scan would find every small number. So are the names of local
+authorities (orchestration/data/local_authorities.csv): public names, found in any list of providers or
+placements by authority, that are sometimes also a surname (Dudley). Run by
 ``wholechild privacy-scan`` and by the tests; it reads both files, so it is not one of a run's gates.
 """
 
@@ -24,6 +26,13 @@ from orchestration.ingest.contracts import load_contract_versions, normalise_hea
 
 SECRET = ("direct", "person_id", "record_id")
 MIN_LENGTH = 6
+AUTHORITIES = Path(__file__).resolve().parents[1] / "data" / "local_authorities.csv"
+
+
+def public_names() -> set[str]:
+    """The names of Great Britain's local authorities, upper and lower tier, in lower case."""
+    frame = pd.read_csv(AUTHORITIES, dtype=str)
+    return {n.strip().lower() for n in pd.concat([frame.ltla_name, frame.utla_name]).dropna()}
 
 
 @dataclass(frozen=True)
@@ -74,7 +83,8 @@ def identifier_values(vault_db: Path, landing: Path) -> pd.DataFrame:
                 if normalise_header(column) in spellings:
                     delivered.append(frame[column].dropna().astype(str).str.strip())
     values = pd.concat([held.v.astype(str), *delivered], ignore_index=True).drop_duplicates()
-    return pd.DataFrame({"v": values[values.str.len() >= MIN_LENGTH].reset_index(drop=True)})
+    kept = (values.str.len() >= MIN_LENGTH) & ~values.str.lower().isin(public_names())
+    return pd.DataFrame({"v": values[kept].reset_index(drop=True)})
 
 
 def scan(analytics_db: Path, vault_db: Path, landing: Path) -> ScanResult:

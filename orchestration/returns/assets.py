@@ -168,7 +168,35 @@ def reconciles_with_returns(
     )
 
 
+WORKLIST = dg.AssetKey(["returns", "in_year_worklist"])
+
+
+@dg.asset(
+    key=WORKLIST,
+    deps=_ssd_inputs(),
+    group_name="returns",
+    kinds={"csv", "html"},
+    description="The returns team's in-year worklist: the year so far's SSDA903 and CIN census built from the "
+    "latest extract and validated; every error and query per child, with the SSD table and field to correct, "
+    "marked new, still open or fixed since the last extract's worklist (orchestration/returns/worklist.py).",
+)
+def in_year_worklist(warehouse: Warehouse) -> dg.MaterializeResult:
+    from orchestration.returns import worklist
+
+    made = worklist.build(warehouse.paths)
+    return dg.MaterializeResult(
+        metadata={
+            "collection_year": made.year,
+            "extract": made.extract.isoformat(),
+            "compared_with": made.compared_with.isoformat() if made.compared_with else "",
+            **{status.replace(" ", "_"): n for status, n in made.counts().items()},
+            "worklist": dg.MetadataValue.path(str(made.folder / "worklist.html")),
+        }
+    )
+
+
 ssda903_job = dg.define_asset_job("ssda903_return", selection=[SSDA903], partitions_def=collection_years)
+worklist_job = dg.define_asset_job("in_year_worklist", selection=[WORKLIST])
 cin_job = dg.define_asset_job("cin_census_return", selection=[CIN], partitions_def=collection_years)
 annex_a_job = dg.define_asset_job("annex_a_return", selection=[ANNEX_A])
 
@@ -217,10 +245,21 @@ annex_a_schedule = dg.ScheduleDefinition(
 )
 
 
+worklist_schedule = dg.ScheduleDefinition(
+    name="in_year_worklist_monthly",
+    job=worklist_job,
+    cron_schedule="0 7 2 * *",
+    execution_timezone="Europe/London",
+    description="The 2nd of each month, 07:00 (after the month-end extract): the year so far's SSDA903 and CIN "
+    "census validated, and the returns team's worklist marked against last month's.",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+)
+
+
 def returns_definitions() -> dg.Definitions:
     return dg.Definitions(
-        assets=[ssda903_return, cin_return, annex_a_return],
+        assets=[ssda903_return, cin_return, annex_a_return, in_year_worklist],
         asset_checks=[reconciles_with_returns],
-        jobs=[ssda903_job, cin_job, annex_a_job],
-        schedules=[ssda903_schedule, cin_schedule, annex_a_schedule],
+        jobs=[ssda903_job, cin_job, annex_a_job, worklist_job],
+        schedules=[ssda903_schedule, cin_schedule, annex_a_schedule, worklist_schedule],
     )

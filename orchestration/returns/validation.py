@@ -107,6 +107,16 @@ class Validation:
         by a known validator defect."""
         return self.count("pre-check") + self.count("validator", explained=False)
 
+    def cleared(self) -> dict[str, int]:
+        """Validator errors that are the validator's, by what cleared them: the corrected copy of a rule,
+        or the rule itself run alone (the shared data store), counted once per record."""
+        f = self.findings
+        f = f[f["stage"].eq("validator") & f["severity"].eq("error") & f["explained_by"].ne("")]
+        f = f.drop_duplicates(["rule", "table", "child", "row"])
+        how = f["explained_by"].map(lambda e: "corrected copy" if "corrected copy" in e else "run alone")
+        counts = (f["rule"] + " (" + how + ")").value_counts()
+        return {k: int(counts[k]) for k in sorted(counts.index)}
+
     def summary(self) -> dict:
         return {
             "return": self.return_name,
@@ -115,6 +125,7 @@ class Validation:
             "pre_check_errors": self.count("pre-check"),
             "validator_errors": self.count("validator"),
             "validator_errors_explained_by_known_defects": self.count("validator", explained=True),
+            "validator_errors_cleared_by": self.cleared(),
             "validator_queries": self.count("validator", "query"),
             "validator_rules_run": self.rules_run,
             "validator_rules_skipped": self.skipped_rules,
@@ -443,9 +454,15 @@ def report_files(validation: Validation) -> dict[str, bytes]:
         ("Whole Child's pre-check errors", validation.count("pre-check")),
         ("DfE validator errors", validation.count("validator")),
         ("of which known validator defects (not blocking)", validation.count("validator", explained=True)),
+        *(
+            [("Validator defects, by what cleared them", "; ".join(f"{k}: {v}" for k, v in cleared.items()))]
+            if (cleared := validation.cleared())
+            else []
+        ),
         ("Queries (to check; not blocking)", validation.count("validator", "query")),
         ("Schema (XSD)", schema),
         ("Validator rules run", validation.rules_run),
+        *([("Ofsted's provider lists", validation.provider_lists)] if validation.provider_lists else []),
         (
             "Validator rules skipped",
             "none"
@@ -490,12 +507,13 @@ def report_files(validation: Validation) -> dict[str, bytes]:
             shown = ", ".join(r.children[:CHILDREN_SHOWN])
             if len(r.children) > CHILDREN_SHOWN:
                 shown += f" and {len(r.children) - CHILDREN_SHOWN} more (see validation.csv)"
-            severity = (
-                f"{r.severity} (known validator defect: {r.explained_by})" if r.explained_by else r.severity
+            severity = f"{r.severity}: a validator defect, not blocking" if r.explained_by else r.severity
+            why = (
+                f"<br><small>Why it does not block: {_esc(r.explained_by)}</small>" if r.explained_by else ""
             )
             lines.append(
                 f"<tr class='{css}'><td>{_esc(r.stage)}</td><td>{_esc(r.rule)}</td><td>{_esc(severity)}</td>"
-                f"<td>{_esc(r.message)}</td><td class='n'>{r.findings}</td><td>{_esc(shown)}</td></tr>"
+                f"<td>{_esc(r.message)}{why}</td><td class='n'>{r.findings}</td><td>{_esc(shown)}</td></tr>"
             )
         lines.append("</table>")
     lines += [

@@ -152,7 +152,8 @@ def test_whole_graph_materialises_and_publishes(pipeline):
     assert "outcomes summary" in report.lower()
     assert (paths.quality / "fct_child_outcomes_by_year.json").exists()
     loaded = vault_scalar(paths, "select count(*) from ingest.deliveries where status = 'loaded'")
-    assert loaded == sum(1 for p in paths.landing.rglob("*.csv"))
+    # every file landed: the extracts (CSV) and Ofsted's provider lists (xlsx)
+    assert loaded == sum(1 for p in paths.landing.rglob("*") if p.suffix in (".csv", ".xlsx"))
 
 
 def test_the_marts_reconcile_with_the_returns_and_each_person_is_one_child(pipeline):

@@ -382,7 +382,8 @@ def test_the_validation_page_opens_with_its_verdict_and_groups_findings_by_rule(
     assert "231: KeyError: &#x27;URN&#x27;" in page  # a crashed rule named with why, not a dict
     row_103 = next(line for line in page.splitlines() if "<td>103</td>" in line and "class='n'" in line)
     assert "<td class='n'>2</td>" in row_103 and "C1, C2" in row_103  # one line per rule, each record once
-    assert "known validator defect: defect-1001" in page
+    row_1001 = next(line for line in page.splitlines() if "<td>1001</td>" in line and "class='n'" in line)
+    assert "error: a validator defect, not blocking" in row_1001 and "does not block: defect-1001" in row_1001
 
     ready = Validation("ssda903", 2026, findings[findings.rule != "103"], rules_run=300, xsd_valid=None)
     assert "Ready to submit: no blocking errors; 1 validator finding(s) are known defects" in (
