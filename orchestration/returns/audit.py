@@ -49,6 +49,10 @@ def audit(seeds: list[int], scale: float, years: list[int], keep: Path | None = 
                 for name in ("ssda903", "cin"):
                     outcome = getattr(service, name)(paths, year, again=True)
                     s = outcome.summary
+                    found = service.findings(outcome)
+                    blocking = found[found.severity.eq("error") & found.explained_by.eq("")].drop_duplicates(
+                        ["stage", "rule", "table", "child", "row"]
+                    )
                     rows.append(
                         {
                             "seed": seed,
@@ -62,6 +66,7 @@ def audit(seeds: list[int], scale: float, years: list[int], keep: Path | None = 
                             "validator_errors": s["validator_errors"],
                             "cleared_by": s.get("validator_errors_cleared_by", {}),
                             "blocking": s["blocking_errors"],
+                            "blocking_rules": blocking.groupby(["stage", "rule"]).size().to_dict(),
                             "ready": outcome.passed,
                         }
                     )
@@ -74,7 +79,7 @@ def audit(seeds: list[int], scale: float, years: list[int], keep: Path | None = 
 def print_rows(rows: list[dict]) -> None:
     head = (
         f"{'seed':>4} {'year':>4} {'return':<8} {'run':>4} {'skip':>4} {'crash':>5} {'pre':>4} {'errors':>6}"
-        f" {'cleared':>7} {'block':>5}  verdict"
+        f" {'cleared':>7} {'block':>5} {'XSD':>5}  verdict"
     )
     print(head)
     print("-" * len(head))
@@ -82,13 +87,20 @@ def print_rows(rows: list[dict]) -> None:
         print(
             f"{r['seed']:>4} {r['year']:>4} {r['return']:<8} {r['rules_run']:>4} {len(r['skipped']):>4}"
             f" {len(r['crashed']):>5} {r['pre_check_errors']:>4} {r['validator_errors']:>6}"
-            f" {sum(r['cleared_by'].values()):>7} {r['blocking']:>5}  {'ready' if r['ready'] else 'NOT ready'}"
+            f" {sum(r['cleared_by'].values()):>7} {r['blocking']:>5}"
+            f" { ({True: 'valid', False: 'NOT'}.get(r['xsd_valid'], '-')):>5}  {'ready' if r['ready'] else 'NOT ready'}"
         )
     print("\nWhat cleared each validator error counted as the validator's (per seed and year):")
     for r in rows:
         if r["cleared_by"]:
             cleared = ", ".join(f"{k} {v}" for k, v in r["cleared_by"].items())
             print(f"  seed {r['seed']} {r['year']} {r['return']}: {cleared}")
+    for r in rows:
+        if r["blocking_rules"]:
+            what = ", ".join(
+                f"{stage} {rule}: {n}" for (stage, rule), n in sorted(r["blocking_rules"].items())
+            )
+            print(f"  BLOCKING seed {r['seed']} {r['year']} {r['return']}: {what}")
     print("\nRules skipped, and crashed (each crashed rule has a pre-check standing in):")
     seen: set[tuple] = set()
     for r in rows:

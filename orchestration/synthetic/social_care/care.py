@@ -332,6 +332,7 @@ def _assign_providers(
     for pool in sorted(set(urn_pool) - {""}):
         at = np.flatnonzero(urn_pool == pool)
         urn[at] = rng.choice(pools[pool], len(at))
+    urn = _moves_to_another_provider(urn, urn_pool, placements.period_no.to_numpy(), pools)
     child = periods.child_id.to_numpy()[placements.period_no.to_numpy()]
     postcodes = load_postcodes()
     home_la = calib["authority"]["ons_code"]
@@ -347,6 +348,28 @@ def _assign_providers(
     )
     placements["child_id"] = child
     return _at_the_premises(placements)
+
+
+def _moves_to_another_provider(
+    urn: np.ndarray, urn_pool: np.ndarray, period: np.ndarray, pools: dict[str, np.ndarray]
+) -> np.ndarray:
+    """A move is to another home or provider: a placement drawn at the same URN as the one before it in the
+    same period takes the next URN of its pool instead (no draw, so the random stream is as it was). A
+    move to the same home at the same address would be no move at all (the 903 validator's rule 435)."""
+    urn = urn.copy()
+    for _ in range(3):  # a shift can meet the placement after it: settle in a few passes
+        clash = np.zeros(len(urn), dtype=bool)
+        clash[1:] = (urn[1:] == urn[:-1]) & (urn[1:] != "") & (period[1:] == period[:-1])
+        if not clash.any():
+            break
+        for pool in sorted(set(urn_pool[clash])):
+            members = pools[pool]
+            if len(members) < 2:
+                continue
+            at = np.flatnonzero(clash & (urn_pool == pool))
+            position = {u: i for i, u in enumerate(members)}
+            urn[at] = members[[(position[u] + 1) % len(members) for u in urn[at]]]
+    return urn
 
 
 # placements in a registered setting, whose postcode is the setting's own (the 903 validator's rule 221)
