@@ -227,7 +227,8 @@ STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px;col
 table{border-collapse:collapse;width:100%;font-size:.9em}th,td{border:1px solid #ccc;padding:.3em .5em;
 text-align:left;vertical-align:top}th{background:#f0f0f0}tr.new td:first-child{background:#fde2e1}
 tr.still td:first-child{background:#fff4ce}tr.fixed td:first-child{background:#e3f4e1}
-td{overflow-wrap:anywhere}"""
+td{overflow-wrap:anywhere}td.nw{white-space:nowrap;overflow-wrap:normal}"""
+NO_WRAP = {"status", "child", "return", "rule", "severity", "row", "value"}
 
 
 def to_html(worklist: Worklist) -> str:
@@ -258,7 +259,11 @@ def to_html(worklist: Worklist) -> str:
     ]
     for row in worklist.lines.itertuples(index=False):
         css = {"new": "new", "still open": "still", "fixed": "fixed"}[row.status]
-        lines.append(f"<tr class='{css}'>" + "".join(f"<td>{esc(str(v))}</td>" for v in row) + "</tr>")
+        cells = "".join(
+            f"<td class='nw'>{esc(str(v))}</td>" if c in NO_WRAP else f"<td>{esc(str(v))}</td>"
+            for c, v in zip(COLUMNS, row, strict=True)
+        )
+        lines.append(f"<tr class='{css}'>{cells}</tr>")
     if worklist.lines.empty:
         lines.append(
             f"<tr><td colspan='{len(COLUMNS)}'>Nothing to do: no finding on the year so far.</td></tr>"
