@@ -418,6 +418,30 @@ def test_deprivation_of_liberty_orders_pass_the_2026_27_rules_where_placed_as_th
     assert dolo.explained_by.eq("").all()  # no registered defect explains them: they block
 
 
+def test_a_finding_only_another_rules_writes_made_is_the_validators_and_a_real_one_blocks(validate):
+    """The validator's rules share one data store, and rule 365 writes 31 March into every open episode's
+    DEC before 707 runs. With the real validator (2026/27): an open order of a child still looked after
+    (707 reports it in the full run; run alone on an untouched copy it does not: a validator defect), beside
+    an open order of a child who left care in the year (707 reports it both ways: it blocks)."""
+    tables = _return(
+        header=[_header(c, "01/05/2011", _upn(f"33220111200{c}")) for c in ("1", "2")],
+        episodes=[
+            _episode("1", "29/01/2027", "05/03/2027", rec="X1", place="U4", provider="PR1"),
+            _episode("1", "05/03/2027", rne="P", place="K2", provider="PR4", URN="SC123457"),
+            _episode("2", "01/06/2026", "01/09/2026", rec="E13", place="K2", provider="PR4"),
+        ],
+        dolo=[
+            {"CHILD": "1", "DOB": "01/05/2011", "DOLO_START": "21/03/2027", "DOLO_END": ""},
+            {"CHILD": "2", "DOB": "01/05/2011", "DOLO_START": "01/07/2026", "DOLO_END": ""},
+        ],
+    )
+    found = validate(tables, None, 2027)
+    hits = found[found.rule.eq("707")].drop_duplicates("child").set_index("child")
+    assert set(hits.index) == {"1", "2"}  # the full run reports both
+    assert "shared data store" in hits.loc["1", "explained_by"]
+    assert hits.loc["2", "explained_by"] == ""
+
+
 def test_903_prechecks_cover_the_deprivation_of_liberty_rules_that_fail_inside_the_validator():
     tables = _return(
         header=[_header(c, "01/05/2011", _upn(f"33220111200{c}")) for c in ("1", "2", "3")],
