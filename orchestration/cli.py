@@ -351,17 +351,24 @@ def _output_to(log: Path | None):
             os.environ["DBT_USE_COLORS"] = colours
 
 
+def _warehouse(command: str) -> Paths | None:
+    """The home's paths when it has a warehouse; otherwise None, having said what to do."""
+    paths = Paths.from_env().ensure()
+    if paths.vault_db.exists():
+        return paths
+    print(
+        f"wholechild {command}: no warehouse at {paths.vault_db}: run `wholechild run` first", file=sys.stderr
+    )
+    return None
+
+
 def cmd_returns(args: argparse.Namespace) -> int:
     from orchestration.returns import service
     from orchestration.returns.common import latest_ended_collection_year
     from orchestration.returns.validation import ValidatorUnavailable
 
-    paths = Paths.from_env().ensure()
-    if not paths.vault_db.exists():
-        print(
-            f"wholechild returns: no warehouse at {paths.vault_db}: run `wholechild run` first",
-            file=sys.stderr,
-        )
+    paths = _warehouse("returns")
+    if paths is None:
         return 2
     latest = latest_ended_collection_year(paths.vault_db)
     year = args.year or latest
@@ -727,12 +734,8 @@ def cmd_worklist(args: argparse.Namespace) -> int:
     from orchestration.returns.common import returns_connection, ssd_views
     from orchestration.returns.validation import ValidatorUnavailable
 
-    paths = Paths.from_env().ensure()
-    if not paths.vault_db.exists():
-        print(
-            f"wholechild worklist: no warehouse at {paths.vault_db}: run `wholechild run` first",
-            file=sys.stderr,
-        )
+    paths = _warehouse("worklist")
+    if paths is None:
         return 2
     with returns_connection(paths.vault_db) as con:
         extract = date.fromisoformat(str(ssd_views(con))[:10])
