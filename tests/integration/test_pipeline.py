@@ -117,12 +117,14 @@ def test_definitions_load_and_validate(home):
         "returns/ssda903",
         "returns/cin",
         "returns/annex_a",
+        "returns/in_year_worklist",
     } <= keys
     assert defs.resolve_job_def("refresh_all")
     assert sorted(s.name for s in defs.schedules) == [
         "annex_a_weekly",
         "annual_outcomes",
         "cin_census_after_31_march",
+        "in_year_worklist_monthly",
         "monthly_performance_pack",
         "ssda903_after_31_march",
         "termly_virtual_school",
