@@ -23,7 +23,6 @@ from orchestration.returns.common import Authority
 
 YEARS = 6
 PDF_COLUMNS = 7  # indicator columns per table slice in the PDF
-PDF_ROW_MM = 4.5  # about a row of a PDF table at 7 points (headings take about four)
 HTML_COLUMNS = 9  # and in the HTML, so that a table fits a 1280-pixel screen
 REGION = ("E12000005", "West Midlands")
 
@@ -982,14 +981,15 @@ def render_pdf(
         pdf.set_font("Helvetica", size=7)
         for start in range(0, max(len(values), 1), PDF_COLUMNS):  # wide tables in readable slices
             part = shown[keys + values[start : start + PDF_COLUMNS]]
-            # a table that fits on a page is not split across two (no rows orphaned on the next page)
-            height = (len(part) + 4) * PDF_ROW_MM
-            if pdf.will_page_break(height) and height < pdf.eph:
-                pdf.add_page()
-            with pdf.table(text_align="RIGHT", first_row_as_headings=True) as grid:
-                grid.row([_latin(_heading(table, c)) for c in part.columns])
-                for row in part.itertuples(index=False):
-                    grid.row([_latin(_period_label(str(row[0])))] + [_latin(str(v)) for v in row[1:]])
+            cells = [[_latin(_heading(table, c)) for c in part.columns]] + [
+                [_latin(_period_label(str(row[0])))] + [_latin(str(v)) for v in row[1:]]
+                for row in part.itertuples(index=False)
+            ]
+            for rows in _paged(pdf, cells):
+                with pdf.table(text_align="RIGHT", first_row_as_headings=True) as grid:
+                    grid.row(cells[0])
+                    for row in rows:
+                        grid.row(row)
             pdf.ln(3)
     # where the figures come from and what they passed: after the figures, as in the HTML
     pdf.add_page()
@@ -1002,14 +1002,81 @@ def render_pdf(
     pdf.set_font("Helvetica", "B", 12)
     pdf.multi_cell(0, 7, "Data freshness", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", size=7)
-    with pdf.table(text_align="LEFT", first_row_as_headings=True, col_widths=(15, 45, 15, 20)) as grid:
-        grid.row(["Partner", "Dataset", "Latest period", "Received"])
-        for f in freshness:
-            grid.row(
-                [_latin(str(f[k])) for k in ("partner", "dataset", "latest_period")]
-                + [_latin(str(f["received_at"])[:16])]  # to the minute
-            )
+    widths = [15, 45, 15, 20]
+    cells = [["Partner", "Dataset", "Latest period", "Received"]] + [
+        [_latin(str(f[k])) for k in ("partner", "dataset", "latest_period")]
+        + [_latin(str(f["received_at"])[:16])]  # to the minute
+        for f in freshness
+    ]
+    for rows in _paged(pdf, cells, widths):
+        with pdf.table(text_align="LEFT", first_row_as_headings=True, col_widths=tuple(widths)) as grid:
+            grid.row(cells[0])
+            for row in rows:
+                grid.row(row)
     return bytes(pdf.output())
+
+
+def page_chunks(heights: list[float], first: float, per_page: float, least: int = 3) -> list[int]:
+    """How many rows of a table go on each page, from each row's height: rows fill the room left on the
+    page the table starts on (``first``), then whole pages (``per_page``); no page holds fewer than
+    ``least`` rows of it (no orphaned rows), unless the whole table has fewer. A table that fits on one page
+    but not in the room left on this one starts a page (a 0 first)."""
+    total = sum(heights)
+    if total <= first:
+        return [len(heights)]
+    if total <= per_page:
+        return [0, len(heights)]
+    chunks, room, used, count = [], first, 0.0, 0
+    for h in heights:
+        if used + h > room:
+            chunks.append(count)  # 0 when not one row fitted where the table starts
+            room, used, count = per_page, 0.0, 0
+        used += h
+        count += 1
+    chunks.append(count)
+    if 0 < chunks[0] < least:  # too little room where it starts: begin on the next page
+        return [0, *page_chunks(heights, per_page, per_page, least)]
+    if chunks[-1] < least:  # move rows down from the page before, so the last page is not an orphan
+        moved = least - chunks[-1]
+        chunks[-2] -= moved
+        chunks[-1] += moved
+    return chunks
+
+
+def _row_heights(pdf, rows: list[list[str]], widths: list[float] | None = None) -> list[float]:
+    """Each row's height as fpdf's table will draw it at the current font: its tallest cell's wrapped
+    lines (a cell's width is its share of the page, less its padding; a little slack for word breaks)."""
+    import math
+
+    columns = len(rows[0]) if rows else 1
+    share = widths or [1.0] * columns
+    cell = [pdf.epw * w / sum(share) - 2 for w in share]
+    line = 2 * pdf.font_size
+    return [
+        line
+        * max(
+            math.ceil(1.1 * pdf.get_string_width(text) / width) or 1
+            for text, width in zip(r, cell, strict=True)
+        )
+        for r in rows
+    ]
+
+
+def _paged(pdf, rows: list[list[str]], widths: list[float] | None = None):
+    """The table's body rows (headings first in ``rows``), a page's worth at a time: a new page before each
+    part after the first (and before the first when it goes on the next page)."""
+    heading, *body = _row_heights(pdf, rows, widths)
+    first = pdf.h - pdf.b_margin - pdf.get_y() - heading
+    per_page = pdf.eph - 6 - heading  # 6 mm: the page header line
+    start = 0
+    for i, size in enumerate(page_chunks(body, first, per_page)):
+        if size == 0:
+            pdf.add_page()
+            continue
+        if i > 0 and start > 0:
+            pdf.add_page()
+        yield rows[1 + start : 1 + start + size]
+        start += size
 
 
 def _latin(text: str) -> str:

@@ -128,3 +128,28 @@ def test_a_failed_run_writes_an_alert_and_emails_when_configured(home, monkeypat
         ("run2", "data-team@example.org"),
     ]
     assert sent == [("smtp.example.org", 25), "data-team@example.org"]
+
+
+def test_a_long_table_is_paged_without_orphaned_rows():
+    from orchestration.reports.packs import page_chunks
+
+    def rows(n, height=1.0):
+        return [height] * n
+
+    assert page_chunks(rows(10), first=20, per_page=30) == [10]  # fits where it starts
+    assert page_chunks(rows(25), first=20, per_page=30) == [0, 25]  # fits a page: starts one, whole
+    assert page_chunks(rows(61), first=20, per_page=30) == [20, 30, 11]
+    # 51 rows from a page with room for 20: 20, 30 and 1 would orphan one row; the last page takes three
+    assert page_chunks(rows(51), first=20, per_page=30) == [20, 28, 3]
+    # room for two rows where it starts: it begins on the next page
+    assert page_chunks(rows(70), first=2, per_page=30) == [0, 30, 30, 10]
+    # rows of two lines take twice the room
+    assert page_chunks(rows(40, 2.0), first=20, per_page=30) == [10, 15, 15]
+    for n in range(1, 120):
+        for first in range(-3, 31):
+            chunks = page_chunks(rows(n), first, 30)
+            assert sum(chunks) == n, (n, first, chunks)
+            parts = [c for c in chunks if c]
+            assert len(parts) == 1 or min(parts) >= 3, (n, first, chunks)
+            assert chunks[0] <= max(first, 0) or len(chunks) == 1, (n, first, chunks)
+            assert all(c <= 30 for c in chunks), (n, first, chunks)
