@@ -28,36 +28,22 @@ from orchestration.reports.publish import building_release, current_release, new
 from orchestration.resources import WAREHOUSE_POOL, Warehouse
 from orchestration.settings import REPORT_TEMPLATES_DIR, share_analytics
 
-REPORT_YEARS = 6  # the six collection years an SSD extract covers
 OUTCOMES_MART = dg.AssetKey(["marts", "fct_child_outcomes_by_year"])
 # every mart a published report reads, each gated by its Great Expectations suite (expectations/<name>.json)
 GATED_MARTS = ("fct_child_outcomes_by_year", "dim_children", "fct_child_events", "cohort_care_leavers_by_age")
 REPORT_KEY = dg.AssetKey(["reports", "outcomes_summary"])
+# the dbt models of the reports layer the release reads (dbt_project/models/reports)
+REPORT_MODELS = [
+    dg.AssetKey(["reports", f"rpt_{name}"])
+    for name in (
+        "outcomes_summary", "csc_headline", "csc_by_month", "looked_after_by_age", "virtual_school_education",
+        "looked_after_health", "sdq_bands", "care_leaver_outcomes", "key_stage_outcomes",
+    )
+]  # fmt: skip
 NOT_DISCLOSIVE = "not_disclosive"
 
-FIGURES_SQL = """
-select
-    collection_year,
-    any_value(academic_year) as academic_year,
-    count(*) as children_recorded,
-    count(*) filter (where is_looked_after_during_year) as looked_after_during_year,
-    count(*) filter (where is_looked_after_at_31_march) as looked_after_at_31_march,
-    count(*) filter (where has_three_or_more_placements) as three_or_more_placements,
-    count(*) filter (where sessions_possible > 0) as pupils,
-    count(*) filter (where sessions_possible > 0 and is_persistently_absent) as pupils_persistently_absent,
-    count(*) filter (where sessions_possible > 0 and is_looked_after_during_year) as looked_after_pupils,
-    count(*) filter (where sessions_possible > 0 and is_looked_after_during_year and is_persistently_absent)
-        as looked_after_pupils_persistently_absent,
-    bool_and(is_collection_year_complete) as collection_year_complete,
-    bool_and(is_academic_year_complete) as academic_year_complete,
-    count(*) filter (where is_looked_after_continuously_12_months) as looked_after_12_months,
-    count(*) filter (where is_looked_after_continuously_12_months and has_health_assessment_in_year)
-        as looked_after_12_months_with_health_assessment
-from marts.fct_child_outcomes_by_year
-where collection_year > (select max(collection_year) from marts.fct_child_outcomes_by_year) - $years
-group by collection_year
-order by collection_year
-"""
+# the summary's figures: the dbt model reports.rpt_outcomes_summary (dbt_project/models/reports)
+FIGURES_SQL = "select * from reports.rpt_outcomes_summary order by collection_year"
 
 INDICATORS = [
     ("children_recorded", "Children recorded by any partner", None),
@@ -179,7 +165,7 @@ def _freshness(warehouse: Warehouse) -> list[dict]:
 
 @dg.asset(
     key=REPORT_KEY,
-    deps=[dg.AssetKey(["marts", name]) for name in GATED_MARTS],
+    deps=[dg.AssetKey(["marts", name]) for name in GATED_MARTS] + REPORT_MODELS,
     group_name="reports",
     pool=WAREHOUSE_POOL,
     kinds={"html", "pdf", "csv"},
@@ -199,7 +185,7 @@ def _freshness(warehouse: Warehouse) -> list[dict]:
 def outcomes_summary(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     paths = warehouse.paths
     with warehouse.analytics(read_only=True) as con:
-        result = con.execute(FIGURES_SQL, {"years": REPORT_YEARS})
+        result = con.execute(FIGURES_SQL)
         names = [d[0] for d in result.description]
         rows = [dict(zip(names, r, strict=True)) for r in result.fetchall()]
     figures = render_figures(rows)

@@ -2,8 +2,9 @@
 control, and written as explore education statistics open data (CSV + .meta.csv), HTML with charts and
 PDF. The partner data quality report reads the delivery manifest instead (it counts rows, not children).
 
-Every figure comes from one SQL query over ``marts.fct_child_outcomes_by_year`` (or the manifest), so a
-test can recompute any published cell from the marts.
+Every figure comes from a dbt model of the reports layer (``reports.rpt_<table>``, dbt_project/models/
+reports: documented, tested, with lineage from the landing files in dbt's docs and the Dagster UI) or, for
+partner data quality, from the manifest; this module holds no SQL over the marts.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from orchestration.quality.gx import validate
 from orchestration.reports.disclosure import NOT_AVAILABLE, SUPPRESSED, TableSpec, cell_keys, protect
 from orchestration.returns.common import Authority
 
-YEARS = 6
 PDF_COLUMNS = 7  # indicator columns per table slice in the PDF
 HTML_COLUMNS = 9  # and in the HTML, so that a table fits a 1280-pixel screen
 REGION = ("E12000005", "West Midlands")
@@ -64,32 +64,19 @@ class Report:
     tables: tuple[Table, ...]
 
 
-_WINDOW = f"collection_year > (select max(collection_year) from marts.fct_child_outcomes_by_year) - {YEARS}"
-# a table's query returns is_complete for each row: a part year's figures are shown as x, never beside full
-# years (social care and health by the collection year, schools by the academic year)
-_COLLECTION_YEAR_COMPLETE = "bool_and(is_collection_year_complete) as is_complete"
-_ACADEMIC_YEAR_COMPLETE = "bool_and(is_academic_year_complete) as is_complete"
+def _model(name: str, order: str | None = None) -> str:
+    """A report table's figures: its dbt model in the reports layer (dbt_project/models/reports), where
+    every published figure is computed, documented and tested; a model whose rows need an order of their
+    own (bands, the total last) carries it as ``row_order``."""
+    if order is None:
+        return f"select * exclude (row_order) from reports.rpt_{name} order by row_order"
+    return f"select * from reports.rpt_{name} order by {order}"
+
 
 CSC_HEADLINE = Table(
     name="csc_headline",
     title="Referrals, assessments, child protection and children looked after, by year",
-    sql=f"""
-        select collection_year as time_period,
-               sum(referrals_in_year) as referrals,
-               sum(re_referrals_within_12_months) as re_referrals,
-               sum(assessments_completed_in_year) as assessments,
-               sum(assessments_within_45_working_days) as assessments_in_time,
-               sum(initial_cp_conferences_in_year) as icpcs,
-               sum(initial_cp_conferences_within_15_working_days) as icpcs_in_time,
-               sum(cp_plans_started_in_year) as cp_plans_started,
-               sum(second_or_subsequent_cp_plans_started_in_year) as repeat_cp_plans,
-               count(*) filter (where is_looked_after_at_31_march) as looked_after_at_31_march,
-               count(*) filter (where is_looked_after_during_year) as looked_after_during_year,
-               count(*) filter (where has_three_or_more_placements) as three_or_more_placements,
-               sum(missing_incidents_in_year) as missing_incidents,
-               count(*) filter (where missing_incidents_in_year > 0) as children_missing,
-               {_COLLECTION_YEAR_COMPLETE}
-        from marts.fct_child_outcomes_by_year where {_WINDOW} group by 1 order by 1""",
+    sql=_model("csc_headline", "time_period"),
     spec=TableSpec(
         keys=("time_period",),
         additive=(),
@@ -148,26 +135,7 @@ CSC_HEADLINE = Table(
 CSC_MONTHLY = Table(
     name="csc_by_month",
     title="Month by month: referrals, assessments, section 47 enquiries, conferences, plans and entries to care",
-    sql="""
-        with months as (
-            select strftime(event_date, '%Y-%m') as month,
-                   extract(year from event_date) + case when extract(month from event_date) > 3 then 1 else 0 end
-                       as collection_year,
-                   event_type
-            from marts.fct_child_events
-            where partner = 'social_care'
-              and event_date > (select max(event_date) from marts.fct_child_events
-                                where partner = 'social_care') - interval 24 month
-        )
-        select collection_year as time_period, month,
-               count(*) filter (where event_type = 'referral') as referrals,
-               count(*) filter (where event_type = 'assessment completed') as assessments_completed,
-               count(*) filter (where event_type = 'section 47 enquiry started') as s47_enquiries,
-               count(*) filter (where event_type = 'initial child protection conference') as icpcs,
-               count(*) filter (where event_type = 'child protection plan started') as cp_plans_started,
-               count(*) filter (where event_type = 'care episode started') as care_episodes_started,
-               count(*) filter (where event_type = 'went missing') as missing_incidents
-        from months group by 1, 2 order by 2""",
+    sql=_model("csc_by_month", "month"),
     spec=TableSpec(
         keys=("time_period", "month"),
         additive=(),
@@ -198,38 +166,15 @@ CSC_MONTHLY = Table(
     ),
 )
 
-AGE_BANDS = """case when age_at_31_march < 1 then 'Under 1' when age_at_31_march < 5 then '1 to 4'
-                    when age_at_31_march < 10 then '5 to 9' when age_at_31_march < 16 then '10 to 15'
-                    else '16 and over' end"""
-
 LOOKED_AFTER_BY_AGE = Table(
     name="looked_after_by_age",
     title="Children looked after at 31 March, by age",
-    sql=f"""
-        select collection_year as time_period, coalesce(age_band, 'Total') as age_group, count(*) as children,
-               {_COLLECTION_YEAR_COMPLETE}
-        from (select collection_year, is_collection_year_complete, age_at_31_march, {AGE_BANDS} as age_band
-              from marts.fct_child_outcomes_by_year where is_looked_after_at_31_march and {_WINDOW})
-        group by grouping sets ((collection_year, age_band), (collection_year))
-        -- youngest band first, the total last (as text, '10 to 15' sorted before '5 to 9')
-        order by 1, grouping(age_band), min(age_at_31_march)""",
+    sql=_model("looked_after_by_age"),
     spec=TableSpec(keys=("time_period", "age_group"), additive=("age_group",), counts=("children",)),
     labels={"age_group": "Age at 31 March", "children": "Children looked after at 31 March"},
     charts=(Chart("bar", "children", by="age_group", title="Children looked after by age (latest year)"),),
 )
 
-_GROUPS = """unnest(list_filter([
-               'All pupils',
-               case when is_looked_after_during_year then 'Looked after' end,
-               case when is_in_need_during_year and not is_looked_after_during_year
-                    then 'In need (not looked after)' end
-           ], lambda x: x is not null))"""
-
-# key stage 2 and 4 results, counted the same way wherever a report shows them
-_KS_SQL = """count(*) filter (where ks2_reading_writing_maths_expected is not null) as ks2_pupils,
-               count(*) filter (where ks2_reading_writing_maths_expected) as ks2_expected,
-               count(*) filter (where ks4_english_maths_grade_4_or_above is not null) as ks4_pupils,
-               count(*) filter (where ks4_english_maths_grade_4_or_above) as ks4_grade_4"""
 _KS_COUNTS = ("ks2_pupils", "ks2_expected", "ks4_pupils", "ks4_grade_4")
 _KS_RATES = (
     ("ks2_expected_rate", "ks2_expected", "ks2_pupils"),
@@ -251,17 +196,7 @@ _KS_LABELS = {
 VIRTUAL_SCHOOL = Table(
     name="virtual_school_education",
     title="Attendance, suspensions and attainment of children looked after, compared with all pupils",
-    sql=f"""
-        select academic_year as time_period, pupil_group,
-               count(*) filter (where sessions_possible > 0) as pupils,
-               sum(sessions_possible) as sessions_possible,
-               sum(sessions_authorised_absence + sessions_unauthorised_absence) as sessions_missed,
-               count(*) filter (where sessions_possible > 0 and is_persistently_absent) as persistently_absent,
-               count(*) filter (where suspensions_in_year > 0) as pupils_suspended,
-               {_KS_SQL},
-               {_ACADEMIC_YEAR_COMPLETE}
-        from (select *, {_GROUPS} as pupil_group from marts.fct_child_outcomes_by_year where {_WINDOW})
-        group by 1, 2 order by 1, 2""",
+    sql=_model("virtual_school_education", "time_period, pupil_group"),
     spec=TableSpec(
         keys=("time_period", "pupil_group"),
         additive=(),
@@ -302,19 +237,7 @@ VIRTUAL_SCHOOL = Table(
 OC2_HEALTH = Table(
     name="looked_after_health",
     title="Health of children looked after for at least 12 months at 31 March",
-    sql=f"""
-        select collection_year as time_period,
-               count(*) as children,
-               count(*) filter (where has_health_assessment_in_year) as health_assessment,
-               count(*) filter (where immunisations_up_to_date) as immunisations,
-               count(*) filter (where immunisations_up_to_date is null) as immunisations_not_recorded,
-               count(*) filter (where has_dental_check_in_year) as dental_check,
-               count(*) filter (where has_substance_misuse_in_year) as substance_misuse,
-               count(*) filter (where has_development_check_in_year is not null) as under_five,
-               count(*) filter (where has_development_check_in_year) as development_check,
-               {_COLLECTION_YEAR_COMPLETE}
-        from marts.fct_child_outcomes_by_year
-        where is_looked_after_continuously_12_months and {_WINDOW} group by 1 order by 1""",
+    sql=_model("looked_after_health", "time_period"),
     spec=TableSpec(
         keys=("time_period",),
         additive=(),
@@ -356,18 +279,7 @@ OC2_HEALTH = Table(
 SDQ_BANDS = Table(
     name="sdq_bands",
     title="Emotional and behavioural health (SDQ bands) of children looked after for 12 months, aged 5 to 16",
-    sql=f"""
-        select collection_year as time_period, coalesce(band, 'Total') as sdq_band, count(*) as children,
-               {_COLLECTION_YEAR_COMPLETE}
-        from (select collection_year, is_collection_year_complete,
-                     case sdq_band when 'normal' then 'Normal' when 'borderline' then 'Borderline'
-                          when 'cause for concern' then 'Cause for concern' else sdq_band end as band
-              from marts.fct_child_outcomes_by_year
-              -- the DfE publishes SDQ scores of the OC2 cohort aged 5 to 16 at 31 March
-              where is_looked_after_continuously_12_months and age_at_31_march between 5 and 16
-                and sdq_band is not null and {_WINDOW})
-        group by grouping sets ((collection_year, band), (collection_year))
-        order by 1, grouping(band), case band when 'Normal' then 1 when 'Borderline' then 2 else 3 end""",
+    sql=_model("sdq_bands"),
     spec=TableSpec(keys=("time_period", "sdq_band"), additive=("sdq_band",), counts=("children",)),
     labels={"sdq_band": "SDQ band", "children": "Children with an SDQ score"},
     charts=(Chart("bar", "children", by="sdq_band", title="SDQ bands (latest year)"),),
@@ -377,16 +289,7 @@ CARE_LEAVERS = Table(
     name="care_leaver_outcomes",
     title="Care leavers followed up around their 17th to 21st birthdays: in touch, in education, employment or "
     "training, suitably accommodated",
-    sql=f"""
-        select c.collection_year as time_period,
-               count(*) as care_leavers,
-               count(*) filter (where c.care_leaver_in_touch) as in_touch,
-               count(*) filter (where c.care_leaver_in_education_employment_or_training) as in_eet,
-               count(*) filter (where c.care_leaver_suitably_accommodated) as suitably_accommodated,
-               bool_and(f.is_collection_year_complete) as is_complete
-        from marts.cohort_care_leavers_by_age c
-        join marts.fct_child_outcomes_by_year f using (person_key, collection_year)
-        where c.{_WINDOW} group by 1 order by 1""",
+    sql=_model("care_leaver_outcomes", "time_period"),
     spec=TableSpec(
         keys=("time_period",),
         additive=(),
@@ -414,17 +317,7 @@ CARE_LEAVERS = Table(
 KEY_STAGES = Table(
     name="key_stage_outcomes",
     title="Key stage 2 and 4 outcomes of children looked after for 12 months, compared with all pupils",
-    sql=f"""
-        select academic_year as time_period, pupil_group,
-               {_KS_SQL},
-               {_ACADEMIC_YEAR_COMPLETE}
-        from (select *, unnest(list_filter(['All pupils', case when is_looked_after_continuously_12_months
-                                            then 'Looked after 12 months' end], lambda x: x is not null))
-                        as pupil_group
-              from marts.fct_child_outcomes_by_year where {_WINDOW})
-        group by 1, 2 having count(*) filter (where ks2_reading_writing_maths_expected is not null
-                                              or ks4_english_maths_grade_4_or_above is not null) > 0
-        order by 1, 2""",
+    sql=_model("key_stage_outcomes", "time_period, pupil_group"),
     not_collected=_KS_NOT_COLLECTED,
     spec=TableSpec(
         keys=("time_period", "pupil_group"),

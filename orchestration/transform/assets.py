@@ -1,5 +1,5 @@
 """dbt models as assets: asset keys by layer (the model's schema), groups by stage (analytics for staging,
-intermediate and seeds; marts for the marts)."""
+intermediate and seeds; marts for the marts; reports for the report models)."""
 
 import json
 import shutil
@@ -22,13 +22,14 @@ from orchestration.transform.project import dbt_project
 class WholeChildTranslator(DagsterDbtTranslator):
     """dbt's models in the stage groups the Dagster UI shows left to right (landing, raw, identity,
     analytics, marts, reports, returns): staging, intermediate and seeds beside the pseudonymised copies
-    they read (analytics), the marts as marts."""
+    they read (analytics), the marts as marts, the report models (rpt_) beside the reports they feed."""
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         if dbt_resource_props["resource_type"] == "source":
             return None
         fqn = dbt_resource_props.get("fqn", [])
-        return "marts" if len(fqn) > 1 and fqn[1] == "marts" else "analytics"
+        layer = fqn[1] if len(fqn) > 1 else ""
+        return layer if layer in ("marts", "reports") else "analytics"
 
 
 def dbt_executable() -> str:
