@@ -220,6 +220,9 @@ class Contract:
     tables: tuple[Table, ...]
     year: int = 0
     xml_root: str | None = None
+    # a layout that carries columns of its own beyond the contract's (the DfE's open data: each publication
+    # its own filters and indicators): recognised by its required columns, however many others it has
+    open_layout: bool = False
     xsd: str | None = None  # file name pattern with {year}, in the contract's folder
     period_default: str | None = None  # "received": a snapshot whose period is the day it arrived
     # date columns whose latest value says the collection year a file is for, when its name does not
@@ -601,6 +604,7 @@ def load_versions(folder: Path, shared: dict[str, Any]) -> ContractVersions:
             tables=tuple(_table(t, shared, where) for t in _canonical(specs, renamed)),
             year=year,
             xml_root=recognise.get("root"),
+            open_layout=bool(recognise.get("open", False)),
             xsd=base.get("xsd"),
             period_default=period.get("default"),
             period_from_dates=tuple(period.get("from_dates", ())),

@@ -38,8 +38,11 @@ def _score_headers(contracts: list[Contract], headers: list[str]) -> list[tuple[
         table = contract.tables[0]
         matched = table.match_headers(headers)
         known = len(matched) / filled
-        if known >= MIN_KNOWN_SHARE and len(matched) >= 2:
-            needed = {c.name for c in table.columns if c.required and not c.surrogate}
+        needed = {c.name for c in table.columns if c.required and not c.surrogate}
+        if contract.open_layout and len(needed) >= 2 and needed <= set(matched.values()):
+            # its own columns are the file's business: the ones the contract requires say what it is
+            out.append((True, 1.0, len(matched), contract))
+        elif known >= MIN_KNOWN_SHARE and len(matched) >= 2:
             out.append((needed <= set(matched.values()), known, len(matched), contract))
     return out
 

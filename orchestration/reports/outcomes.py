@@ -146,6 +146,16 @@ def _days_behind(freshness: list[dict]) -> pd.DataFrame:
     )
 
 
+def about_children() -> list[str]:
+    """The datasets whose records reach a child (a contract table with a person link): the sources the
+    reports' figures are counted from. Reference lists that describe no child (Ofsted's provider lists,
+    which only the returns read) are not held to the freshness gate: an authority that downloads them
+    now and then must not find every release blocked."""
+    from orchestration.ingest.contracts import load_contracts
+
+    return sorted(c.dataset for c in load_contracts().values() if any(t.person is not None for t in c.tables))
+
+
 def _freshness(warehouse: Warehouse) -> list[dict]:
     with warehouse.vault(read_only=True) as con:
         return [
@@ -156,10 +166,14 @@ def _freshness(warehouse: Warehouse) -> list[dict]:
                     strict=True,
                 )
             )
-            for r in con.execute("""
+            for r in con.execute(
+                """
                 select partner, dataset, max(period), max(received_at)::varchar,
                        date_diff('day', max(received_at), max(max(received_at)) over ()) as days_behind_newest
-                from ingest.deliveries where status = 'loaded' group by all order by all""").fetchall()
+                from ingest.deliveries where status = 'loaded' and list_contains(?, dataset)
+                group by all order by all""",
+                [about_children()],
+            ).fetchall()
         ]
 
 

@@ -15,8 +15,9 @@ def test_every_contract_loads_and_declares_a_person_link():
         "health_assessments",
     } <= set(contracts)
     # tables about teams, workers, adopters, a return's header, or a parent record reach a child another way;
-    # Ofsted's lists of providers are about no person
+    # Ofsted's lists of providers and the DfE's published statistics are about no person
     not_about_a_person = {
+        "dfe_statistics",
         "ssd_assessment_factors",
         "ssd_department",
         "ssd_professionals",

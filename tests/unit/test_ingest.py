@@ -230,3 +230,34 @@ def test_error_report_lists_every_problem_and_counts_them_by_kind(home, monkeypa
         6,
     ) in (summary)
     assert len(list(book["Problems"].iter_rows(values_only=True))) == 1 + 2
+
+
+def test_dfe_open_data_is_recognised_by_its_time_and_geography_columns_however_many_indicators_it_has(home):
+    """The explore education statistics layout: the time and geography columns, then each publication's own
+    filters and indicators (here more of them than the contract knows columns), every row loaded and every
+    figure kept as it was published, symbols included."""
+    indicators = [f"indicator_{i}" for i in range(14)]
+    header = "time_period,time_identifier,geographic_level,country_code,country_name,region_code,region_name,"
+    header += "old_la_code,new_la_code,la_name,characteristic," + ",".join(indicators) + "\n"
+    rows = [
+        "2024,Reporting year,National,E92000001,England,,,,,,Total,"
+        + ",".join(str(10 * i) for i in range(14)),
+        "2024,Reporting year,Regional,E92000001,England,E12000005,West Midlands,,,,Total,"
+        + ",".join("c" * 14),
+        "2024,Reporting year,Local authority,E92000001,England,E12000005,West Midlands,332,E08000027,Dudley,"
+        "Total," + ",".join(["x", "z", "low", "5"] + ["1"] * 10),
+    ]
+    _deliver(home.landing, "dfe/cla_2024_la.csv", header + "\n".join(rows) + "\n")
+    _, [outcome] = _ingest(home)
+    assert _query(home, "select dataset from ingest.deliveries") == [("dfe_statistics",)]
+    assert (outcome.rows_in_file, outcome.rows_loaded, outcome.rows_quarantined) == (3, 3, 0)
+    loaded = _query(
+        home,
+        "select geographic_level, new_la_code, _extra->>'$.characteristic', _extra->>'$.indicator_0',"
+        " _extra->>'$.indicator_13' from raw.dfe_statistics order by _source_line",
+    )
+    assert loaded == [
+        ("National", None, "Total", "0", "130"),
+        ("Regional", None, "Total", "c", "c"),
+        ("Local authority", "E08000027", "Total", "x", "1"),
+    ]

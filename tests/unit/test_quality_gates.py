@@ -100,3 +100,12 @@ def test_a_source_that_stopped_arriving_fails_the_freshness_gate():
     result = validate(_days_behind(stale), "source_freshness")
     assert not result.success and "stopped arriving" in result.summary()
     assert validate(pd.DataFrame(columns=["days_behind_newest"]), "source_freshness").success is False
+
+
+def test_reference_lists_about_no_child_are_not_held_to_the_freshness_gate():
+    from orchestration.reports.outcomes import about_children
+
+    held = about_children()
+    assert {"ssd_person", "ks2_results", "health_assessments", "ssda903_dolo"} <= set(held)
+    # Ofsted's provider lists, downloaded now and then for the returns, never block a release
+    assert not {"ofsted_childrens_homes", "ofsted_social_care_providers"} & set(held)
