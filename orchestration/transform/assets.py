@@ -32,6 +32,19 @@ class WholeChildTranslator(DagsterDbtTranslator):
         return layer if layer in ("marts", "reports") else "analytics"
 
 
+def _downstream_of(manifest: dict, roots: set[str]) -> set[str]:
+    """Every node that reads, directly or not, one of ``roots``."""
+    children = manifest.get("child_map", {})
+    seen: set[str] = set()
+    todo = list(roots)
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in seen:
+                seen.add(child)
+                todo.append(child)
+    return seen
+
+
 def dbt_executable() -> str:
     """dbt from this interpreter's environment, whether or not the virtual environment is activated."""
     for candidate in (Path(sys.prefix) / "bin" / "dbt", Path(sys.executable).with_name("dbt")):
@@ -97,15 +110,22 @@ def whole_child_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, ware
     # a model not built again read nothing that changed since it was built: it is current as it stands. Said
     # first, upstream before downstream, as Dagster asks of a multi-asset's outputs
     unique_ids = {spec.metadata["dagster_dbt/unique_id"]: spec.key for spec in context.assets_def.specs}
-    for uid in _in_build_order(manifest, [u for u in unique_ids if not plan.will_build(u)]):
-        key = unique_ids[uid]
-        if key in context.selected_asset_keys:
-            why = VIEW_KEPT if uid in plan.views_kept else "nothing it reads changed since its last build"
-            yield dg.Output(
-                None,
-                output_name=context.assets_def.get_output_name_for_asset_key(key),
-                metadata={"built_again": False, "why": why},
-            )
+    not_built = [u for u in unique_ids if not plan.will_build(u)]
+    # a view kept downstream of what dbt builds (a report model over a mart) is said after the build
+    after = _downstream_of(manifest, {u for u in unique_ids if plan.will_build(u)}) & set(not_built)
+
+    def unchanged(uids: list[str]) -> Iterator[dg.Output]:
+        for uid in _in_build_order(manifest, uids):
+            key = unique_ids[uid]
+            if key in context.selected_asset_keys:
+                why = VIEW_KEPT if uid in plan.views_kept else "nothing it reads changed since its last build"
+                yield dg.Output(
+                    None,
+                    output_name=context.assets_def.get_output_name_for_asset_key(key),
+                    metadata={"built_again": False, "why": why},
+                )
+
+    yield from unchanged([u for u in not_built if u not in after])
     if plan.builds:
         # dbt's JSON artifacts of the build (a 1.6 MB manifest, run results) are never read: its target folder
         # is removed below, and its results reach Dagster as the events streamed here
@@ -115,10 +135,17 @@ def whole_child_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, ware
 
         gx.preload()  # while dbt starts in its own process (see gx.preload)
         packs.preload()
-        for n, event in enumerate(build.stream()):
-            if n == 10:
-                pause_point("dbt:building")
-            yield event
+        try:
+            for n, event in enumerate(build.stream()):
+                if n == 10:
+                    pause_point("dbt:building")
+                yield event
+        finally:
+            # a step that stops early (an error here, the run cancelled) must not leave dbt holding the
+            # analytics file: every later command would wait for it
+            if build.process.poll() is None:
+                build.process.terminate()
+    yield from unchanged(sorted(after))
     if whole:
         with warehouse.analytics(read_only=False) as con:
             record_build(con, now, code)
