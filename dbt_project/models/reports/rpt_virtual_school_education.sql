@@ -9,10 +9,7 @@ select
     sum(sessions_authorised_absence + sessions_unauthorised_absence) as sessions_missed,
     count(*) filter (where sessions_possible > 0 and is_persistently_absent) as persistently_absent,
     count(*) filter (where suspensions_in_year > 0) as pupils_suspended,
-    count(*) filter (where ks2_reading_writing_maths_expected is not null) as ks2_pupils,
-    count(*) filter (where ks2_reading_writing_maths_expected) as ks2_expected,
-    count(*) filter (where ks4_english_maths_grade_4_or_above is not null) as ks4_pupils,
-    count(*) filter (where ks4_english_maths_grade_4_or_above) as ks4_grade_4,
+    {{ key_stage_counts() }},
     bool_and(is_academic_year_complete) as is_complete
 from (select
     *,
