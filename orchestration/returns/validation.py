@@ -222,6 +222,14 @@ def validate_903(
     )
 
 
+def _still_flagged(found: pd.DataFrame, flagged: dict[str, list[int]]) -> pd.Series:
+    """Whether each finding's record (table and row) is among ``flagged``, a rule's result on the return."""
+    still = {(TABLES_903.get(table, table), str(row)) for table, rows in flagged.items() for row in rows}
+    return pd.Series(
+        [(t, r) in still for t, r in zip(found["table"], found["row"], strict=True)], index=found.index
+    )
+
+
 def _by_isolated_runs(found: pd.DataFrame, isolated: dict[str, dict[str, list[int]]]) -> pd.Series:
     """A finding the rule no longer makes when run again alone, unchanged, on an untouched copy of the same
     return is the validator's: the rules share one data store, and an earlier rule's writes into it (rule
@@ -229,12 +237,7 @@ def _by_isolated_runs(found: pd.DataFrame, isolated: dict[str, dict[str, list[in
     store"). A rule with a corrected copy is judged by the copy instead (``_by_corrected_rules``)."""
     explained = pd.Series("", index=found.index, dtype="object")
     for rule, flagged in isolated.items():
-        still = {(TABLES_903.get(table, table), str(row)) for table, rows in flagged.items() for row in rows}
-        mine = found["rule"].eq(rule)
-        kept = pd.Series(
-            [(t, r) in still for t, r in zip(found["table"], found["row"], strict=True)], index=found.index
-        )
-        explained[mine & ~kept] = (
+        explained[found["rule"].eq(rule) & ~_still_flagged(found, flagged)] = (
             f"validator defect (shared data store): rule {rule}, run alone and unchanged on this return,"
             " does not report it; an earlier rule's writes into the data the rules share did"
         )
@@ -244,14 +247,11 @@ def _by_isolated_runs(found: pd.DataFrame, isolated: dict[str, dict[str, list[in
 def _by_corrected_rules(found: pd.DataFrame, corrected: dict[str, dict[str, list[int]]]) -> pd.Series:
     """For a rule with a corrected copy (validators/corrected_903.py), a finding is a validator defect only
     when the corrected copy, run on the same return, does not flag the same record; otherwise it is an
-    error like any other, whatever the register's predicate said."""
+    error like any other."""
     explained = found["explained_by"].copy()
     for rule, flagged in corrected.items():
-        still = {(TABLES_903.get(table, table), str(row)) for table, rows in flagged.items() for row in rows}
         mine = found["rule"].eq(rule)
-        kept = pd.Series(
-            [(t, r) in still for t, r in zip(found["table"], found["row"], strict=True)], index=found.index
-        )
+        kept = _still_flagged(found, flagged)
         explained[mine & kept] = ""
         explained[mine & ~kept] = (
             f"validator defect (rule {rule}): the corrected copy of the rule, run on this return, clears it"

@@ -74,11 +74,10 @@ def run_corrected(pristine: Pristine, year: str) -> dict:
     return out
 
 
-def run_isolated(pristine: Pristine, registry: dict, codes: set[str]) -> dict:
-    """Each published rule that reported something, run again alone, unchanged, on an untouched store of
-    the same return: {code: {table: [row, ...]}}. What it no longer reports there came from an earlier
-    rule's writes into the shared store, not from the return."""
-    by_code = {str(code): rule for code, rule in registry.items()}
+def run_isolated(pristine: Pristine, by_code: dict, codes: set[str]) -> dict:
+    """Each published rule that reported something (``by_code``: the year's rules by code), run again
+    alone, unchanged, on an untouched store of the same return: {code: {table: [row, ...]}}. What it no
+    longer reports there came from an earlier rule's writes into the shared store, not from the return."""
     out = {}
     for code in sorted(codes):
         rule = by_code.get(code)
@@ -149,7 +148,8 @@ def main() -> int:
         validator = LacValidator(metadata=dict(metadata), files=files, registry=registry)
         report = Report(validator.ds_results, registry)
         issues = create_issue_df(report.report, report.error_report)
-    messages = {str(code): rule.message for code, rule in registry.items()}
+    by_code = {str(code): rule for code, rule in registry.items()}
+    messages = {code: rule.message for code, rule in by_code.items()}
     skipped = {
         str(code): why_skipped(
             registry[code],
@@ -172,18 +172,17 @@ def main() -> int:
     ]
     pristine = Pristine(files, metadata)
     corrected = run_corrected(pristine, str(args.year))
-    isolated = run_isolated(pristine, registry, {f["rule"] for f in found})
+    isolated = run_isolated(pristine, by_code, {f["rule"] for f in found})
     rules_run, failed = len(validator.dones), list(validator.fails)
 
     # rules that only apply to a return sent as XML run on the XML form of the same return
     on_xml = [code for code, why in skipped.items() if why.startswith("applies to a return sent as XML")]
     if args.xml and on_xml:
-        by_code = {str(code): rule for code, rule in registry.items()}
         with contextlib.redirect_stdout(io.StringIO()):
             as_xml = Pristine(process_uploaded_files({"This year": [args.xml]}), metadata)
+        store = as_xml.store()  # where a finding's child is read: no rule runs on it
         for code in on_xml:
             rule = by_code[code]
-            store = as_xml.store()
             try:
                 with contextlib.redirect_stdout(io.StringIO()):
                     result = rule.func(as_xml.store())
