@@ -731,14 +731,13 @@ def _int_list(low: int, high: int, what: str):
 
 def cmd_worklist(args: argparse.Namespace) -> int:
     from orchestration.returns import worklist
-    from orchestration.returns.common import returns_connection, ssd_views
+    from orchestration.returns.common import extract_date
     from orchestration.returns.validation import ValidatorUnavailable
 
     paths = _warehouse("worklist")
     if paths is None:
         return 2
-    with returns_connection(paths.vault_db) as con:
-        extract = date.fromisoformat(str(ssd_views(con))[:10])
+    extract = extract_date(paths.vault_db)
     in_progress = worklist.in_progress_year(extract)
     year = args.year or in_progress
     possible = [y for y in VALIDATOR_YEARS if y <= in_progress]

@@ -15,6 +15,8 @@ DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 EXPECTATIONS_DIR = REPO_ROOT / "expectations"
 REPORT_TEMPLATES_DIR = REPO_ROOT / "reports"
 CONTRACTS_DIR = Path(__file__).resolve().parent / "ingest" / "contracts"
+# Great Britain's local authorities, lower and upper tier (ONS lookup; orchestration/data/README.md)
+LOCAL_AUTHORITIES = Path(__file__).resolve().parent / "data" / "local_authorities.csv"
 
 DEFAULT_HOME = "data"
 

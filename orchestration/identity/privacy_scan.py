@@ -23,15 +23,15 @@ import pandas as pd
 
 from orchestration.duckdb_files import connect
 from orchestration.ingest.contracts import load_contract_versions, normalise_header
+from orchestration.settings import LOCAL_AUTHORITIES
 
 SECRET = ("direct", "person_id", "record_id")
 MIN_LENGTH = 6
-AUTHORITIES = Path(__file__).resolve().parents[1] / "data" / "local_authorities.csv"
 
 
 def public_names() -> set[str]:
     """The names of Great Britain's local authorities, upper and lower tier, in lower case."""
-    frame = pd.read_csv(AUTHORITIES, dtype=str)
+    frame = pd.read_csv(LOCAL_AUTHORITIES, dtype=str)
     return {n.strip().lower() for n in pd.concat([frame.ltla_name, frame.utla_name]).dropna()}
 
 

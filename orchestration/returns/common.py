@@ -145,11 +145,16 @@ def publish(
     return target
 
 
-def latest_ended_collection_year(vault_db: Path) -> int:
-    """The collection year that had ended by the latest SSD extract (extract of 31 March 2026: 2026)."""
+def extract_date(vault_db: Path) -> date:
+    """The date of the latest SSD extract in the vault."""
     con = returns_connection(vault_db)
     try:
-        extract = date.fromisoformat(str(ssd_views(con))[:10])
+        return date.fromisoformat(str(ssd_views(con))[:10])
     finally:
         con.close()
+
+
+def latest_ended_collection_year(vault_db: Path) -> int:
+    """The collection year that had ended by the latest SSD extract (extract of 31 March 2026: 2026)."""
+    extract = extract_date(vault_db)
     return extract.year if (extract.month, extract.day) >= (3, 31) else extract.year - 1

@@ -191,10 +191,9 @@ def _previous(base: Path, extract: date) -> tuple[pd.DataFrame | None, date | No
 def build(paths: Paths, year: int | None = None) -> Worklist:
     """Build, validate and compare the year so far's 903 and CIN; write the worklist."""
     from orchestration.returns import service
-    from orchestration.returns.common import returns_connection, ssd_views
+    from orchestration.returns.common import extract_date
 
-    with returns_connection(paths.vault_db) as con:
-        extract = date.fromisoformat(str(ssd_views(con))[:10])
+    extract = extract_date(paths.vault_db)
     year = year or in_progress_year(extract)
     outcomes = [service.ssda903(paths, year), service.cin(paths, year)]
     findings = pd.concat([service.findings(o) for o in outcomes], ignore_index=True).fillna("").astype(str)

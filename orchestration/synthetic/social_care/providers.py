@@ -32,12 +32,6 @@ PROVIDERS_COLUMNS = [
 ]  # fmt: skip
 CLOSED_COLUMN = "Deregistration date"
 
-# the upper-tier authorities of the postcodes the generator draws from (data/postcodes.csv)
-UPPER_TIER = {
-    "E08000027": "Dudley", "E08000025": "Birmingham", "E08000028": "Sandwell", "E08000030": "Walsall",
-    "E08000031": "Wolverhampton", "E07000196": "Staffordshire", "E07000234": "Worcestershire",
-    "E07000239": "Worcestershire", "E08000003": "Manchester", "E08000035": "Leeds",
-}  # fmt: skip
 HOMES = ("K1", "K2")  # a children's home or secure children's home: the children's homes list
 KIND = {
     "K1": "Secure children's home", "K2": "Children's home", "K3": "Supported accommodation",
@@ -46,6 +40,15 @@ KIND = {
     "U5": "Independent fostering agency", "U6": "Independent fostering agency",
     "A5": "Adoption support agency", "A6": "Adoption support agency",
 }  # fmt: skip
+
+
+def _upper_tier_names() -> pd.Series:
+    """Each lower-tier authority's upper-tier authority, by name (the ONS lookup, orchestration/data), as
+    Ofsted's lists name the authority a provider is in."""
+    from orchestration.settings import LOCAL_AUTHORITIES
+
+    lookup = pd.read_csv(LOCAL_AUTHORITIES, dtype=str)
+    return lookup.set_index("ltla_code").utla_name
 
 
 def _joined(values: pd.Series, sep: str) -> str:
@@ -107,7 +110,7 @@ def provider_lists(
     others["closed"] = np.where(closes, closed_on, None)
     others["registered"] = np.where(closes, opened_on, others.registered.to_numpy())
     everyone = pd.concat([per_urn.assign(closed=None), others])
-    everyone["la"] = everyone.postcode.map(postcodes.set_index("postcode").ltla_code).map(UPPER_TIER)
+    everyone["la"] = everyone.postcode.map(postcodes.set_index("postcode").ltla_code).map(_upper_tier_names())
 
     homes = everyone[everyone.place.str.split(",").map(lambda p: set(p) <= set(HOMES))]
     childrens_homes = pd.DataFrame(
