@@ -55,6 +55,8 @@ def pseudonymised_select(contract: Contract, table: Table, vault_alias: str = "v
             columns.append(quoted)
         else:  # a class this code does not know reaches nothing
             raise ValueError(f"{contract.dataset}.{col.name}: no rule for privacy class {col.privacy!r}")
+    if contract.extra_privacy == "attribute":  # an open layout's own filters and indicators, as published
+        columns.append("r._extra")
     columns += ["r._delivery_id", "r._period"]
     source = f"{vault_alias}.{contract.raw_table(table)} r"
     if table.person:

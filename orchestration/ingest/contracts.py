@@ -223,6 +223,10 @@ class Contract:
     # a layout that carries columns of its own beyond the contract's (the DfE's open data: each publication
     # its own filters and indicators): recognised by its required columns, however many others it has
     open_layout: bool = False
+    # the privacy class of the columns an open layout carries beyond the contract's (kept in ``_extra``):
+    # None, the default, keeps them in the vault only; "attribute" copies them to the analytics file, for
+    # a layout that holds nothing about a person (the DfE's published aggregates)
+    extra_privacy: str | None = None
     xsd: str | None = None  # file name pattern with {year}, in the contract's folder
     period_default: str | None = None  # "received": a snapshot whose period is the day it arrived
     # date columns whose latest value says the collection year a file is for, when its name does not
@@ -605,6 +609,7 @@ def load_versions(folder: Path, shared: dict[str, Any]) -> ContractVersions:
             year=year,
             xml_root=recognise.get("root"),
             open_layout=bool(recognise.get("open", False)),
+            extra_privacy=_extra_privacy(base, where),
             xsd=base.get("xsd"),
             period_default=period.get("default"),
             period_from_dates=tuple(period.get("from_dates", ())),
@@ -612,6 +617,18 @@ def load_versions(folder: Path, shared: dict[str, Any]) -> ContractVersions:
         for year, specs in by_year
     ]
     return ContractVersions(tuple(versions))
+
+
+def _extra_privacy(base: dict, where: str) -> str | None:
+    privacy = base.get("extra")
+    if privacy is None:
+        return None
+    if privacy != "attribute" or not (base.get("recognise") or {}).get("open"):
+        raise ContractError(
+            f"{where}: extra: {privacy!r} - only an open layout's extra columns may be copied, and only as "
+            "'attribute' (published aggregates, nothing about a person)"
+        )
+    return privacy
 
 
 def load_contract_versions(directory: Path = CONTRACTS_DIR) -> dict[str, ContractVersions]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 import weakref
 from dataclasses import dataclass
@@ -16,6 +17,11 @@ import duckdb
 
 from orchestration.identity.records import raw_tables_present
 
+# Dudley's ten statistical neighbours in the DfE's children's services statistical neighbour model, 2025
+# (Wakefield, Telford and Wrekin, Stockton-on-Tees, Rotherham, Barnsley, Medway, Tameside, Lancashire,
+# Darlington, Lincolnshire)
+DEMO_NEIGHBOURS = ("384", "894", "808", "372", "370", "887", "357", "888", "841", "925")
+
 
 @dataclass(frozen=True)
 class Authority:
@@ -24,14 +30,45 @@ class Authority:
     la_number: str  # old-style 3-digit DfE LA number (CIN census LEA, UPN characters 2-4)
     ons_code: str  # ONS code of the upper-tier LA (the 903 validator's localAuthority)
     name: str
+    region_code: str = "E12000005"  # the ONS code of its region (the reports' regional comparator)
+    region_name: str = "West Midlands"
+    # its statistical neighbours (the DfE's children's services statistical neighbour benchmarking tool
+    # lists ten), as LA codes, old or new: the reports' third comparator
+    statistical_neighbours: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls) -> Authority:
+        # the synthetic authority borrows Dudley's codes, so its neighbours are Dudley's in the DfE's 2025
+        # statistical neighbour model (docs/adr/0009-comparators.md); a real authority sets its own
+        default = "" if "WHOLECHILD_LA_NUMBER" in os.environ else ",".join(DEMO_NEIGHBOURS)
+        neighbours = tuple(
+            code.strip()
+            for code in os.environ.get("WHOLECHILD_STATISTICAL_NEIGHBOURS", default).split(",")
+            if code.strip()
+        )
+        wrong = [c for c in neighbours if not re.fullmatch(r"\d{3}|E0[6-9]\d{6}|E10\d{6}", c)]
+        if wrong:
+            raise ValueError(
+                f"WHOLECHILD_STATISTICAL_NEIGHBOURS: {', '.join(wrong)} is not an LA code (a 3-digit DfE number "
+                "such as 332, or an ONS code such as E08000027); give the ten codes separated by commas"
+            )
+        region = os.environ.get("WHOLECHILD_REGION_CODE", "E12000005")
+        if not re.fullmatch(r"E1200000\d", region):
+            raise ValueError(
+                f"WHOLECHILD_REGION_CODE: {region!r} is not a region's ONS code (E12000001 to E12000009)"
+            )
         return cls(
             la_number=os.environ.get("WHOLECHILD_LA_NUMBER", "332"),
             ons_code=os.environ.get("WHOLECHILD_LA_ONS_CODE", "E08000027"),
             name=os.environ.get("WHOLECHILD_LA_NAME", "Synthetic Metropolitan Borough"),
+            region_code=region,
+            region_name=os.environ.get("WHOLECHILD_REGION_NAME", "West Midlands"),
+            statistical_neighbours=neighbours,
         )
+
+    def dbt_vars(self) -> dict:
+        """What the dbt models need of the authority (dbt_project.yml's vars): its comparators."""
+        return {"region_code": self.region_code, "statistical_neighbours": list(self.statistical_neighbours)}
 
 
 @dataclass(frozen=True)

@@ -129,7 +129,7 @@ def whole_child_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, ware
     if plan.builds:
         # dbt's JSON artifacts of the build (a 1.6 MB manifest, run results) are never read: its target folder
         # is removed below, and its results reach Dagster as the events streamed here
-        build = dbt.cli(["build", "--no-write-json", *plan.arguments], context=context)
+        build = dbt.cli(["build", "--no-write-json", *_authority_vars(), *plan.arguments], context=context)
         from orchestration.quality import gx
         from orchestration.reports import packs
 
@@ -169,13 +169,27 @@ def whole_child_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, ware
         )
         return
     stamp.unlink(missing_ok=True)
-    docs = dbt.cli(["docs", "generate"], target_path=paths.dbt_docs, manifest=dbt_project.manifest_path)
+    docs = dbt.cli(
+        ["docs", "generate", *_authority_vars()],
+        target_path=paths.dbt_docs,
+        manifest=dbt_project.manifest_path,
+    )
     docs.wait()
     stamp.write_text(built_for)
     context.log.info(f"dbt docs written to {paths.dbt_docs / 'index.html'}")
 
 
 DOCS_STAMP = ".written_for"
+
+
+def _authority_vars() -> list[str]:
+    """The authority's settings the models read (its region and statistical neighbours: the reports'
+    comparators), as dbt vars; their environment variables are in the settings fingerprint, so a change
+    builds the models again."""
+    from orchestration.returns.common import Authority
+
+    return ["--vars", json.dumps(Authority.from_env().dbt_vars())]
+
 
 # the sources each model was last built from, in the analytics file beside the models (a file made again from
 # nothing has none, and everything is built)

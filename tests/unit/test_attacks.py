@@ -445,6 +445,26 @@ def test_a_column_without_a_privacy_class_cannot_be_loaded():
         assert all(c.privacy for t in versions.tables for c in t.columns)
 
 
+def test_only_an_open_layout_of_published_aggregates_passes_its_extra_columns_to_analytics(tmp_path):
+    """The columns a file carries beyond its contract (``_extra``) stay in the vault, unless the contract
+    is an open layout that says they are published aggregates (the DfE's statistics files)."""
+    from orchestration.identity.pseudonymise import pseudonymised_select
+    from orchestration.ingest.contracts import ContractError, _load_contract_versions
+
+    for name, contract in load_contracts().items():
+        sql = pseudonymised_select(contract, contract.tables[0])
+        assert ("r._extra" in sql) == (name == "dfe_statistics"), name
+    folder = tmp_path / "contracts"
+    (folder / "closed").mkdir(parents=True)
+    (folder / "_shared.yml").write_text("date_formats: {}\ncode_lists: {}\nvalue_patterns: {}\n")
+    (folder / "closed" / "base.yml").write_text(
+        "dataset: closed\npartner: x\ndescription: d\nextra: attribute\nkey: []\n"
+        "columns:\n  - {name: a, type: varchar, privacy: attribute}\n"
+    )
+    with pytest.raises(ContractError, match="only an open layout"):
+        _load_contract_versions(folder)
+
+
 def test_dates_about_a_person_reach_the_analytics_file_as_months_and_record_ids_as_keyed_pseudonyms(home):
     from orchestration.identity.pseudonymise import publish_to_analytics
     from orchestration.ingest.contracts import load_contract_versions
