@@ -363,6 +363,10 @@ def _write_packs(
         suppressed += report_built.suppressed
         base = folder / ("restricted" if report.name == "partner_data_quality" else "") / report.name
         base.mkdir(parents=True, exist_ok=True)
+        if not report_built.comparators.empty:  # the DfE's figures shown beside the authority's, cited
+            safe_frame(report_built.comparators.fillna("")).to_csv(
+                base / packs.COMPARATORS_FILE, index=False, lineterminator="\n"
+            )
         for table in report.tables:
             published = report_built.tables[table.name]
             safe_frame(published).to_csv(base / f"{table.name}.csv", index=False, lineterminator="\n")
@@ -400,6 +404,8 @@ def _published_tables(folder: Path) -> tuple[dict, dict, list[str]]:
     for path in sorted(folder.rglob("*.csv")):
         if path.name.endswith(".meta.csv") or "restricted" in path.relative_to(folder).parts:
             continue
+        if path.name == packs.COMPARATORS_FILE:
+            continue  # the DfE's own published figures (England, regions, other authorities), none of ours
         name = str(path.relative_to(folder))
         if path.stem == "outcomes_summary":
             wide, spec, described = _summary_as_table(pd.read_csv(path, dtype=str, keep_default_na=False))

@@ -55,6 +55,17 @@ class Table:
 
 
 @dataclass(frozen=True)
+class Headline:
+    """A key message of a report's first page: one indicator of one of its tables (of the row whose second
+    key is ``row``, for a table keyed by more than its period), its latest published figure, its change
+    since the year before and England's figure beside it."""
+
+    table: str
+    indicator: str
+    row: str | None = None
+
+
+@dataclass(frozen=True)
 class Report:
     name: str
     title: str
@@ -62,6 +73,7 @@ class Report:
     cadence: str
     summary: str
     tables: tuple[Table, ...]
+    headlines: tuple[Headline, ...] = ()
 
 
 def _model(name: str, order: str | None = None) -> str:
@@ -125,6 +137,7 @@ CSC_HEADLINE = Table(
     },
     charts=(
         Chart("line", "referrals", title="Referrals by year", y_label="referrals"),
+        Chart("line", "re_referral_rate", title="Re-referrals within 12 months", y_label="% of referrals"),
         Chart("line", "assessments_in_time_rate", title="Assessments within 45 working days", y_label="%"),
         Chart(
             "line", "looked_after_at_31_march", title="Children looked after at 31 March", y_label="children"
@@ -400,6 +413,16 @@ REPORTS = (
         "Front door, assessment, child protection and children in care: the last 24 months month by month, and "
         "the last six years to date.",
         (CSC_HEADLINE, CSC_MONTHLY, LOOKED_AFTER_BY_AGE),
+        (
+            Headline("csc_headline", "referrals"),
+            Headline("csc_headline", "re_referral_rate"),
+            Headline("csc_headline", "assessments_in_time_rate"),
+            Headline("csc_headline", "icpcs_in_time_rate"),
+            Headline("csc_headline", "repeat_cp_plan_rate"),
+            Headline("csc_headline", "looked_after_at_31_march"),
+            Headline("csc_headline", "three_or_more_placements_rate"),
+            Headline("csc_headline", "children_missing"),
+        ),
     ),
     Report(
         "virtual_school",
@@ -409,6 +432,15 @@ REPORTS = (
         "Attendance, persistent absence, suspensions and attainment of children looked after and children in "
         "need, beside all pupils in the authority.",
         (VIRTUAL_SCHOOL,),
+        (
+            Headline("virtual_school_education", "absence_rate", "Looked after"),
+            Headline("virtual_school_education", "absence_rate", "All pupils"),
+            Headline("virtual_school_education", "persistent_absence_rate", "Looked after"),
+            Headline("virtual_school_education", "persistent_absence_rate", "All pupils"),
+            Headline("virtual_school_education", "suspension_rate", "Looked after"),
+            Headline("virtual_school_education", "ks2_expected_rate", "Looked after"),
+            Headline("virtual_school_education", "ks4_grade_4_rate", "Looked after"),
+        ),
     ),
     Report(
         "annual_outcomes",
@@ -418,6 +450,16 @@ REPORTS = (
         "The OC2 health measures, SDQ bands, care leaver outcomes and key stage results the DfE collects, year by "
         "year.",
         (OC2_HEALTH, SDQ_BANDS, CARE_LEAVERS, KEY_STAGES),
+        (
+            Headline("looked_after_health", "health_assessment_rate"),
+            Headline("looked_after_health", "immunisations_rate"),
+            Headline("looked_after_health", "dental_check_rate"),
+            Headline("looked_after_health", "development_check_rate"),
+            Headline("care_leaver_outcomes", "in_touch_rate"),
+            Headline("care_leaver_outcomes", "in_eet_rate"),
+            Headline("care_leaver_outcomes", "suitably_accommodated_rate"),
+            Headline("key_stage_outcomes", "ks4_grade_4_rate", "Looked after 12 months"),
+        ),
     ),
     Report(
         "partner_data_quality",
@@ -426,8 +468,27 @@ REPORTS = (
         "monthly",
         "What each partner sent, what loaded, and what was quarantined and why (see the feedback files).",
         (PARTNER_QUALITY,),
+        (  # every partner and dataset together, year by year
+            Headline("partner_data_quality", "deliveries"),
+            Headline("partner_data_quality", "rows_received"),
+            Headline("partner_data_quality", "rows_loaded"),
+            Headline("partner_data_quality", "rows_quarantined"),
+            Headline("partner_data_quality", "quarantine_rate"),
+            Headline("partner_data_quality", "deliveries_not_loaded"),
+        ),
     ),
 )
+
+
+# the DfE's published figures beside the authority's (dbt model rpt_comparators): England, the region, the
+# statistical neighbours' mean, in that order wherever they are shown
+COMPARATOR_COLUMNS = [
+    "report_table", "indicator", "row_key", "row_value", "time_period", "comparator", "area_code", "area_name",
+    "published_value", "source",
+]  # fmt: skip
+COMPARATOR_ORDER = ("England", "Region", "Statistical neighbours")
+COMPARATORS_FILE = "comparators.csv"  # in each report's folder of a release, with each figure's source
+NO_COMPARATORS = pd.DataFrame(columns=COMPARATOR_COLUMNS, dtype=str)
 
 
 @dataclass
@@ -436,6 +497,7 @@ class Built:
     tables: dict[str, pd.DataFrame]  # as published (text cells)
     suppressed: int
     gate_failures: list[str] = field(default_factory=list)  # the tables' Great Expectations suites
+    comparators: pd.DataFrame = field(default_factory=NO_COMPARATORS.copy)  # the DfE's, as published
 
 
 @dataclass
@@ -446,6 +508,7 @@ class Queried:
     frames: dict[str, pd.DataFrame]
     complete: dict[str, np.ndarray | None]
     gate_failures: list[str]
+    comparators: pd.DataFrame = field(default_factory=NO_COMPARATORS.copy)
 
 
 def query(report: Report, analytics: duckdb.DuckDBPyConnection, vault: duckdb.DuckDBPyConnection) -> Queried:
@@ -462,7 +525,18 @@ def query(report: Report, analytics: duckdb.DuckDBPyConnection, vault: duckdb.Du
         if not gate.success:
             failures.append(gate.summary())
         frames[table.name] = frame
-    return Queried(report, frames, complete, failures)
+    return Queried(report, frames, complete, failures, comparators(report, analytics))
+
+
+def comparators(report: Report, analytics: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """The DfE's published figures for the report's tables (dbt model reports.rpt_comparators), as text."""
+    names = [t.name for t in report.tables]
+    frame = analytics.execute(
+        f"select {', '.join(COMPARATOR_COLUMNS)} from reports.rpt_comparators where report_table in "
+        f"({', '.join('?' * len(names))}) order by report_table, indicator, row_value, time_period",
+        names,
+    ).df()
+    return frame.astype(object).where(frame.notna(), None)
 
 
 def protect_report(
@@ -490,7 +564,7 @@ def protect_report(
         )
         suppressed += n
         tables[table.name] = _ees(published, table, authority)
-    return Built(queried.report, tables, suppressed, queried.gate_failures)
+    return Built(queried.report, tables, suppressed, queried.gate_failures, queried.comparators)
 
 
 def _whole_counts(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
@@ -665,14 +739,49 @@ def _nothing_to_draw(chart: Chart, table: Table) -> str:
 _DRAWN: dict[tuple, dict[str, bytes]] = {}
 
 
-def chart_image(frame: pd.DataFrame, chart: Chart, table: Table, fmt: str) -> bytes:
-    """A labelled chart of published (protected) figures: suppressed points are gaps, never zeros."""
-    key = (chart, table.name, tuple(frame.columns), int(pd.util.hash_pandas_object(frame, index=False).sum()))
+def chart_image(
+    frame: pd.DataFrame, chart: Chart, table: Table, fmt: str, benchmarks: pd.DataFrame | None = None
+) -> bytes:
+    """A labelled chart of published (protected) figures: suppressed points are gaps, never zeros. A
+    percentage over time has the DfE's published figures (``benchmarks``: rpt_comparators rows) as dashed
+    benchmark lines; a count has none (England's thousands would flatten the authority's line)."""
+    lines = _benchmark_lines(frame, chart, table, benchmarks)
+    key = (
+        chart,
+        table.name,
+        tuple(frame.columns),
+        int(pd.util.hash_pandas_object(frame, index=False).sum()),
+        tuple((name, tuple(series.items())) for name, series in lines.items()),
+    )
     if key not in _DRAWN:
         if len(_DRAWN) >= 16:
             _DRAWN.pop(next(iter(_DRAWN)))
-        _DRAWN[key] = _draw(frame, chart, table)
+        _DRAWN[key] = _draw(frame, chart, table, lines)
     return _DRAWN[key][fmt]
+
+
+def _benchmark_lines(
+    frame: pd.DataFrame, chart: Chart, table: Table, benchmarks: pd.DataFrame | None
+) -> dict[str, pd.Series]:
+    """The comparators' series of a line chart of a percentage over the periods the chart shows, by name
+    (England; England: Looked after 12 months for a chart by pupil group), in the order England, region,
+    neighbours; none where no published figure falls in those periods."""
+    rates = {r[0] for r in table.spec.rates}
+    if benchmarks is None or benchmarks.empty or chart.kind != "line" or chart.x != "time_period":
+        return {}
+    if chart.indicator not in rates:
+        return {}
+    rows = benchmarks[benchmarks.report_table.eq(table.name) & benchmarks.indicator.eq(chart.indicator)]
+    periods = list(dict.fromkeys(frame["time_period"].astype(str)))
+    lines: dict[str, pd.Series] = {}
+    for comparator in COMPARATOR_ORDER:
+        part = rows[rows.comparator.eq(comparator) & rows.time_period.isin(periods)]
+        for row_value, group in part.groupby(part.row_value.fillna(""), sort=True):
+            values = pd.to_numeric(group.published_value, errors="coerce")
+            if values.notna().any():
+                name = str(group.area_name.iloc[0]) + (f": {row_value}" if row_value and chart.by else "")
+                lines[name] = pd.Series(values.to_numpy(), index=group.time_period.to_numpy())
+    return lines
 
 
 def preload() -> None:
@@ -685,12 +794,16 @@ def preload() -> None:
     import matplotlib.pyplot
 
 
-def _draw(frame: pd.DataFrame, chart: Chart, table: Table) -> dict[str, bytes]:
+def _draw(
+    frame: pd.DataFrame, chart: Chart, table: Table, lines: dict[str, pd.Series] | None = None
+) -> dict[str, bytes]:
     preload()
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 3.2), dpi=110)
     tallest = 0.0
+    lines = lines or {}
+    authority = str(frame["la_name"].iloc[0]) if "la_name" in frame and len(frame) else ""
     for name, series in _series(frame, chart).items():
         if chart.kind == "bar":
             heights = series.to_numpy()
@@ -710,19 +823,31 @@ def _draw(frame: pd.DataFrame, chart: Chart, table: Table) -> dict[str, bytes]:
                 [_period_label(p) for p in series.index.astype(str)],
                 series.to_numpy(),
                 marker="o",
-                label=name or None,
+                label=name or (authority if lines else None),
             )
             x_name = table.time_identifier if chart.x == "time_period" else table.labels.get(chart.x, chart.x)
             ax.set_xlabel(f"{x_name} (gaps: suppressed)")
             tallest = max(tallest, float(np.nanmax(series.to_numpy(dtype=float), initial=0)))
             if len(series) > 8:
                 ax.tick_params(axis="x", labelrotation=90, labelsize=7)
+    for n, (name, series) in enumerate(
+        lines.items()
+    ):  # the DfE's figures: dashed, grey, after the authority's
+        ax.plot(
+            [_period_label(p) for p in series.index.astype(str)],
+            series.to_numpy(),
+            linestyle=("--", ":", "-.")[n % 3],
+            marker="s",
+            color=("#0b0c0c", "#505a5f", "#b1b4b6")[n % 3],
+            label=name,
+        )
+        tallest = max(tallest, float(np.nanmax(series.to_numpy(dtype=float), initial=0)))
     if chart.kind == "line":
         # from zero, so that a change of three children does not look like a collapse
         ax.set_ylim(bottom=0, top=max(1.0, tallest * 1.1))
     ax.set_ylabel(chart.y_label or table.labels.get(chart.indicator, chart.indicator))
     ax.set_title(chart.title or table.labels.get(chart.indicator, chart.indicator), fontsize=10)
-    if chart.by and chart.kind == "line":
+    if chart.kind == "line" and (chart.by or lines):
         ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
@@ -735,7 +860,181 @@ def _draw(frame: pd.DataFrame, chart: Chart, table: Table) -> dict[str, bytes]:
     return images
 
 
+def _shown(built: Built, table: Table) -> tuple[pd.DataFrame, list[str], list[str], np.ndarray]:
+    """The table as a page shows it: its period and filters, then (where the DfE publishes figures to
+    compare) an Area column with England, the region and the neighbours' mean in rows beside the
+    authority's of the same period and filter, then the indicators; blank where the DfE publishes no
+    figure. Returns the frame, its key columns, its indicator columns and which rows are comparators."""
+    frame = built.tables[table.name]
+    shown = frame.drop(columns=list(frame.columns[1:10]))
+    keys = [c for c in shown.columns if c not in _indicators(table)]
+    values = [c for c in shown.columns if c in _indicators(table)]
+    rows = built.comparators[built.comparators.report_table.eq(table.name)]
+    if rows.empty or shown.empty:
+        return shown, keys, values, np.zeros(len(shown), dtype=bool)
+    own = shown.assign(area=str(frame["la_name"].iloc[0]), _order=np.arange(len(shown), dtype=float))
+    second = keys[1] if len(keys) > 1 else None
+    extra = []
+    groups = rows.assign(row_value=rows.row_value.fillna("")).groupby(
+        ["time_period", "row_value", "comparator", "area_name"], sort=False
+    )
+    for (period, row_value, comparator, area_name), group in groups:
+        match = own.time_period.astype(str).eq(str(period))
+        if second is not None and row_value:
+            match &= own[second].astype(str).eq(row_value)
+        if not match.any():
+            continue  # a period (or group) this table does not show
+        record = dict.fromkeys(own.columns, "")
+        record.update(
+            time_period=period,
+            area=area_name,
+            _order=own.loc[match, "_order"].max() + (1 + COMPARATOR_ORDER.index(comparator)) / 10,
+        )
+        if second is not None:
+            record[second] = row_value or own.loc[match, second].iloc[-1]
+        for indicator, value in zip(group.indicator, group.published_value, strict=True):
+            if indicator in values:
+                record[indicator] = str(value)
+        extra.append(record)
+    if not extra:
+        return shown, keys, values, np.zeros(len(shown), dtype=bool)
+    both = pd.concat([own, pd.DataFrame(extra)], ignore_index=True).sort_values("_order", kind="stable")
+    is_comparator = both.index.to_numpy() >= len(own)
+    both = both.reset_index(drop=True)
+    columns = [*keys, "area"]
+    return both[columns + values], columns, values, is_comparator
+
+
+def _slice(
+    shown: pd.DataFrame, keys: list[str], values: list[str], is_comparator: np.ndarray
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """A slice of a wide table (its keys and some of its indicators), without the comparator rows that have
+    no figure in it."""
+    part = shown[keys + values]
+    keep = ~is_comparator | part[values].astype(str).ne("").any(axis=1).to_numpy()
+    return part[keep].reset_index(drop=True), is_comparator[keep]
+
+
+def key_messages(built: Built) -> list[dict[str, str]]:
+    """The report's key messages (its headlines), from the figures as published: each with its latest
+    published figure and year, its change since the year before (only between two published figures: a
+    suppressed or not available one is named, never differenced), and England's published figure beside it."""
+    messages = []
+    tables = {t.name: t for t in built.report.tables}
+    for headline in built.report.headlines:
+        table = tables[headline.table]
+        frame = built.tables[table.name]
+        if headline.row is not None:
+            frame = frame[frame[table.spec.keys[1]].astype(str).eq(headline.row)]
+        rate = headline.indicator in {r[0] for r in table.spec.rates}
+        if len(table.spec.keys) > 1 and headline.row is None:  # one figure per period: the rows summed
+            frame = _totals(frame, table)
+        frame = frame.sort_values("time_period", kind="stable")
+        numbers = pd.to_numeric(frame[headline.indicator], errors="coerce")
+        label = label_of(table, headline.indicator) + (f" ({headline.row})" if headline.row else "")
+        # the latest year with a figure to say (a suppressed one included: "c" that year, never an older
+        # figure in its place); x is a part year or a result not yet received
+        said = frame[frame[headline.indicator].astype(str).ne(NOT_AVAILABLE)]
+        if said.empty:
+            messages.append(
+                {"measure": label, "year": "", "value": "not available (x)", "change": "", "england": ""}
+            )
+            continue
+        latest = said.index[-1]
+        period = str(frame.loc[latest, "time_period"])
+        earlier = said[said.time_period.astype(str) < period]
+        if earlier.empty:
+            change = "the first year shown"
+        else:
+            before = earlier.iloc[-1]
+            before_value = pd.to_numeric(before[headline.indicator], errors="coerce")
+            before_label = _period_label(str(before["time_period"]))
+            if pd.isna(numbers[latest]):
+                change = "not shown: this year's figure is suppressed"
+            elif pd.isna(before_value):
+                change = f"{before_label}: {before[headline.indicator]} (see the key)"
+            else:
+                change = _change(float(numbers[latest]), float(before_value), rate) + f" {before_label}"
+        england = built.comparators[
+            built.comparators.report_table.eq(table.name)
+            & built.comparators.indicator.eq(headline.indicator)
+            & built.comparators.comparator.eq("England")
+            & (
+                built.comparators.row_value.eq(headline.row)
+                if headline.row
+                else built.comparators.row_value.isna()
+            )
+        ].sort_values("time_period")
+        same = england[england.time_period.astype(str).eq(period)]
+        shown_england = same if not same.empty else england[england.time_period.astype(str) < period].tail(1)
+        england_text = (
+            "no DfE equivalent"
+            if not table.protect  # counts of the authority's own files
+            else f"{_figure(shown_england.published_value.iloc[0], rate)}"
+            + ("" if not same.empty else f" ({_period_label(str(shown_england.time_period.iloc[0]))})")
+            if not shown_england.empty or not table.protect
+            else "none published yet"
+        )
+        messages.append(
+            {
+                "measure": label,
+                "year": _period_label(period),
+                "value": _figure(frame.loc[latest, headline.indicator], rate),
+                "change": change,
+                "england": england_text,
+            }
+        )
+    return messages
+
+
+def _totals(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
+    """A table keyed by more than its period, one row per period: its counts summed (where every row's is
+    a number) and its percentages worked out again from the sums."""
+    counts = [c for c in table.spec.counts if c in frame]
+    numbers = frame[counts].apply(pd.to_numeric, errors="coerce")
+    sums = numbers.groupby(frame["time_period"]).sum(min_count=1)
+    complete = numbers.notna().groupby(frame["time_period"]).all()
+    sums = sums.where(complete)
+    for rate, numerator, denominator in table.spec.rates:
+        if numerator in sums and denominator in sums:
+            den = sums[denominator].where(sums[denominator] > 0)
+            sums[rate] = (100 * sums[numerator] / den).round(table.spec.decimals)
+    out = sums.reset_index()
+    for column in out.columns[1:]:
+        out[column] = [
+            (
+                "x"
+                if pd.isna(v)
+                else (f"{v:.{table.spec.decimals}f}" if column.endswith("_rate") else f"{int(v)}")
+            )
+            for v in out[column]
+        ]
+    return out
+
+
+def _figure(value, rate: bool) -> str:
+    """A published figure for a sentence: 83530 -> 83,530; a percentage with its sign; a symbol as it is."""
+    number = pd.to_numeric(value, errors="coerce")
+    if pd.isna(number):
+        return str(value)
+    if rate:
+        return f"{str(value).strip()}%"
+    return f"{int(number):,}" if float(number).is_integer() else f"{number:,}"
+
+
+def _change(now: float, before: float, rate: bool) -> str:
+    difference = now - before
+    if abs(difference) < 1e-9:
+        return "no change since"
+    direction = "up" if difference > 0 else "down"
+    if rate:
+        return f"{direction} {abs(difference):.1f} points since"
+    return f"{direction} {abs(difference):,.0f} since"
+
+
 def _heading(table: Table, column: str) -> str:
+    if column == "area":
+        return "Area"
     return table.time_identifier if column == "time_period" else table.labels.get(column, column)
 
 
@@ -744,6 +1043,46 @@ def _period_label(period: str) -> str:
 
 
 SYNTHETIC = "Synthetic data: a made-up authority generated for the demonstration. No real child is in it."
+SYMBOLS = (
+    "Symbols: c = suppressed (1 to 5, or to protect another suppressed cell), z = not applicable, x = not "
+    "available. Rows in italics are the DfE's published figures (England, the region, the statistical "
+    "neighbours' mean), blank where the DfE publishes none to compare."
+)
+
+
+def _key_messages_html(built: Built) -> list[str]:
+    messages = key_messages(built)
+    if not messages:
+        return []
+    authority = Authority.from_env().name
+    head = ["Measure", "Year", authority, "Change since the year before", "England"]
+    return [
+        "<h2>Key messages</h2><table class='key'><tr>"
+        + "".join(f"<th>{html.escape(h)}</th>" for h in head)
+        + "</tr>",
+        *(
+            "<tr>"
+            + "".join(
+                f"<td>{html.escape(m[k])}</td>" for k in ("measure", "year", "value", "change", "england")
+            )
+            + "</tr>"
+            for m in messages
+        ),
+        "</table>",
+    ]
+
+
+def _comparator_notes(built: Built, table: Table) -> list[str]:
+    """Where the table's comparators come from (each publication once), and its open data files."""
+    rows = built.comparators[built.comparators.report_table.eq(table.name)]
+    notes = [f"Open data: {table.name}.csv with {table.name}.meta.csv."]
+    if not rows.empty:
+        notes.append(
+            "The DfE's figures beside the authority's (also in comparators.csv): "
+            + "; ".join(dict.fromkeys(rows.source))
+            + "."
+        )
+    return notes
 
 
 def _masthead(built: Built) -> str:
@@ -766,15 +1105,16 @@ def render_html(
         "font-size:85%;margin:1em 0}td,th{border:1px solid #bbb;padding:3px 6px;text-align:right}"
         "th{background:#f3f2f1}td:first-child,th:first-child{text-align:left}.note{color:#505a5f}"
         ".synthetic{position:sticky;top:0;background:#fff4c2;border:2px solid #b58105;padding:4px 8px;"
-        "font-weight:bold}</style>",
+        "font-weight:bold}tr.comparator td{background:#f8f8f8;color:#383f43;font-style:italic}"
+        ".key td:nth-child(n+2),td.area{white-space:nowrap}</style>",
         "</head><body>",
         *([f"<p class='synthetic'>{html.escape(SYNTHETIC)}</p>"] if synthetic else []),
         f"<h1>{html.escape(report.title)}</h1>",
         f"<p><strong>{html.escape(_masthead(built))}</strong></p>",
         f"<p>{html.escape(report.summary)}</p>",
+        *_key_messages_html(built),
         f"<p class='note'>For: {html.escape(report.audience)}. Refreshed {html.escape(report.cadence)}; release "
-        f"{html.escape(release)}. Symbols: c = suppressed (1 to 5, or to protect another suppressed cell), "
-        "z = not applicable, x = not available.</p>",
+        f"{html.escape(release)}. {html.escape(SYMBOLS)}</p>",
     ]
     for table in report.tables:
         frame = built.tables[table.name]
@@ -783,23 +1123,32 @@ def render_html(
             if not drawable(frame, chart):
                 out.append(f"<p class='note'>{html.escape(_nothing_to_draw(chart, table))}</p>")
                 continue
-            svg = chart_image(frame, chart, table, "svg").decode("utf-8")
+            svg = chart_image(frame, chart, table, "svg", built.comparators).decode("utf-8")
             out.append(svg[svg.index("<svg") :])
-        shown = frame.drop(columns=list(frame.columns[1:10]))
-        keys = [c for c in shown.columns if c not in _indicators(table)]
-        values = [c for c in shown.columns if c in _indicators(table)]
+        shown, keys, values, is_comparator = _shown(built, table)
         # a wide table in slices that fit the page, each repeating the row's keys (as the PDF does)
-        for start in range(0, max(len(values), 1), HTML_COLUMNS):
-            part = shown[keys + values[start : start + HTML_COLUMNS]]
+        per_slice = HTML_COLUMNS - (len(keys) - 1)
+        for start in range(0, max(len(values), 1), per_slice):
+            part, comparators = _slice(shown, keys, values[start : start + per_slice], is_comparator)
             out.append(
                 "<table><tr>" + "".join(f"<th>{html.escape(_heading(table, c))}</th>" for c in part.columns)
             )
             out.append("</tr>")
-            for row in part.itertuples(index=False):
+            for row, comparator in zip(part.itertuples(index=False), comparators, strict=True):
                 cells = [_period_label(str(row[0])), *(str(v) for v in row[1:])]
-                out.append("<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in cells) + "</tr>")
+                out.append(
+                    ("<tr class='comparator'>" if comparator else "<tr>")
+                    + "".join(
+                        f"<td class='area'>{html.escape(v)}</td>"
+                        if c == "area"
+                        else f"<td>{html.escape(v)}</td>"
+                        for c, v in zip(part.columns, cells, strict=True)
+                    )
+                    + "</tr>"
+                )
             out.append("</table>")
-        out.append(f"<p class='note'>Open data: {table.name}.csv with {table.name}.meta.csv.</p>")
+        for note in _comparator_notes(built, table):
+            out.append(f"<p class='note'>{html.escape(note)}</p>")
     # where the figures come from and what they passed: after the figures, for whoever checks them
     out += [
         "<h2>Checks passed before publication</h2><ul>",
@@ -822,6 +1171,7 @@ def render_pdf(
     built: Built, freshness: list[dict], checks: list[str], release: str, synthetic: bool = False
 ) -> bytes:
     from fpdf import FPDF
+    from fpdf.fonts import FontFace
 
     class Pages(FPDF):
         def header(self) -> None:  # on every page, however the tables break
@@ -834,29 +1184,41 @@ def render_pdf(
     report = built.report
     pdf = Pages(orientation="L", format="A4")
     pdf.set_auto_page_break(auto=True, margin=12)
-    # a title page: what, for whom, about which authority and years, the symbols, and what follows
+    # a title page: what, about which authority and years, the key messages, for whom, the symbols, and what
+    # follows
     pdf.add_page()
-    pdf.ln(25)
-    pdf.set_font("Helvetica", "B", 24)
-    pdf.multi_cell(0, 12, _latin(report.title), new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(2)
+    pdf.ln(6)
+    pdf.set_font("Helvetica", "B", 22)
+    pdf.multi_cell(0, 11, _latin(report.title), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(1)
     pdf.set_font("Helvetica", "B", 14)
     pdf.multi_cell(0, 8, _latin(_masthead(built)), new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(4)
-    pdf.set_font("Helvetica", size=11)
-    for line in (
-        report.summary,
-        f"For: {report.audience}. Refreshed {report.cadence}; release {release}.",
-        "Symbols: c = suppressed (1 to 5, or to protect another suppressed cell), z = not applicable, "
-        "x = not available.",
-    ):
-        pdf.multi_cell(0, 6, _latin(line), new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(4)
-    pdf.set_font("Helvetica", "B", 11)
+    pdf.ln(2)
+    pdf.set_font("Helvetica", size=10)
+    pdf.multi_cell(0, 5, _latin(report.summary), new_x="LMARGIN", new_y="NEXT")
+    messages = key_messages(built)
+    if messages:
+        pdf.ln(3)
+        pdf.set_font("Helvetica", "B", 12)
+        pdf.cell(0, 7, "Key messages", new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("Helvetica", size=9)
+        widths = (34, 9, 12, 22, 14)
+        head = ["Measure", "Year", Authority.from_env().name, "Change since the year before", "England"]
+        with pdf.table(text_align="LEFT", first_row_as_headings=True, col_widths=widths) as grid:
+            grid.row([_latin(h) for h in head])
+            for m in messages:
+                grid.row([_latin(m[k]) for k in ("measure", "year", "value", "change", "england")])
+    pdf.ln(3)
+    pdf.set_font("Helvetica", size=9)
+    for line in (f"For: {report.audience}. Refreshed {report.cadence}; release {release}.", SYMBOLS):
+        pdf.multi_cell(0, 5, _latin(line), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(2)
+    pdf.set_font("Helvetica", "B", 10)
     pdf.cell(0, 6, "Contents", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", size=11)
+    pdf.set_font("Helvetica", size=9)
     for title in [t.title for t in report.tables] + ["Checks passed before publication, and data freshness"]:
-        pdf.multi_cell(0, 6, _latin(f"- {title}"), new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 5, _latin(f"- {title}"), new_x="LMARGIN", new_y="NEXT")
+    comparator_row = FontFace(emphasis="ITALICS", fill_color=(244, 244, 244))
     for table in report.tables:
         frame = built.tables[table.name]
         pdf.add_page()
@@ -867,23 +1229,27 @@ def render_pdf(
                 pdf.set_font("Helvetica", size=9)
                 pdf.multi_cell(0, 5, _latin(_nothing_to_draw(chart, table)), new_x="LMARGIN", new_y="NEXT")
                 continue
-            pdf.image(io.BytesIO(chart_image(frame, chart, table, "png")), w=150)
-        shown = frame.drop(columns=list(frame.columns[1:10]))
-        keys = [c for c in shown.columns if c not in _indicators(table)]
-        values = [c for c in shown.columns if c in _indicators(table)]
+            pdf.image(io.BytesIO(chart_image(frame, chart, table, "png", built.comparators)), w=150)
+        shown, keys, values, is_comparator = _shown(built, table)
         pdf.set_font("Helvetica", size=7)
-        for start in range(0, max(len(values), 1), PDF_COLUMNS):  # wide tables in readable slices
-            part = shown[keys + values[start : start + PDF_COLUMNS]]
+        per_slice = PDF_COLUMNS - (len(keys) - 1)
+        for start in range(0, max(len(values), 1), per_slice):  # wide tables in readable slices
+            part, comparators = _slice(shown, keys, values[start : start + per_slice], is_comparator)
             cells = [[_latin(_heading(table, c)) for c in part.columns]] + [
                 [_latin(_period_label(str(row[0])))] + [_latin(str(v)) for v in row[1:]]
                 for row in part.itertuples(index=False)
             ]
+            done = 0
             for rows in _paged(pdf, cells):
                 with pdf.table(text_align="RIGHT", first_row_as_headings=True) as grid:
                     grid.row(cells[0])
                     for row in rows:
-                        grid.row(row)
+                        grid.row(row, style=comparator_row if comparators[done] else None)
+                        done += 1
             pdf.ln(3)
+        pdf.set_font("Helvetica", size=8)
+        for note in _comparator_notes(built, table)[1:]:
+            pdf.multi_cell(0, 4, _latin(note), new_x="LMARGIN", new_y="NEXT")
     # where the figures come from and what they passed: after the figures, as in the HTML
     pdf.add_page()
     pdf.set_font("Helvetica", "B", 12)

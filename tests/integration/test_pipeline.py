@@ -435,6 +435,81 @@ def test_the_reports_are_published_as_html_pdf_and_open_data_agreeing_with_the_m
     assert cells > 0
 
 
+NEIGHBOURS = ("E08000025", "E08000026", "E08000028", "E08000029", "E08000030", "E08000031", "E06000020",
+              "E06000021", "E10000028", "E10000031")  # fmt: skip
+
+
+def _dfe_health_outcomes_file() -> str:
+    """A DfE open data file in the layout of "CLA on 31 March for 12 months - conviction and health outcomes
+    - by local authority" (Children looked after in England including adoptions, 2025 on): England, the
+    West Midlands, the ten neighbours (two with figures suppressed) and another authority; made-up figures."""
+    head = (
+        "time_period,time_identifier,geographic_level,country_code,country_name,region_code,region_name,"
+        "old_la_code,la_name,new_la_code,characteristic,breakdown,children_count,children_percent"
+    )
+    development = "Development assessments: Children looked after ages 0 to 4 years"
+    rows = []
+
+    def area(year, level, region, la, up_to_date, total, percent):
+        for breakdown, count, share in (
+            ("Development assessments up to date", up_to_date, percent),
+            ("Total ages 0 to 4 years", total, "100"),
+        ):
+            rows.append(f"{year},Reporting year,{level},E92000001,England,{region},{la},{development},"
+                        f"{breakdown},{count},{share}")  # fmt: skip
+
+    area(2025, "National", ",", ",,", 5590, 6360, 89)  # a revised 2025 figure: supersedes the shipped 88
+    area(2026, "National", ",", ",,", 5500, 6300, 87)
+    area(2026, "Regional", "E12000005,West Midlands", ",,", 700, 800, 88)
+    for n, code in enumerate(NEIGHBOURS):
+        suppressed = n < 2
+        area(2026, "Local authority", "E12000005,West Midlands", f"{300 + n},Neighbour {n},{code}",
+             "c" if suppressed else 20 + n, 25 + n, "c" if suppressed else 70 + 2 * n)  # fmt: skip
+    area(2026, "Local authority", "E12000007,London", "202,Camden,E09000007", 30, 31, 97)
+    return head + "\n" + "\n".join(rows) + "\n"
+
+
+def test_the_dfe_figures_an_authority_drops_in_sit_beside_its_own(pipeline):
+    """A DfE statistics file dropped into landing: its England figures supersede the shipped ones, its
+    region's stand beside the authority's, and its neighbours' percentages are averaged (the two suppressed
+    left out, said in the label); the first page's key messages put England beside the authority."""
+    from orchestration.reports import packs
+
+    paths, _ = pipeline
+    drop = paths.landing / "dfe" / "cla_health_outcomes_la_2026.csv"
+    drop.parent.mkdir(parents=True, exist_ok=True)
+    drop.write_text(_dfe_health_outcomes_file(), encoding="utf-8")
+    done = wholechild_run(paths.home, WHOLECHILD_STATISTICAL_NEIGHBOURS=",".join(NEIGHBOURS))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (
+        vault_scalar(paths, "select status from ingest.deliveries where dataset = 'dfe_statistics'")
+        == "loaded"
+    )
+    base = paths.published / "current" / "annual_outcomes"
+    comparators = pd.read_csv(base / packs.COMPARATORS_FILE, dtype=str, keep_default_na=False)
+    rate = comparators[comparators.indicator.eq("development_check_rate")].set_index(
+        ["time_period", "comparator"]
+    )
+    assert rate.loc[("202425", "England"), "published_value"] == "89"  # the file's, not the shipped 88
+    assert rate.loc[("202425", "England"), "source"].startswith("DfE statistics file received")
+    assert rate.loc[("202526", "England"), "published_value"] == "87"
+    assert rate.loc[("202526", "Region"), "area_name"] == "West Midlands"
+    neighbours = rate.loc[("202526", "Statistical neighbours")]
+    assert neighbours.area_name == "Statistical neighbours (mean of 8 of 10)"
+    assert float(neighbours.published_value) == round(sum(70 + 2 * n for n in range(2, 10)) / 8, 1)
+    assert not (comparators.area_name == "Camden").any()  # not a neighbour, not the region
+    # where the DfE publishes nothing to compare, nothing is shown: the shipped England figures elsewhere
+    shipped = comparators[comparators.indicator.eq("looked_after_at_31_march")]
+    assert shipped.empty  # a table of the performance pack, not this report
+    page = (base / "annual_outcomes.html").read_text(encoding="utf-8")
+    key = page.index("<h2>Key messages</h2>")
+    assert key < page.index("<h2>", key + 1)  # before the first table
+    messages = page[key : page.index("</table>", key)]
+    assert "Development assessments, under 5s (%)" in messages and "87%" in messages
+    assert "Statistical neighbours (mean of 8 of 10)" in page and "West Midlands" in page
+    drop.unlink()
+
+
 def _stray_files() -> dict[str, bytes]:
     """Files that are no delivery at all, as operators and partners drop them."""
     import io

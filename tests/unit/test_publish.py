@@ -71,3 +71,146 @@ def test_counts_of_a_table_published_unprotected_are_whole_numbers():
     # a fraction is never rounded away
     frame[counts[0]] = [2.5]
     assert packs._whole_counts(frame, packs.PARTNER_QUALITY)[counts[0]].iloc[0] == 2.5
+
+
+def _built_with_comparators():
+    """A one-table report as published (text cells, EES layout) and the DfE's figures beside it."""
+    import pandas as pd
+
+    from orchestration.reports import packs
+    from orchestration.reports.disclosure import TableSpec
+    from orchestration.returns.common import Authority
+
+    table = packs.Table(
+        name="plans",
+        title="Plans",
+        sql="",
+        spec=TableSpec(
+            keys=("time_period",),
+            additive=(),
+            counts=("plans", "children"),
+            rates=(("plan_rate", "plans", "children"),),
+        ),
+        labels={"plans": "Plans", "children": "Children", "plan_rate": "Children with a plan (%)"},
+    )
+    figures = pd.DataFrame(
+        {
+            "time_period": ["202223", "202324", "202425", "202526"],
+            "plans": ["40", "c", "45", "x"],
+            "children": ["100", "100", "100", "x"],
+            "plan_rate": ["40.0", "c", "45.0", "x"],
+        }
+    )
+    report = packs.Report(
+        "r", "R", "A director", "monthly", "Plans.", (table,),
+        (packs.Headline("plans", "plan_rate"), packs.Headline("plans", "plans")),
+    )  # fmt: skip
+    rows = [
+        ("plans", "plan_rate", None, None, "202425", "England", "E92000001", "England", "41", "DfE, 2025"),
+        (
+            "plans",
+            "plan_rate",
+            None,
+            None,
+            "202425",
+            "Region",
+            "E12000005",
+            "West Midlands",
+            "43",
+            "DfE, 2025",
+        ),
+        ("plans", "plan_rate", None, None, "202324", "England", "E92000001", "England", "39", "DfE, 2024"),
+        ("plans", "plan_rate", None, None, "201920", "England", "E92000001", "England", "30", "DfE, 2020"),
+    ]
+    comparators = pd.DataFrame(rows, columns=packs.COMPARATOR_COLUMNS)
+    published = packs._ees(figures, table, Authority.from_env())
+    return packs.Built(report, {"plans": published}, 0, [], comparators), table
+
+
+def test_key_messages_say_the_latest_figure_its_change_and_england_beside_it():
+    from orchestration.reports import packs
+
+    built, _ = _built_with_comparators()
+    rate, plans = packs.key_messages(built)
+    # 2025/26 is not available (x, a part year): the latest said is 2024/25, against 2023/24's suppressed c
+    assert rate == {
+        "measure": "Children with a plan (%)",
+        "year": "2024/25",
+        "value": "45.0%",
+        "change": "2023/24: c (see the key)",
+        "england": "41%",
+    }
+    assert plans["value"] == "45" and plans["england"] == "none published yet"
+    # a change is only ever between two published figures
+    built.tables["plans"].loc[1, ["plans", "plan_rate"]] = ["38", "38.0"]
+    rate, plans = packs.key_messages(built)
+    assert rate["change"] == "up 7.0 points since 2023/24" and plans["change"] == "up 7 since 2023/24"
+    built.tables["plans"].loc[2, ["plans", "plan_rate"]] = ["c", "c"]
+    rate, _ = packs.key_messages(built)
+    assert (rate["value"], rate["change"]) == ("c", "not shown: this year's figure is suppressed")
+    assert rate["england"] == "41%"
+
+
+def test_the_dfe_figures_sit_in_rows_beside_the_same_period_and_only_where_there_is_one():
+    from orchestration.reports import packs
+
+    built, table = _built_with_comparators()
+    shown, keys, values, is_comparator = packs._shown(built, table)
+    assert keys == ["time_period", "area"] and values == ["plans", "children", "plan_rate"]
+    listed = list(zip(shown.time_period, shown.area, shown.plan_rate, is_comparator, strict=True))
+    assert listed == [
+        ("202223", "Synthetic Metropolitan Borough", "40.0", False),
+        ("202324", "Synthetic Metropolitan Borough", "c", False),
+        ("202324", "England", "39", True),
+        ("202425", "Synthetic Metropolitan Borough", "45.0", False),
+        ("202425", "England", "41", True),
+        ("202425", "West Midlands", "43", True),
+        ("202526", "Synthetic Metropolitan Borough", "x", False),
+    ]  # 2019/20's England figure: a year the table does not show
+    assert shown.loc[2, "plans"] == ""  # the DfE publishes no count to compare: blank, not 0
+    part, comparators = packs._slice(shown, keys, ["plans", "children"], is_comparator)
+    assert not comparators.any() and len(part) == 4  # no comparator row where it has nothing to show
+    html = packs.render_html(built, [], [], "r1")
+    assert "<tr class='comparator'>" in html and "DfE, 2025" in html
+    assert html.index("Key messages") < html.index("<h2>Plans</h2>")
+
+
+def test_a_benchmark_line_is_drawn_for_a_percentage_and_never_for_a_count():
+    from orchestration.reports import packs
+
+    built, table = _built_with_comparators()
+    frame = built.tables["plans"]
+    lines = packs._benchmark_lines(frame, packs.Chart("line", "plan_rate"), table, built.comparators)
+    assert list(lines) == ["England", "West Midlands"]
+    assert lines["England"].to_dict() == {"202324": 39.0, "202425": 41.0}
+    assert packs._benchmark_lines(frame, packs.Chart("line", "plans"), table, built.comparators) == {}
+
+
+def test_every_shipped_dfe_figure_is_cited_and_names_a_published_indicator():
+    """The figures shipped as comparators (seed dfe_published_figures) and the map from the DfE's files:
+    each names a report table and one of its indicators, each shipped value is cited to a page of explore
+    education statistics, and the regions' counts add up to England's (the DfE rounds each to 10)."""
+    import pandas as pd
+
+    from orchestration.reports import packs
+    from orchestration.settings import DBT_PROJECT_DIR
+
+    indicators = {(t.name, i) for r in packs.REPORTS for t in r.tables for i in packs._indicators(t)}
+    shipped = pd.read_csv(DBT_PROJECT_DIR / "seeds" / "dfe_published_figures.csv", dtype=str)
+    mapped = pd.read_csv(DBT_PROJECT_DIR / "seeds" / "dfe_indicator_map.csv", dtype=str)
+    for frame in (shipped, mapped):
+        assert set(zip(frame.report_table, frame.indicator, strict=True)) <= indicators
+    assert shipped.source_url.str.startswith("https://explore-education-statistics.service.gov.uk/").all()
+    assert shipped.publication.notna().all() and shipped.release.str.match(r"Reporting year \d{4}").all()
+    assert pd.to_numeric(shipped.value, errors="coerce").notna().all()  # figures, no symbol shipped
+    counts = shipped[~shipped.indicator.str.endswith("_rate")].assign(value=lambda f: f.value.astype(int))
+    regions = counts[counts.geographic_level.eq("Regional")]
+    checked = 0
+    for (indicator, period), group in regions.groupby(["indicator", "time_period"]):
+        england = counts[
+            counts.indicator.eq(indicator) & counts.time_period.eq(period) & counts.area_code.eq("E92000001")
+        ]
+        assert len(group) == 9 and len(england) == 1, (indicator, period)
+        assert abs(group.value.sum() - england.value.iloc[0]) <= 10 * 9, (indicator, period)
+        checked += 1
+    assert checked >= 5
