@@ -484,7 +484,7 @@ REPORTS = (
 # statistical neighbours' mean, in that order wherever they are shown
 COMPARATOR_COLUMNS = [
     "report_table", "indicator", "row_key", "row_value", "time_period", "comparator", "area_code", "area_name",
-    "published_value", "source",
+    "published_value", "source", "citation",
 ]  # fmt: skip
 COMPARATOR_ORDER = ("England", "Region", "Statistical neighbours")
 COMPARATORS_FILE = "comparators.csv"  # in each report's folder of a release, with each figure's source
@@ -1074,13 +1074,16 @@ def _key_messages_html(built: Built) -> list[str]:
 
 def _comparator_notes(built: Built, table: Table) -> list[str]:
     """Where the table's comparators come from (each publication once), and its open data files."""
-    rows = built.comparators[built.comparators.report_table.eq(table.name)]
+    periods = set(built.tables[table.name]["time_period"].astype(str))
+    rows = built.comparators[
+        built.comparators.report_table.eq(table.name) & built.comparators.time_period.isin(periods)
+    ]
     notes = [f"Open data: {table.name}.csv with {table.name}.meta.csv."]
     if not rows.empty:
         notes.append(
-            "The DfE's figures beside the authority's (also in comparators.csv): "
-            + "; ".join(dict.fromkeys(rows.source))
-            + "."
+            "The DfE's figures beside the authority's, from "
+            + "; ".join(sorted(set("; ".join(rows.citation).split("; "))))
+            + ". Each figure's source is in comparators.csv."
         )
     return notes
 

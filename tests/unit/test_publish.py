@@ -106,21 +106,14 @@ def _built_with_comparators():
         (packs.Headline("plans", "plan_rate"), packs.Headline("plans", "plans")),
     )  # fmt: skip
     rows = [
-        ("plans", "plan_rate", None, None, "202425", "England", "E92000001", "England", "41", "DfE, 2025"),
-        (
-            "plans",
-            "plan_rate",
-            None,
-            None,
-            "202425",
-            "Region",
-            "E12000005",
-            "West Midlands",
-            "43",
-            "DfE, 2025",
-        ),
-        ("plans", "plan_rate", None, None, "202324", "England", "E92000001", "England", "39", "DfE, 2024"),
-        ("plans", "plan_rate", None, None, "201920", "England", "E92000001", "England", "30", "DfE, 2020"),
+        (*plan, period, comparator, code, name, value, f"DfE, {release}", f"DfE {release}")
+        for plan in [("plans", "plan_rate", None, None)]
+        for period, comparator, code, name, value, release in (
+            ("202425", "England", "E92000001", "England", "41", "2025"),
+            ("202425", "Region", "E12000005", "West Midlands", "43", "2025"),
+            ("202324", "England", "E92000001", "England", "39", "2024"),
+            ("201920", "England", "E92000001", "England", "30", "2020"),
+        )
     ]
     comparators = pd.DataFrame(rows, columns=packs.COMPARATOR_COLUMNS)
     published = packs._ees(figures, table, Authority.from_env())
@@ -171,7 +164,7 @@ def test_the_dfe_figures_sit_in_rows_beside_the_same_period_and_only_where_there
     part, comparators = packs._slice(shown, keys, ["plans", "children"], is_comparator)
     assert not comparators.any() and len(part) == 4  # no comparator row where it has nothing to show
     html = packs.render_html(built, [], [], "r1")
-    assert "<tr class='comparator'>" in html and "DfE, 2025" in html
+    assert "<tr class='comparator'>" in html and "from DfE 2024; DfE 2025." in html
     assert html.index("Key messages") < html.index("<h2>Plans</h2>")
 
 

@@ -20,7 +20,8 @@ with from_files as (
         area_name,
         old_la_code,
         published_value,
-        'DfE statistics file received: ' || data_set as source
+        'DfE statistics file received: ' || data_set as source,
+        'the DfE statistics file received (' || data_set || ')' as citation
     from {{ ref('int_dfe_published_figures') }}
 ),
 
@@ -39,7 +40,8 @@ shipped as (
         shipped.publication || ', ' || shipped.release || ': ' || shipped.section
         || ' (' || shipped.source_url || ')'
         || case when shipped.read_from != 'the page' then '; read from ' || shipped.read_from else '' end
-            as source
+            as source,
+        shipped.publication || ', ' || lower(shipped.release) || ' (' || shipped.source_url || ')' as citation
     from {{ ref('dfe_published_figures') }} as shipped
     anti join from_files
         on
@@ -68,6 +70,7 @@ areas as (
         area_name,
         published_value,
         source,
+        citation,
         case geographic_level when 'National' then 'England' else 'Region' end as comparator
     from published
     where
@@ -86,7 +89,8 @@ neighbours as (
         null::varchar as area_code,
         'Statistical neighbours (mean of ' || count(*) || ' of {{ neighbour_codes | length }})' as area_name,
         round(avg(try_cast(published_value as double)), 1)::varchar as published_value,
-        'Mean of the published percentages of ' || string_agg(area_name, ', ' order by area_name) as source
+        'Mean of the published percentages of ' || string_agg(area_name, ', ' order by area_name) as source,
+        string_agg(distinct citation, '; ' order by citation) as citation
     from published
     where
         geographic_level = 'Local authority'
@@ -113,7 +117,8 @@ select
     area_code,
     area_name,
     published_value,
-    source
+    source,
+    citation
 from areas
 union all
 select
@@ -126,5 +131,6 @@ select
     area_code,
     area_name,
     published_value,
-    source
+    source,
+    citation
 from neighbours
