@@ -880,10 +880,10 @@ def _shown(built: Built, table: Table) -> tuple[pd.DataFrame, list[str], list[st
     )
     for (period, row_value, comparator, area_name), group in groups:
         match = own.time_period.astype(str).eq(str(period))
-        if second is not None and row_value:
-            match &= own[second].astype(str).eq(row_value)
         if not match.any():
-            continue  # a period (or group) this table does not show
+            continue  # a period this table does not show
+        if second is not None and row_value and (match & own[second].astype(str).eq(row_value)).any():
+            match &= own[second].astype(str).eq(row_value)  # beside its group's row; else the period's last
         record = dict.fromkeys(own.columns, "")
         record.update(
             time_period=period,
