@@ -202,7 +202,8 @@ def _prepare_authority(scale: float, workdir: str) -> None:
 def stage_link(scale: float, workdir: Path) -> dict[str, Any]:
     from orchestration.duckdb_files import connect
     from orchestration.identity.evaluate import evaluate
-    from orchestration.identity.linkage import link
+    from orchestration.identity.linkage import _profiles, link
+    from orchestration.identity.model import blocked_pairs
     from orchestration.ingest.contracts import load_contracts
     from orchestration.settings import Paths
 
@@ -218,7 +219,8 @@ def stage_link(scale: float, workdir: Path) -> dict[str, Any]:
     started = time.perf_counter()
     with connect(paths.vault_db) as con:
         summary = link(con, contracts, paths.identity)
-    seconds = time.perf_counter() - started
+        seconds = time.perf_counter() - started
+        blocked = blocked_pairs(_profiles(con))  # after the timing: counting them is not linkage's work
     quality = evaluate(paths.vault_db, paths.ground_truth, contracts).overall.iloc[0]
     return {
         "figures": [
@@ -230,7 +232,8 @@ def stage_link(scale: float, workdir: Path) -> dict[str, Any]:
             ),
             (
                 "descriptions compared",
-                f"{summary.profiles:,}; {summary.scored_pairs:,} pairs scored by Splink",
+                f"{summary.profiles:,}; {blocked:,} pairs from the blocking rules, {summary.scored_pairs:,} of "
+                "them at or above the review threshold",
             ),
             ("persons", f"{summary.persons:,} ({summary.to_review:,} pairs left for clerical review)"),
             ("records per second", f"{summary.records / seconds:,.0f}"),

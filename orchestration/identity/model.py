@@ -41,13 +41,47 @@ PROFILE_COLUMNS = [
     "upn_token",
 ]
 
-# blocking: which pairs of descriptions are compared at all (never two of one group)
+# blocking: which pairs of descriptions are compared at all (never two of one group). Each rule pairs
+# descriptions that share a date of birth and something else, a name and a date of birth that differs by at
+# most one slip, or a household: blocks that stay small as the authority grows. A date of birth alone (and a
+# name alone) paired every two children born on one day (or named alike): 1,131,547 pairs at scale 1, up
+# 15.5 times from scale 0.25; these rules give 18,429, up 4.9 times, with the same persons, the same
+# clerical review pairs and the same F1 against the ground truth at both scales (wholechild bench).
+# dates of birth that differ by at most one part (a slip in the day, month or year), by day and month
+# swapped, or one not known
+_DOB_NEAR = (
+    "(l.dob is null or r.dob is null"
+    " or (year(l.dob) = year(r.dob))::int + (month(l.dob) = month(r.dob))::int + (day(l.dob) = day(r.dob))::int >= 2"
+    " or (day(l.dob) = month(r.dob) and month(l.dob) = day(r.dob) and year(l.dob) = year(r.dob)))"
+)
 BLOCKING_RULES = [
-    "l.dob = r.dob and l.dc <> r.dc",
-    "l.forename = r.forename and l.surname = r.surname and l.dc <> r.dc",
+    "l.dob = r.dob and l.forename = r.forename and l.dc <> r.dc",
+    "l.dob = r.dob and l.surname = r.surname and l.dc <> r.dc",
+    "l.dob = r.dob and l.postcode = r.postcode and l.dc <> r.dc",
+    f"l.forename = r.forename and l.surname = r.surname and {_DOB_NEAR} and l.dc <> r.dc",
     "l.surname = r.surname and l.postcode = r.postcode and l.dc <> r.dc",
-    "l.forename = r.surname and l.surname = r.forename and l.dc <> r.dc",
+    f"l.forename = r.surname and l.surname = r.forename and {_DOB_NEAR} and l.dc <> r.dc",
 ]
+
+
+def blocked_pairs(profiles: pd.DataFrame, rules: list[str] | None = None) -> int:
+    """How many pairs of profiles the blocking rules give Splink to score, each pair once (as Splink
+    counts them): the work linkage does grows with this, so the benchmark prints it at every scale."""
+    con = duckdb.connect()
+    try:
+        con.register("profiles", profiles[PROFILE_COLUMNS])
+        union = " union ".join(
+            f"select l.profile_id as a, r.profile_id as b from profiles l join profiles r "
+            f"on l.profile_id < r.profile_id and ({rule})"
+            for rule in (rules or BLOCKING_RULES)
+        )
+        return con.execute(f"select count(*) from ({union})").fetchall()[0][0]
+    finally:
+        con.close()
+
+
+def _rules(rules: list[str]) -> list[dict]:
+    return [{"blocking_rule": rule, "sql_dialect": "duckdb"} for rule in rules]
 
 
 def _quiet_splink() -> None:
@@ -145,6 +179,9 @@ def predict(profiles: pd.DataFrame, model: dict, threshold: float = REVIEW_THRES
     """Scored pairs of profiles at or above ``threshold``: profile_id_l, profile_id_r, dc_l, dc_r,
     match_probability, and dob_agrees (both dates of birth known and equal)."""
     splink_model = {k: v for k, v in model.items() if k != "wholechild"}
+    # which pairs are scored is this code's choice, not a trained parameter: the rules here, whatever rules
+    # the model file was trained beside
+    splink_model["blocking_rules_to_generate_predictions"] = _rules(BLOCKING_RULES)
     linker, con = _linker(profiles, splink_model)
     try:
         scored = linker.inference.predict(threshold_match_probability=threshold)

@@ -273,3 +273,64 @@ def test_a_subject_access_search_during_a_run_waits_for_the_vault_instead_of_fai
     holder.wait()
     assert found.person_keys == [] and time.monotonic() - started > 1
     assert "vault.duckdb is in use by another process" in capfd.readouterr().err
+
+
+def _described_children(n: int, seed: int):
+    """Two descriptions of each of ``n`` children, in two groups each (as two partners would send them), the
+    second with a fault linkage must see through: a new surname, a slip in the forename, a slip in the date
+    of birth, or day and month swapped."""
+    import random
+    from datetime import timedelta
+
+    import pandas as pd
+
+    rng = random.Random(seed)
+    forenames = [f"Fore{i}" for i in range(60)]
+    surnames = [f"Sur{i}" for i in range(60)]
+    rows = []
+    for child in range(n):
+        forename, surname = rng.choice(forenames), rng.choice(surnames)
+        dob = date(2008, 1, 1) + timedelta(days=rng.randrange(3650))
+        postcode = f"DY{child // 400} {child % 400:03d}"  # a household of its own (some 15 to a postcode)
+        second = {"forename": forename, "surname": surname, "dob": dob}
+        fault = child % 4
+        if fault == 0:
+            second["surname"] = rng.choice(surnames)  # adopted: a new surname
+        elif fault == 1:
+            second["forename"] = forename + "e"
+        elif fault == 2:
+            second["dob"] = dob.replace(day=28 if dob.day != 28 else 27)
+        elif dob.day <= 12:
+            second["dob"] = dob.replace(month=dob.day, day=dob.month)
+        for k, described in enumerate(({"forename": forename, "surname": surname, "dob": dob}, second)):
+            rows.append({"dc": 2 * child + k, "child": child, "sex": "F", "postcode": postcode, **described})
+    frame = pd.DataFrame(rows).assign(profile_id=lambda f: range(len(f)), nhs_token=None, upn_token=None)
+    return frame.assign(full_name=frame.forename + " " + frame.surname)
+
+
+def test_blocking_pairs_every_child_s_descriptions_and_grows_as_the_children_do():
+    """The blocking rules put each child's two descriptions in a pair (whatever the fault between them), and
+    twice the children give about twice the pairs: no rule pairs every two children born on one day."""
+    import duckdb as db
+
+    from orchestration.identity.model import BLOCKING_RULES, PROFILE_COLUMNS, blocked_pairs
+
+    counts = {}
+    for n in (2000, 4000):
+        profiles = _described_children(n, seed=n)
+        counts[n] = blocked_pairs(profiles)
+        con = db.connect()
+        con.register("p", profiles)
+        union = " union ".join(
+            f"select l.profile_id as a, r.profile_id as b from p l join p r on l.profile_id < r.profile_id and ({rule})"
+            for rule in BLOCKING_RULES
+        )
+        found = con.execute(
+            f"select count(*) from ({union}) x join p l on l.profile_id = x.a join p r on r.profile_id = x.b "
+            "where l.child = r.child"
+        ).fetchall()[0][0]
+        assert found == n, f"{n - found} children's descriptions never compared"
+        assert set(PROFILE_COLUMNS) <= set(profiles.columns)
+    assert counts[4000] / counts[2000] < 2.2, counts
+    # a date of birth alone would have paired about n**2 / 7,300 more, growing as the square
+    assert counts[2000] < 2000 + 2000**2 / 7300, counts
