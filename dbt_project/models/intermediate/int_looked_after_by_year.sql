@@ -127,7 +127,9 @@ placements as (
     inner join years
         on
             spells.spell_start_date <= years.year_end
-            and spells.followed_until > years.year_start
+            -- a placement that ended on 1 April is one of the year's, as in the SSDA903: its episode, ending
+            -- that day, is in the year's return (a move on 1 April had been counted by the return, not here)
+            and spells.followed_until >= years.year_start
     group by spells.person_key, years.collection_year
 ),
 
