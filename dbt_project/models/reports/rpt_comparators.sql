@@ -66,12 +66,12 @@ areas as (
         row_key,
         row_value,
         time_period,
+        case geographic_level when 'National' then 'England' else 'Region' end as comparator,
         area_code,
         area_name,
         published_value,
         source,
-        citation,
-        case geographic_level when 'National' then 'England' else 'Region' end as comparator
+        citation
     from published
     where
         (geographic_level = 'National' and area_code = 'E92000001')
@@ -107,30 +107,7 @@ neighbours as (
     group by report_table, indicator, row_key, row_value, time_period
 )
 
-select
-    report_table,
-    indicator,
-    row_key,
-    row_value,
-    time_period,
-    comparator,
-    area_code,
-    area_name,
-    published_value,
-    source,
-    citation
-from areas
+-- the two have the same columns in the same order
+select * from areas
 union all
-select
-    report_table,
-    indicator,
-    row_key,
-    row_value,
-    time_period,
-    comparator,
-    area_code,
-    area_name,
-    published_value,
-    source,
-    citation
-from neighbours
+select * from neighbours
