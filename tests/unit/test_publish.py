@@ -225,3 +225,49 @@ def test_every_shipped_dfe_figure_is_cited_and_names_a_published_indicator():
         assert low - 0.5 <= float(value) <= high + 0.5, (table, indicator, period, area, value, n, d)
         checked += 1
     assert checked >= 60
+
+
+def test_a_comparator_for_a_group_the_authority_has_no_row_for_that_year_still_shows():
+    """England's figure for looked-after pupils sits beside the authority's row of that group, or, in a year
+    the authority has no such row (no result recorded), at the end of that year's rows, never dropped."""
+    import pandas as pd
+
+    from orchestration.reports import packs
+    from orchestration.returns.common import Authority
+
+    table = packs.KEY_STAGES
+    figures = pd.DataFrame(
+        {
+            "time_period": ["202324", "202425", "202425"],
+            "pupil_group": ["All pupils", "All pupils", "Looked after 12 months"],
+            **{c: ["10", "11", "c"] for c in packs._indicators(table)},
+        }
+    )
+    rows = [
+        ("key_stage_outcomes", "ks2_expected_rate", "pupil_group", "Looked after 12 months", period,
+         "England", "E92000001", "England", value, "DfE", "DfE")
+        for period, value in (("202324", "34"), ("202425", "36"))
+    ]  # fmt: skip
+    built = packs.Built(
+        packs.Report("r", "R", "A", "termly", "S.", (table,)),
+        {table.name: packs._ees(figures, table, Authority.from_env())},
+        0,
+        [],
+        pd.DataFrame(rows, columns=packs.COMPARATOR_COLUMNS),
+    )
+    shown, _, _, is_comparator = packs._shown(built, table)
+    listed = list(zip(shown.time_period, shown.pupil_group, shown.area, shown.ks2_expected_rate, strict=True))
+    authority = Authority.from_env().name
+    assert listed == [
+        ("202324", "All pupils", authority, "10"),
+        (
+            "202324",
+            "Looked after 12 months",
+            "England",
+            "34",
+        ),  # no row of the group that year: after the year's
+        ("202425", "All pupils", authority, "11"),
+        ("202425", "Looked after 12 months", authority, "c"),
+        ("202425", "Looked after 12 months", "England", "36"),
+    ]
+    assert is_comparator.tolist() == [False, True, False, False, True]
