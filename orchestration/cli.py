@@ -812,12 +812,14 @@ NEEDS_AUDIT_KEY = {"sar", "audit-verify"}
 def _check_settings(command: str) -> str | None:
     """A setting the command would trip over part-way, said before it starts."""
     from orchestration.ingest.limits import Limits
+    from orchestration.returns.common import Authority
     from orchestration.settings import share_analytics
 
     try:
         if command in WRITERS:
             Limits.from_env()
         share_analytics()
+        Authority.from_env()  # its region and statistical neighbours: read by the models and the returns
     except ValueError as exc:
         return str(exc)
     for name in ("WHOLECHILD_RUN_WAIT_SECONDS", "WHOLECHILD_LOCK_WAIT_SECONDS"):

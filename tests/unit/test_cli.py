@@ -52,6 +52,8 @@ def test_every_option_says_what_it_is_and_its_default(capsys):
         ("ingest", "WHOLECHILD_MAX_ROWS", "ten", "WHOLECHILD_MAX_ROWS must be a number, not 'ten'"),
         ("deliveries", "WHOLECHILD_RUN_WAIT_SECONDS", "soon", "WHOLECHILD_RUN_WAIT_SECONDS must be a number"),
         ("deliveries", "WHOLECHILD_SHARE_ANALYTICS", "world", "must be 'group' or 'no'"),
+        ("deliveries", "WHOLECHILD_STATISTICAL_NEIGHBOURS", "332,Dudley", "Dudley is not an LA code"),
+        ("deliveries", "WHOLECHILD_REGION_CODE", "West Midlands", "is not a region's ONS code"),
     ],
 )
 def test_a_setting_that_cannot_work_is_a_one_line_error_before_anything_starts(
