@@ -1020,6 +1020,8 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--keep", help="keep each authority's home under this folder")
     audit.set_defaults(func=cmd_returns_audit)
 
+    from orchestration.bench import STAGES as BENCH_STAGES  # the standard library only, at import
+
     bench = sub.add_parser("bench", help="time each stage and measure its peak memory, beside its target")
     bench.add_argument(
         "--scale",
@@ -1030,7 +1032,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--stage",
         action="append",
-        choices=["generate", "ingest", "link", "transform", "rerun"],
+        choices=list(BENCH_STAGES),
         help="a stage to run (repeatable; default: all)",
     )
     bench.set_defaults(func=cmd_bench)
