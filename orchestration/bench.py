@@ -105,30 +105,12 @@ def _floor_seconds(csv: Path, workdir: Path) -> float:
 
 
 def _ingest_seconds(csv: Path, workdir: Path) -> tuple[float, Any, float]:
-    """``wholechild ingest`` of the file into a warehouse that holds no data yet but has been set up (its
-    manifest and empty raw tables made by an ingest of an empty landing folder, as every ingest after an
-    authority's first finds them): archive, recognise, read, type, check, load, row accounting and the
-    partner's error report, the vault closed (written out). Also returns the seconds the set-up took."""
-    from orchestration.duckdb_files import connect
-    from orchestration.ingest.service import ingest
-    from orchestration.settings import Paths
-
-    home = workdir / "home"
-    shutil.rmtree(home, ignore_errors=True)
-    paths = Paths(home).ensure()
-    started = time.perf_counter()
-    con = connect(paths.vault_db)
-    ingest(con, paths)  # nothing has landed yet: this only sets the warehouse up
-    con.close()
-    setup_seconds = time.perf_counter() - started
-    landed = paths.landing / "health" / "health_assessments" / csv.name
-    landed.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(csv, landed)
-    started = time.perf_counter()
-    con = connect(paths.vault_db)
-    result = ingest(con, paths)
-    con.close()
-    seconds = time.perf_counter() - started
+    """``wholechild ingest`` of the one file (``_landing_ingest_seconds``), and its load's outcome."""
+    landing = workdir / "one_file" / "health" / "health_assessments"
+    shutil.rmtree(workdir / "one_file", ignore_errors=True)
+    landing.mkdir(parents=True)
+    shutil.copyfile(csv, landing / csv.name)
+    seconds, result, setup_seconds = _landing_ingest_seconds(workdir / "one_file", workdir, "home")
     return seconds, result.loads[0][1], setup_seconds
 
 
@@ -206,9 +188,11 @@ def _csv_floor_seconds(files: list[Path], workdir: Path) -> float:
     return time.perf_counter() - started
 
 
-def _landing_ingest_seconds(landing: Path, workdir: Path, name: str) -> tuple[float, Any]:
-    """``wholechild ingest`` of a whole landing folder into a warehouse set up beforehand (as
-    ``_ingest_seconds``), the vault closed."""
+def _landing_ingest_seconds(landing: Path, workdir: Path, name: str) -> tuple[float, Any, float]:
+    """``wholechild ingest`` of a landing folder into a warehouse that holds no data yet but has been set up
+    (its manifest and empty raw tables made by an ingest of an empty landing folder, as every ingest after an
+    authority's first finds them): archive, recognise, read, type, check, load, row accounting and the
+    partners' error reports, the vault closed (written out). Also returns the seconds the set-up took."""
     from orchestration.duckdb_files import connect
     from orchestration.ingest.service import ingest
     from orchestration.settings import Paths
@@ -216,16 +200,18 @@ def _landing_ingest_seconds(landing: Path, workdir: Path, name: str) -> tuple[fl
     home = workdir / name
     shutil.rmtree(home, ignore_errors=True)
     paths = Paths(home).ensure()
+    started = time.perf_counter()
     con = connect(paths.vault_db)
     ingest(con, paths)  # nothing has landed yet: this only sets the warehouse up
     con.close()
+    setup_seconds = time.perf_counter() - started
     shutil.rmtree(paths.landing)
     shutil.copytree(landing, paths.landing)
     started = time.perf_counter()
     con = connect(paths.vault_db)
     result = ingest(con, paths)
     con.close()
-    return time.perf_counter() - started, result
+    return time.perf_counter() - started, result, setup_seconds
 
 
 def stage_authority(scale: float, workdir: Path) -> dict[str, Any]:
@@ -245,8 +231,8 @@ def stage_authority(scale: float, workdir: Path) -> dict[str, Any]:
         shutil.copyfile(f, target)
     others = [f for f in landing.rglob("*") if f.is_file() and f.suffix.lower() != ".csv"]
     floor = _csv_floor_seconds(sorted(csv_only.rglob("*.csv")), workdir)
-    csv_seconds, csv_result = _landing_ingest_seconds(csv_only, workdir, "home_csv")
-    all_seconds, all_result = _landing_ingest_seconds(landing, workdir, "home_all")
+    csv_seconds, csv_result, _ = _landing_ingest_seconds(csv_only, workdir, "home_csv")
+    all_seconds, all_result, _ = _landing_ingest_seconds(landing, workdir, "home_all")
     rows = sum(o.rows_in_file or 0 for _, o in csv_result.loads)
     size = sum(f.stat().st_size for f in files) / 2**20
     ratio = csv_seconds / floor
