@@ -132,8 +132,8 @@ CSC_HEADLINE = Table(
         "looked_after_during_year": "Children looked after during the year",
         "three_or_more_placements": "Looked after at 31 March with 3 or more placements in the year",
         "three_or_more_placements_rate": "Looked after at 31 March with 3 or more placements (%)",
-        "missing_incidents": "Missing incidents",
-        "children_missing": "Children who went missing",
+        "missing_incidents": "Missing incidents of children looked after",
+        "children_missing": "Children looked after who went missing",
     },
     charts=(
         Chart("line", "referrals", title="Referrals by year", y_label="referrals"),

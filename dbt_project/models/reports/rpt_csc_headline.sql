@@ -13,8 +13,9 @@ select
     count(*) filter (where is_looked_after_at_31_march) as looked_after_at_31_march,
     count(*) filter (where is_looked_after_during_year) as looked_after_during_year,
     count(*) filter (where has_three_or_more_placements) as three_or_more_placements,
-    sum(missing_incidents_in_year) as missing_incidents,
-    count(*) filter (where missing_incidents_in_year > 0) as children_missing,
+    -- as the DfE counts them: incidents of children looked after (the SSDA903's missing table)
+    sum(missing_incidents_in_year) filter (where is_looked_after_during_year) as missing_incidents,
+    count(*) filter (where is_looked_after_during_year and missing_incidents_in_year > 0) as children_missing,
     bool_and(is_collection_year_complete) as is_complete
 from {{ ref('rpt_outcomes_in_window') }}
 group by 1
