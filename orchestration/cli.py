@@ -120,6 +120,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from orchestration.reports.publish import current_release
 
     paths = Paths.from_env().ensure()
+    empty = _nothing_to_run_on(paths)
+    if empty:
+        print(f"wholechild run: {empty}", file=sys.stderr)
+        return 2
     paths.export_env()
     paths.ensure_dagster_home()
     started = time.perf_counter()
@@ -807,6 +811,19 @@ WRITERS = {"run", "ingest", "returns", "linkage-train"}  # commands that write t
 READERS = {"sar", "deliveries", "reconcile", "privacy-scan", "linkage-report", "audit-verify"}
 NEEDS_PSEUDONYM_KEY = {"run", "sar", "linkage-train"}
 NEEDS_AUDIT_KEY = {"sar", "audit-verify"}
+
+
+def _nothing_to_run_on(paths: Paths) -> str | None:
+    """Why a run would have nothing to build from: no file in landing and none ever received (a new home).
+    Said in one line, where the run would otherwise fail its gates on empty marts."""
+    received = paths.archive.is_dir() and any(p.is_file() for p in paths.archive.rglob("*"))
+    if received or any(p.is_file() for p in paths.landing.rglob("*")):
+        return None
+    return (
+        f"nothing to run on: {paths.landing} is empty and nothing has been received into this home. Put the"
+        " extracts there (README: Pointing it at real files), or run `wholechild generate` first for the synthetic demo"
+        " authority (`make demo` does both)."
+    )
 
 
 def _check_settings(command: str) -> str | None:

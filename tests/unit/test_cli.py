@@ -30,6 +30,15 @@ def test_a_return_before_any_run_says_what_to_do(home, capsys):
     assert err.count("\n") == 1 and "run `wholechild run` first" in err
 
 
+def test_a_run_in_a_new_home_with_nothing_in_landing_says_what_to_do(home, capsys):
+    """A new home with an empty landing folder: one line saying where the files go and how to make the demo
+    authority, where the run would otherwise fail every gate on empty marts."""
+    assert cli.main(["run", "--demo"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1].startswith("wholechild run: nothing to run on:") and "wholechild generate" in err[-1]
+    assert not (home.published / "current").exists()
+
+
 def test_every_option_says_what_it_is_and_its_default(capsys):
     """--help of every command describes each option; a default the description does not give is added."""
     from orchestration.bench import STAGES
