@@ -17,7 +17,7 @@ export GX_ANALYTICS_ENABLED := false
 DEMO_SCALE ?= 0.05
 DEMO_SEED ?= 42
 
-.PHONY: help install dfe-validators manifest demo test lint dev clean
+.PHONY: help install dfe-validators manifest demo region test lint dev clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -57,10 +57,13 @@ demo: $(INSTALLED) $(DFE_INSTALLED) $(MANIFEST)  ## generate a small synthetic a
 	$(BIN)/wholechild generate --scale $(DEMO_SCALE) --seed $(DEMO_SEED)
 	$(BIN)/wholechild run --demo
 
+region: $(INSTALLED) $(DFE_INSTALLED) $(MANIFEST)  ## five synthetic authorities, their pipelines, and the region's marts built from what they send
+	$(BIN)/wholechild region --demo
+
 lint: $(INSTALLED)  ## ruff on the Python, sqlfluff on the dbt models
 	$(BIN)/ruff check orchestration tests
 	$(BIN)/ruff format --check orchestration tests
-	$(BIN)/sqlfluff lint dbt_project/models --disable-progress-bar --nocolor
+	$(BIN)/sqlfluff lint dbt_project/models dbt_project/region/models --disable-progress-bar --nocolor
 
 test: $(INSTALLED) $(DFE_INSTALLED) $(MANIFEST) lint  ## lint, then the whole test suite
 	$(BIN)/pytest

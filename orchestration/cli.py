@@ -826,6 +826,42 @@ def _nothing_to_run_on(paths: Paths) -> str | None:
     )
 
 
+def _scales(text: str) -> tuple[float, ...]:
+    from orchestration.region.synthetic import MEMBERS
+
+    try:
+        scales = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a list of scales such as 0.1,0.2,0.1,0.1,0.3"
+        ) from None
+    if len(scales) != len(MEMBERS) or not all(0.005 <= s <= 2.0 for s in scales):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give {len(MEMBERS)} scales from 0.005 to 2.0, one per member, separated by commas"
+        )
+    return scales
+
+
+def cmd_region(args: argparse.Namespace) -> int:
+    from orchestration.region.export import RegionalKeyError
+    from orchestration.region.run import demo
+    from orchestration.region.synthetic import DEFAULT_SCALES
+
+    if not args.demo:
+        print(
+            "wholechild region: only the synthetic regional demo runs from here (--demo): a real region's"
+            " members each run `wholechild run` and send their marts (docs/region.md)",
+            file=sys.stderr,
+        )
+        return 2
+    root = Path(args.root).resolve() if args.root else Paths.from_env().home / "region"
+    try:
+        return demo(root, scales=args.scales or DEFAULT_SCALES, seed=args.seed)
+    except RegionalKeyError as exc:
+        print(f"wholechild region: {exc}", file=sys.stderr)
+        return 2
+
+
 def _check_settings(command: str) -> str | None:
     """A setting the command would trip over part-way, said before it starts."""
     from orchestration.ingest.limits import Limits
@@ -1053,6 +1089,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="a stage to run (repeatable; default: all)",
     )
     bench.set_defaults(func=cmd_bench)
+
+    region = sub.add_parser(
+        "region",
+        parents=[demo],
+        help="the regional demo: synthetic member authorities run their own pipelines, send their marts"
+        " under a regional key, and the region builds and publishes cross-authority tables",
+    )
+    region.add_argument(
+        "--root", help="the region's folder, its members' homes inside (default: $WHOLECHILD_HOME/region)"
+    )
+    region.add_argument(
+        "--scales",
+        type=_scales,
+        default=None,
+        help="each member's size, comma separated, one per member (default 0.3,0.1,0.15,0.2,0.5)",
+    )
+    region.add_argument("--seed", type=int, default=42, help="random seed of the first member (default 42)")
+    region.set_defaults(func=cmd_region)
     return parser
 
 

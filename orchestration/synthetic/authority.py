@@ -19,6 +19,7 @@ from orchestration.synthetic.health import simulate_health
 from orchestration.synthetic.population import (
     FAR_FUTURE,
     Window,
+    add_years,
     days,
     load_calibration,
     load_names,
@@ -104,13 +105,36 @@ class Timer:
         self.last = now
 
 
-def simulate(scale: float, seed: int, as_of: date, timer: Timer | None = None) -> dict:
+@dataclass(eq=False)
+class MemberOf:
+    """A synthetic authority as one member of a synthetic region: its own codes, its own block of the NHS
+    test range, and children it shares with another member (their identities, from that member's ground
+    truth: moved between the two, placed across the border, at school over it)."""
+
+    authority: dict  # name, la_number, ons_code, other_la_numbers: over calibration.yml's
+    nhs_serials: tuple[int, int]
+    shared: pd.DataFrame | None = None  # forename, surname, dob, sex, ethnicity, nhs_number, arrive,
+    # leave and region_child of children the other member holds
+
+
+SHARED_COLUMNS = ("forename", "surname", "dob", "sex", "ethnicity", "nhs_number", "arrive", "leave")
+
+
+def simulate(
+    scale: float, seed: int, as_of: date, timer: Timer | None = None, member: MemberOf | None = None
+) -> dict:
     """The whole simulated authority, as data frames (no files)."""
     timer = timer or Timer()
     rng = np.random.default_rng(seed)
     calib = load_calibration()
+    if member is not None:
+        calib["authority"].update(member.authority)
     window = Window(as_of)
-    pop = simulate_population(rng, scale, window, calib)
+    pop = simulate_population(
+        rng, scale, window, calib, member.nhs_serials if member is not None else (0, 1_000_000)
+    )
+    if member is not None:
+        _adopt_shared(pop, member, np.random.default_rng([seed, 8]), calib)
     cin = simulate_children_in_need(rng, pop, window, calib)
     periods = cin.care_periods.reset_index(drop=True)
     periods["period_no"] = np.arange(len(periods))
@@ -161,6 +185,31 @@ def simulate(scale: float, seed: int, as_of: date, timer: Timer | None = None) -
     return sim
 
 
+def _adopt_shared(pop: pd.DataFrame, member: MemberOf, rng: np.random.Generator, calib: dict) -> None:
+    """Each child gets a region-wide true identity (``region_child``: LA number and child id); the shared
+    children take the place of as many of this member's, with the other member's identity and dates, so
+    that the same child is in both members' records."""
+    la = calib["authority"]["la_number"]
+    pop["region_child"] = la + ":" + pop.child_id.astype(str)
+    shared = member.shared
+    if shared is None or shared.empty:
+        return
+    candidates = np.flatnonzero(~pop.is_uasc.to_numpy())
+    take = min(len(shared), len(candidates))
+    where = np.sort(rng.choice(candidates, size=take, replace=False))
+    shared = shared.iloc[:take]
+    for column in SHARED_COLUMNS:
+        values = shared[column].to_numpy()
+        if column in ("dob", "arrive", "leave"):
+            values = pd.to_datetime(pd.Series(values).replace("", None)).to_numpy().astype("datetime64[D]")
+            values = np.where(np.isnat(values), FAR_FUTURE, values)
+        pop.loc[pop.index[where], column] = values
+    pop.loc[pop.index[where], "region_child"] = shared.region_child.to_numpy()
+    pop["eighteenth"] = add_years(days(pop.dob), 18)
+    groups = {c: v[1] for c, v in calib["ethnicity"].items()}
+    pop.loc[pop.index[where], "name_group"] = pop.ethnicity.iloc[where].map(groups).to_numpy()
+
+
 def _surname_changes(rng: np.random.Generator, pop: pd.DataFrame, periods: pd.DataFrame) -> None:
     """Adopted children take their adopters' surname; a few others change surname in the window."""
     names = load_names()
@@ -194,12 +243,13 @@ def generate(
     faults: float = DEFAULT_FAULT_RATE,
     as_of: date | None = None,
     truth_out: Path | None = None,
+    member: MemberOf | None = None,
 ) -> GenerationResult:
     """Simulate a synthetic authority and write it. ``out`` is the landing folder."""
     timer = Timer()
     as_of = as_of or default_as_of()
     truth_out = truth_out or out.parent / "ground_truth"
-    sim = simulate(scale, seed, as_of, timer)
+    sim = simulate(scale, seed, as_of, timer, member)
     calib, window = sim["calib"], sim["window"]
     log = FaultLog(np.random.default_rng([seed, 1]), faults, calib["faults"])
     sim["duplicate_people"] = _people_recorded_twice(log, sim)
@@ -804,6 +854,7 @@ def _write_truth(sim: dict, truth_out: Path, result: GenerationResult, log: Faul
             "arrive",
             "leave",
             "is_uasc",
+            *(["region_child"] if "region_child" in pop else []),
         ]
     ].copy()
     for column in ("dob", "arrive", "leave"):

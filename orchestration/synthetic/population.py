@@ -120,8 +120,16 @@ def uniform_dates(rng: np.random.Generator, lo: np.ndarray, hi: np.ndarray) -> n
     return lo + (rng.random(len(lo)) * (span + 1)).astype(np.int64).astype("timedelta64[D]")
 
 
-def simulate_population(rng: np.random.Generator, scale: float, window: Window, calib: dict) -> pd.DataFrame:
-    """Children born here or arriving, from 18 years before the simulated history to the extract date."""
+def simulate_population(
+    rng: np.random.Generator,
+    scale: float,
+    window: Window,
+    calib: dict,
+    nhs_serials: tuple[int, int] = (0, 1_000_000),
+) -> pd.DataFrame:
+    """Children born here or arriving, from 18 years before the simulated history to the extract date.
+    ``nhs_serials``: the block of the 999 test range its NHS numbers come from (the members of a synthetic
+    region take disjoint blocks, so that two children never share a number by chance)."""
     cfg = calib["population"]
     births_per_year = cfg["children_0_17"] * scale / 18.0
     earliest_dob = window.history_start - np.timedelta64(18 * 366, "D")
@@ -157,7 +165,7 @@ def simulate_population(rng: np.random.Generator, scale: float, window: Window, 
         rng.random(int(frame.is_uasc.sum())) < 0.5, "arab", "african"
     )
     _assign_names(rng, frame)
-    frame["nhs_number"] = _unique_nhs_numbers(rng, n)
+    frame["nhs_number"] = _unique_nhs_numbers(rng, n, nhs_serials)
     _assign_addresses(rng, frame, window, calib)
 
     schools_cfg = calib["schools"]
@@ -222,13 +230,18 @@ def _assign_names(rng: np.random.Generator, frame: pd.DataFrame) -> None:
     frame["surname"] = surnames
 
 
-def _unique_nhs_numbers(rng: np.random.Generator, n: int) -> np.ndarray:
+def _unique_nhs_numbers(
+    rng: np.random.Generator, n: int, block: tuple[int, int] = (0, 1_000_000)
+) -> np.ndarray:
     # draw without replacement from the 999 test range; about 1 in 11 serials has no valid check digit
-    serials = rng.choice(1_000_000, size=min(1_000_000, int(n * 1.15) + 50), replace=False)
+    start, stop = block
+    serials = start + rng.choice(stop - start, size=min(stop - start, int(n * 1.15) + 50), replace=False)
     numbers = nhs_numbers_from_serials(np.sort(serials))
     numbers = numbers[numbers != ""]
     if len(numbers) < n:
-        raise ValueError(f"the 999 test range cannot hold {n} distinct NHS numbers")
+        raise ValueError(
+            f"serials {start} to {stop} of the 999 test range cannot hold {n} distinct NHS numbers"
+        )
     return rng.permutation(numbers[:n])
 
 

@@ -1,0 +1,106 @@
+"""The regional demo at a small scale: five synthetic authorities whose children partly overlap each run
+their own pipeline and send their marts under the regional key; the region builds its marts (every dbt
+test passing), publishes them under disclosure control, joins the same child across members against the
+ground truth, and holds none of a member's private values."""
+
+from datetime import date
+
+import duckdb
+import pandas as pd
+import pytest
+
+from orchestration.region import build as region_build
+from orchestration.region.evaluate import cross_linkage, member_truth, scan_inbox
+from orchestration.region.export import regional_key
+from orchestration.region.run import demo
+from orchestration.region.synthetic import MEMBERS, member_home
+from orchestration.settings import Paths
+
+pytestmark = pytest.mark.integration
+SCALES = (0.02, 0.02, 0.02, 0.02, 0.03)
+
+
+@pytest.fixture(scope="module")
+def region(tmp_path_factory, monkeypatch_module):
+    root = tmp_path_factory.mktemp("region") / "region"
+    monkeypatch_module.delenv("WHOLECHILD_REGIONAL_KEY", raising=False)
+    assert demo(root, scales=SCALES, seed=42) == 0
+    return root
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    patch = pytest.MonkeyPatch()
+    yield patch
+    patch.undo()
+
+
+def test_the_same_child_is_joined_across_members_as_the_ground_truth_says(region):
+    key = regional_key(region, demo=True)
+    truths = pd.concat([member_truth(region, m, key) for m in MEMBERS], ignore_index=True)
+    linkage = cross_linkage(truths, region / "region.duckdb")
+    assert linkage.true_pairs > 100  # the members do share children
+    assert linkage.precision >= 0.99 and linkage.f1 >= 0.99, linkage
+
+
+def test_no_private_value_of_a_member_reaches_the_region_and_the_scan_would_see_one(region, tmp_path):
+    scan = scan_inbox(region, MEMBERS, region / "inbox")
+    assert scan.values_held > 100_000 and scan.columns_scanned > 50
+    assert scan.found == []
+    for mart in (region / "inbox").iterdir():  # what is sent: the regional keys, never the person_key
+        columns = duckdb.sql(f"select * from read_parquet('{mart}/**/*.parquet') limit 0").columns
+        assert "person_key" not in columns and "regional_key" in columns
+    # the scan can fail: a member's local person_key in a file sent to the region is found
+    planted = tmp_path / "inbox" / "dim_children" / "authority=999"
+    planted.mkdir(parents=True)
+    with duckdb.connect(str(Paths(member_home(region, MEMBERS[0])).vault_db), read_only=True) as con:
+        local = con.execute("select person_key from identity.record_keys limit 1").fetchone()[0]
+    duckdb.sql(f"copy (select '{local}' as regional_key) to '{planted / 'part-0.parquet'}' (format parquet)")
+    assert scan_inbox(region, MEMBERS, tmp_path / "inbox").found == [("dim_children.regional_key", 1)]
+
+
+def test_the_published_regional_tables_are_disclosure_controlled_and_add_up(region):
+    members = region_build.read_published(region, "region_members").set_index("authority")
+    assert set(members.index) == {m.la_number for m in MEMBERS}
+    for name in region_build.PUBLISHED:
+        table = region_build.read_published(region, name)
+        for column in region_build.PUBLISHED[name].counts:
+            numbers = pd.to_numeric(table[column], errors="coerce")
+            assert not numbers.between(1, 5).any(), (name, column)  # never a count of 1 to 5
+            assert table[column][numbers.isna()].isin(["c", "x"]).all()
+            assert (numbers.dropna() % 1 == 0).all()
+    # against the region's own marts: the children each member sent, as exported
+    with duckdb.connect(str(region / "region.duckdb"), read_only=True) as con:
+        sent = dict(con.execute("select authority, count(*) from stg_region__children group by 1").fetchall())
+        both = con.execute("select count(*) from region_children where authorities > 1").fetchone()[0]
+    assert {a: int(n) for a, n in members.children.items()} == sent
+    assert both > 50
+    pairs = region_build.read_published(region, "region_children_known_across_members")
+    # known to both, as each member of a pair sees it: the same number both ways round
+    forward = pairs.set_index(["authority", "other_authority"]).children_known_to_both
+    backward = pairs.set_index(["other_authority", "authority"]).children_known_to_both
+    backward.index.names = forward.index.names
+    assert forward.sort_index().equals(backward.sort_index())
+
+
+def test_a_shared_child_has_one_nhs_number_in_the_region_and_members_draw_apart(tmp_path):
+    from orchestration.region.synthetic import generate_region
+
+    generate_region(
+        tmp_path, scales=(0.01, 0.01, 0.01, 0.01, 0.01), seed=7, faults=0, as_of=date(2026, 3, 31)
+    )
+    truths = pd.concat(
+        [
+            pd.read_csv(member_home(tmp_path, m) / "ground_truth" / "children.csv", dtype=str).assign(
+                member=m.la_number
+            )
+            for m in MEMBERS
+        ]
+    )
+    per_child = truths.groupby("region_child").agg(
+        members=("member", "nunique"), numbers=("nhs_number", "nunique")
+    )
+    assert (per_child.members > 1).sum() > 20  # children shared between members
+    assert (per_child.numbers == 1).all()  # one child, one NHS number, in every member
+    per_number = truths.groupby("nhs_number").region_child.nunique()
+    assert (per_number == 1).all()  # and no two children share one by chance
