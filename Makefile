@@ -17,7 +17,7 @@ export GX_ANALYTICS_ENABLED := false
 DEMO_SCALE ?= 0.05
 DEMO_SEED ?= 42
 
-.PHONY: help install dfe-validators manifest demo region test lint dev clean
+.PHONY: help install dfe-validators spark manifest demo region region-spark test lint dev clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -46,6 +46,20 @@ $(DFE_INSTALLED): $(DFE_LOCK) $(INSTALLED)
 
 dfe-validators: $(DFE_INSTALLED)  ## create or update .venv-dfe (csc-validator-be-903/-cin) from its lock
 
+# The region's dbt models on Spark: dbt-spark (session) and PySpark in an environment of their own. Spark
+# runs on the Java that Debian's openjdk-17 gives; none here means installing it first.
+SPARK_VENV := .venv-spark
+SPARK_LOCK := orchestration/region/requirements-spark.lock
+SPARK_INSTALLED := $(SPARK_VENV)/.installed
+$(SPARK_INSTALLED): $(SPARK_LOCK) $(INSTALLED)
+	@command -v java >/dev/null || { echo "Spark needs Java: apt-get install openjdk-17-jre-headless" >&2; exit 1; }
+	@test -x $(SPARK_VENV)/bin/python || $(PYTHON) -m venv $(SPARK_VENV)
+	@$(BIN)/uv pip sync --quiet --python $(SPARK_VENV)/bin/python $(SPARK_LOCK)
+	@touch $@
+	@echo "Spark ready: $(SPARK_VENV)"
+
+spark: $(SPARK_INSTALLED)  ## create or update .venv-spark (dbt-spark, PySpark) from its lock
+
 # dagster-dbt reads dbt's manifest when the code location loads; it is built here, never committed.
 $(MANIFEST): $(INSTALLED) $(DBT_SOURCES)
 	@cd dbt_project && ../$(BIN)/dbt parse --quiet
@@ -60,12 +74,15 @@ demo: $(INSTALLED) $(DFE_INSTALLED) $(MANIFEST)  ## generate a small synthetic a
 region: $(INSTALLED) $(DFE_INSTALLED) $(MANIFEST)  ## five synthetic authorities, their pipelines, and the region's marts built from what they send
 	$(BIN)/wholechild region --demo
 
+region-spark: $(INSTALLED) $(DFE_INSTALLED) $(MANIFEST) $(SPARK_INSTALLED)  ## the same, the region's marts built on Spark
+	$(BIN)/wholechild region --demo --engine spark
+
 lint: $(INSTALLED)  ## ruff on the Python, sqlfluff on the dbt models
 	$(BIN)/ruff check orchestration tests
 	$(BIN)/ruff format --check orchestration tests
 	$(BIN)/sqlfluff lint dbt_project/models dbt_project/region/models --disable-progress-bar --nocolor
 
-test: $(INSTALLED) $(DFE_INSTALLED) $(MANIFEST) lint  ## lint, then the whole test suite
+test: $(INSTALLED) $(DFE_INSTALLED) $(SPARK_INSTALLED) $(MANIFEST) lint  ## lint, then the whole test suite
 	$(BIN)/pytest
 
 DOCS_PORT ?= 8580

@@ -856,7 +856,8 @@ def cmd_region(args: argparse.Namespace) -> int:
         return 2
     root = Path(args.root).resolve() if args.root else Paths.from_env().home / "region"
     try:
-        return demo(root, scales=args.scales or DEFAULT_SCALES, seed=args.seed)
+        engines = ("duckdb", "spark") if args.engine == "both" else (args.engine,)
+        return demo(root, scales=args.scales or DEFAULT_SCALES, seed=args.seed, engines=engines)
     except RegionalKeyError as exc:
         print(f"wholechild region: {exc}", file=sys.stderr)
         return 2
@@ -1106,6 +1107,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="each member's size, comma separated, one per member (default 0.3,0.1,0.15,0.2,0.5)",
     )
     region.add_argument("--seed", type=int, default=42, help="random seed of the first member (default 42)")
+    region.add_argument(
+        "--engine",
+        choices=("duckdb", "spark", "both"),
+        default="duckdb",
+        help="build the region's marts on DuckDB, on Spark (a local PySpark, `make spark`), or on both and"
+        " compare them row for row",
+    )
     region.set_defaults(func=cmd_region)
     return parser
 

@@ -4,17 +4,20 @@ them as tables with the same disclosure control as any published table (reports/
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 
-from orchestration.duckdb_files import connect
 from orchestration.reports.disclosure import TableSpec, protect
-from orchestration.settings import DBT_PROJECT_DIR
+from orchestration.settings import DBT_PROJECT_DIR, REPO_ROOT
 from orchestration.transform.assets import dbt_executable
 
 REGION_DBT_DIR = DBT_PROJECT_DIR / "region"
+# dbt-spark and PySpark live in an environment of their own (`make spark`), as the DfE validators do
+SPARK_VENV = REPO_ROOT / ".venv-spark"
 
 # each published regional table: how its rows are keyed, its counts, and its percentages
 PUBLISHED = {
@@ -56,33 +59,65 @@ def region_env(root: Path) -> dict[str, str]:
         **os.environ,
         "WHOLECHILD_REGION_INBOX": str(root / "inbox"),
         "WHOLECHILD_REGION_DB": str(root / "region.duckdb"),
+        "WHOLECHILD_REGION_SPARK_WAREHOUSE": str(root / "spark" / "warehouse"),
     }
+
+
+def spark_available() -> str | None:
+    """Why the Spark target cannot run here (None: it can)."""
+    if not (SPARK_VENV / "bin" / "dbt").exists():
+        return f"no Spark environment at {SPARK_VENV}: `make spark` installs dbt-spark and PySpark there"
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        return "no Java: Spark needs a Java runtime (Debian's openjdk-17-jre-headless)"
+    return None
 
 
 def build(root: Path, target: str = "duckdb") -> subprocess.CompletedProcess:
     """`dbt build` of the regional project (models and their tests) against ``target``; its lines go to
     ``root/logs/dbt-<target>.log``."""
     (root / "logs").mkdir(parents=True, exist_ok=True)
+    executable, cwd = dbt_executable(), None
+    if target == "spark":
+        executable, cwd = str(SPARK_VENV / "bin" / "dbt"), root / "spark"
+        shutil.rmtree(cwd, ignore_errors=True)  # its tables are made again whole, as DuckDB's are
+        cwd.mkdir(parents=True)
     with (root / "logs" / f"dbt-{target}.log").open("w") as log:
         return subprocess.run(
             [
-                dbt_executable(), "build", "--project-dir", str(REGION_DBT_DIR), "--profiles-dir",
+                executable, "build", "--project-dir", str(REGION_DBT_DIR), "--profiles-dir",
                 str(REGION_DBT_DIR), "--target", target, "--target-path", str(root / "dbt_target" / target),
                 "--log-path", str(root / "logs"),
             ],
-            env=region_env(root), stdout=log, stderr=subprocess.STDOUT, check=False,
+            env=region_env(root), stdout=log, stderr=subprocess.STDOUT, check=False, cwd=cwd,
         )  # fmt: skip
 
 
-def publish(root: Path) -> dict[str, int]:
+def open_region(root: Path, engine: str = "duckdb") -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with a view of each table the regional models built on ``engine``: the
+    region's DuckDB file, or the parquet files Spark wrote."""
+    con = duckdb.connect()
+    if engine == "duckdb":
+        con.execute(f"attach '{root / 'region.duckdb'}' as region (read_only)")
+        tables = [t for (t,) in con.execute(
+            "select table_name from duckdb_tables() where database_name = 'region'"
+        ).fetchall()]  # fmt: skip
+        for table in tables:
+            con.execute(f"create view {table} as select * from region.main.{table}")
+    else:
+        for folder in sorted((root / "spark" / "warehouse" / "region.db").iterdir()):
+            con.execute(f"create view {folder.name} as select * from read_parquet('{folder}/*.parquet')")
+    return con
+
+
+def publish(root: Path, engine: str = "duckdb") -> dict[str, int]:
     """Each regional table, disclosure-controlled, as CSV under ``root/published``; returns the cells
     suppressed in each."""
     out = root / "published"
     out.mkdir(parents=True, exist_ok=True)
     suppressed = {}
-    with connect(root / "region.duckdb", read_only=True) as con:
+    with open_region(root, engine) as con:
         for name, spec in PUBLISHED.items():
-            frame = con.execute(f"select * from main.{name} order by all").df()
+            frame = con.execute(f"select * from {name} order by all").df()
             for key in spec.keys:
                 frame[key] = frame[key].astype(str)
             table, cells = protect(frame, spec)
@@ -98,3 +133,33 @@ def publish(root: Path) -> dict[str, int]:
 
 def read_published(root: Path, name: str) -> pd.DataFrame:
     return pd.read_csv(root / "published" / f"{name}.csv", dtype=str, keep_default_na=False)
+
+
+def compare_engines(root: Path) -> dict[str, tuple[int, int]]:
+    """Every table the regional models build, on DuckDB (the region's file) and on Spark (its parquet
+    files), row for row: per table, (rows on DuckDB, rows that differ either way). Each value is compared
+    as text, so that DuckDB's 128-bit sums equal Spark's 64-bit ones."""
+    out = {}
+    with duckdb.connect() as con:
+        con.execute(f"attach '{root / 'region.duckdb'}' as duck (read_only)")
+        tables = [
+            t
+            for (t,) in con.execute(
+                "select table_name from duckdb_tables() where database_name = 'duck' order by 1"
+            ).fetchall()
+        ]
+        for table in tables:
+            columns = [
+                c for (c,) in con.execute(f"select column_name from (describe duck.main.{table})").fetchall()
+            ]
+            as_text = ", ".join(f'cast("{c}" as varchar) as "{c}"' for c in columns)
+            spark = f"read_parquet('{root / 'spark' / 'warehouse' / 'region.db' / table}/*.parquet')"
+            ours = f"select {as_text} from duck.main.{table}"
+            theirs = f"select {as_text} from {spark}"
+            rows = con.execute(f"select count(*) from duck.main.{table}").fetchone()[0]
+            differ = con.execute(
+                f"select (select count(*) from ({ours} except all {theirs}))"
+                f" + (select count(*) from ({theirs} except all {ours}))"
+            ).fetchone()[0]
+            out[table] = (int(rows), int(differ))
+    return out

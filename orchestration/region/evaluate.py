@@ -82,15 +82,18 @@ def member_truth(root: Path, member: Member, key: PseudonymKey) -> pd.DataFrame:
     return out
 
 
-def cross_linkage(truths: pd.DataFrame, region_db: Path) -> CrossLinkage:
-    """``truths``: member_truth of every member; the region's answer is read from its warehouse."""
-    with connect(region_db, read_only=True) as con:
+def cross_linkage(truths: pd.DataFrame, root: Path, engine: str = "duckdb") -> CrossLinkage:
+    """``truths``: member_truth of every member; the region's answer is read from what its models built
+    on ``engine``."""
+    from orchestration.region.build import open_region
+
+    with open_region(root, engine) as con:
         con.register("truths", truths)
         children, true_pairs, joined, correct = con.execute(
             """with units as (
                    select t.authority, t.true_child, r.region_child_key
                    from truths as t
-                   inner join main.int_region_children as r using (authority, regional_key)
+                   inner join int_region_children as r using (authority, regional_key)
                ),
                -- pairs of units of two different members in one group: (n^2 - sum over members of n_m^2) / 2
                by_member as (

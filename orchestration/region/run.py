@@ -91,12 +91,26 @@ def demo(root: Path, *, scales: tuple[float, ...], seed: int, engines: tuple[str
         return 1
     for engine in engines:
         t = time.perf_counter()
+        why_not = region_build.spark_available() if engine == "spark" else None
+        if why_not:
+            print(f"Not built on Spark: {why_not}.", file=sys.stderr)
+            return 2
         built = region_build.build(root, engine)
         said = "built, every test passed" if built.returncode == 0 else f"FAILED (see {root / 'logs'})"
         print(f"  region marts on {engine:<7} {time.perf_counter() - t:5.1f} s, {said}", flush=True)
         if built.returncode != 0:
             return 1
-    suppressed = region_build.publish(root)
+    if len(engines) > 1:
+        compared = region_build.compare_engines(root)
+        differ = sum(d for _, d in compared.values())
+        print(
+            f"  DuckDB and Spark: {len(compared)} tables, {sum(r for r, _ in compared.values()):,} rows,"
+            f" {differ} rows differ",
+            flush=True,
+        )
+        if differ:
+            return 1
+    suppressed = region_build.publish(root, engines[-1])
     print(
         f"  published      {len(suppressed)} tables under {root / 'published'}"
         f" ({sum(suppressed.values())} cells suppressed)",
@@ -105,7 +119,7 @@ def demo(root: Path, *, scales: tuple[float, ...], seed: int, engines: tuple[str
     import pandas as pd
 
     linkage = cross_linkage(
-        pd.concat([member_truth(root, m, key) for m in MEMBERS], ignore_index=True), root / "region.duckdb"
+        pd.concat([member_truth(root, m, key) for m in MEMBERS], ignore_index=True), root, engines[-1]
     )
     print(
         f"  linkage across members: precision {linkage.precision:.4f}, recall {linkage.recall:.4f},"
