@@ -13,6 +13,9 @@ from pathlib import Path
 from orchestration.region.synthetic import MEMBERS, Member, member_home
 
 
+MARKER = ".wholechild-region"
+
+
 @dataclass
 class MemberRun:
     member: Member
@@ -62,8 +65,17 @@ def demo(root: Path, *, scales: tuple[float, ...], seed: int, engines: tuple[str
     from orchestration.settings import Paths
 
     started = time.perf_counter()
-    shutil.rmtree(root, ignore_errors=True)
-    root.mkdir(parents=True)
+    if root.exists() and any(root.iterdir()):
+        if not (root / MARKER).exists():  # never remove a folder the demo did not make
+            print(
+                f"wholechild region: {root} is not empty and is not a regional demo's folder: give --root a"
+                " new or empty folder",
+                file=sys.stderr,
+            )
+            return 2
+        shutil.rmtree(root)  # the demo's own folder, made again whole
+    root.mkdir(parents=True, exist_ok=True)
+    (root / MARKER).write_text("A regional demo's folder: `wholechild region --demo` makes it again whole.\n")
     print(f"A synthetic region of {len(MEMBERS)} authorities under {root}", flush=True)
     held = generate_region(root, scales=scales, seed=seed)
     print(

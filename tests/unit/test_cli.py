@@ -14,6 +14,9 @@ from orchestration import cli
         (["generate", "--faults", "2"], "argument --faults: 2 is out of range: a fault rate from 0.0 to 1.0"),
         (["returns", "annex-a", "--months", "0"], "argument --months: 0 is out of range"),
         (["returns", "tax"], "argument which: invalid choice: 'tax'"),
+        (["region", "--scales", "0.1,0.2"], "argument --scales: '0.1,0.2': give 5 scales from 0.005 to 2.0"),
+        (["region", "--scales", "big"], "argument --scales: 'big' is not a list of scales"),
+        (["region", "--engine", "oracle"], "argument --engine: invalid choice: 'oracle'"),
     ],
 )
 def test_impossible_arguments_are_one_line_errors(argv, said, capsys):
@@ -37,6 +40,38 @@ def test_a_run_in_a_new_home_with_nothing_in_landing_says_what_to_do(home, capsy
     err = capsys.readouterr().err.splitlines()
     assert err[-1].startswith("wholechild run: nothing to run on:") and "wholechild generate" in err[-1]
     assert not (home.published / "current").exists()
+
+
+def test_a_region_without_the_demo_flag_says_how_a_real_region_runs(home, capsys):
+    assert cli.main(["region"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--demo" in err and "docs/region.md" in err
+
+
+def test_the_regional_demo_never_clears_a_folder_it_did_not_make(home, tmp_path, capsys):
+    (tmp_path / "mine.txt").write_text("keep me")
+    assert cli.main(["region", "--demo", "--root", str(tmp_path)]) == 2
+    assert "is not a regional demo's folder" in capsys.readouterr().err
+    assert (tmp_path / "mine.txt").read_text() == "keep me"
+
+
+def test_the_regional_key_is_the_regions_own_and_the_demo_keeps_one_throwaway_key(tmp_path, monkeypatch):
+    import stat
+
+    from orchestration.region.export import RegionalKeyError, regional_key
+
+    monkeypatch.delenv("WHOLECHILD_REGIONAL_KEY", raising=False)
+    with pytest.raises(RegionalKeyError, match="WHOLECHILD_REGIONAL_KEY is not set"):
+        regional_key(tmp_path, demo=False)
+    first = regional_key(tmp_path, demo=True)
+    assert first.throwaway and first.secret == regional_key(tmp_path, demo=True).secret  # every member alike
+    assert stat.S_IMODE((tmp_path / ".demo-regional-key").stat().st_mode) == 0o600
+    monkeypatch.setenv("WHOLECHILD_REGIONAL_KEY", "short")
+    with pytest.raises(RegionalKeyError, match="at least 32 characters"):
+        regional_key(tmp_path, demo=True)
+    monkeypatch.setenv("WHOLECHILD_REGIONAL_KEY", "r" * 40)
+    key = regional_key(tmp_path, demo=False)
+    assert not key.throwaway and key.secret != first.secret
 
 
 def test_every_option_says_what_it_is_and_its_default(capsys):
