@@ -12,7 +12,6 @@ from pathlib import Path
 
 from orchestration.region.synthetic import MEMBERS, Member, member_home
 
-
 MARKER = ".wholechild-region"
 
 
