@@ -491,6 +491,93 @@ def stage_rerun(scale: float, workdir: Path) -> dict[str, Any]:
     }
 
 
+# the twelve West Midlands authorities a regional bench's members take the codes of
+REGION_OF_TWELVE = ("332", "330", "331", "333", "334", "335", "336", "860", "861", "884", "885", "893")
+REGION_OVERLAP = 0.03  # of each copied member's children, the share kept as the first member's own
+
+
+def stage_region(scale: float, workdir: Path) -> dict[str, Any]:
+    """A region of twelve authorities of the given scale, built on DuckDB from what its members send. One
+    member is generated and run through its own pipeline (`wholechild run`), and exports its marts under
+    the regional key; the other eleven are that export under their own codes, each child's keys made
+    another's (an HMAC of the member's code and the key) but for 3% kept as the first member's children
+    (children the two share). The region's dbt build over the twelve is timed against 10 minutes: the
+    members' own runs are each member's, on its own machine, and are shown beside it."""
+    import duckdb
+
+    from orchestration.region import build as region_build
+    from orchestration.region.export import export_member, regional_key
+    from orchestration.region.synthetic import MEMBERS, member_home
+    from orchestration.settings import Paths
+    from orchestration.synthetic.authority import MemberOf, generate
+
+    root = workdir / "region"
+    member = MEMBERS[0]
+    home = member_home(root, member)
+    generate(
+        home / "landing", truth_out=home / "ground_truth", scale=scale, seed=42, as_of=BENCH_AS_OF,
+        member=MemberOf({"name": member.name, "la_number": member.la_number, "ons_code": member.ons_code},
+                        (0, 1_000_000)),
+    )  # fmt: skip
+    os.environ.update(member.env())
+    member_seconds, _ = _wholechild_run(home, "--demo")
+    key = regional_key(root, demo=True)
+    t = time.perf_counter()
+    sent = export_member(Paths(home), member.la_number, root / "sent", key)
+    export_seconds = time.perf_counter() - t
+    inbox = root / "inbox"
+    with duckdb.connect() as con:
+        for mart in ("dim_children", "fct_child_outcomes_by_year", "child_descriptions"):
+            relation = f"read_parquet('{root / 'sent' / mart}/**/*.parquet', hive_partitioning = true)"
+            keyed = ("regional_key", "description_key") if mart == "child_descriptions" else ("regional_key",)
+            for code in REGION_OF_TWELVE:
+                # the first member's own; for the others, a child kept as the first member's where the hash of
+                # its regional key falls in the overlap share, else keys of the member's own
+                own = f"hash(regional_key) % 1000 >= {int(REGION_OVERLAP * 1000)}"
+                moved = ", ".join(
+                    f"case when {own} then sha256('{code}' || {c}) else {c} end as {c}" for c in keyed
+                )
+                select = (
+                    f"select * exclude (authority) from {relation}"
+                    if code == member.la_number
+                    else f"select * exclude (authority, {', '.join(keyed)}), {moved} from {relation}"
+                )
+                partition = ", partition_by (collection_year)" if mart == "fct_child_outcomes_by_year" else ""
+                target = inbox / mart / f"authority={code}"
+                target.mkdir(parents=True, exist_ok=True)
+                out = target if partition else target / "part-0.parquet"
+                con.execute(
+                    f"copy ({select}) to '{out}' (format parquet{partition}, overwrite_or_ignore true)"
+                )
+        children = con.execute(
+            f"select count(*) from read_parquet('{inbox}/dim_children/**/*.parquet')"
+        ).fetchone()[0]
+        child_years = con.execute(
+            f"select count(*) from read_parquet('{inbox}/fct_child_outcomes_by_year/**/*.parquet')"
+        ).fetchone()[0]
+    t = time.perf_counter()
+    built = region_build.build(root, "duckdb")
+    build_seconds = time.perf_counter() - t
+    if built.returncode != 0:
+        raise RuntimeError(f"the region's dbt build failed: see {root / 'logs' / 'dbt-duckdb.log'}")
+    dbt_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    with duckdb.connect(str(root / "region.duckdb"), read_only=True) as con:
+        shared = con.execute("select count(*) from region_children where authorities > 1").fetchone()[0]
+    return {
+        "figures": [
+            ("one member's own run", f"{member_seconds:.1f} s (wholechild run, scale {scale}: on its own machine)"),
+            ("one member's export", f"{export_seconds:.1f} s: {sent.children:,} children, "
+                                    f"{sent.rows['fct_child_outcomes_by_year']:,} child-years"),
+            ("the region's inbox", f"{len(REGION_OF_TWELVE)} members, {children:,} children, "
+                                   f"{child_years:,} child-years"),
+            ("children in two or more", f"{shared:,}"),
+            ("peak memory of a child", f"{dbt_peak / 2**30:.2f} GiB (the member's run or the region's dbt build)"),
+        ],
+        "seconds": build_seconds,
+        "target": ("the region's dbt build", 600.0, "twelve authorities' marts built in at most 10 minutes"),
+    }  # fmt: skip
+
+
 STAGES: dict[str, Callable[[float, Path], dict[str, Any]]] = {
     "generate": stage_generate,
     "ingest": stage_ingest,
@@ -498,6 +585,7 @@ STAGES: dict[str, Callable[[float, Path], dict[str, Any]]] = {
     "link": stage_link,
     "transform": stage_transform,
     "rerun": stage_rerun,
+    "region": stage_region,
 }
 
 
