@@ -68,6 +68,9 @@ class Export:
     # children of the member's marts not sent: their records give neither a valid NHS number nor a whole
     # description (names, date of birth, sex), so no member could key them alike
     not_keyed: int = 0
+    # of the children sent, those that share their key with another of the member's persons (described
+    # alike, no NHS number): one child to the region
+    sharing_a_key: int = 0
 
 
 def export_member(paths: Paths, authority: str, out: Path, key: PseudonymKey) -> Export:
@@ -80,6 +83,7 @@ def export_member(paths: Paths, authority: str, out: Path, key: PseudonymKey) ->
         )
     keys, descriptions = member_keys(paths, key)
     children, by_nhs = len(keys), int(keys.keyed_by_nhs_number.sum())
+    sharing = int(keys.regional_key.duplicated(keep=False).sum())
     rows, not_keyed = {}, 0
     with connect(paths.analyst_copy, read_only=True) as con:
         con.register("_keys", keys)
@@ -112,7 +116,7 @@ def export_member(paths: Paths, authority: str, out: Path, key: PseudonymKey) ->
         )
         rows["child_descriptions"] = con.execute(f"select count(*) from ({select})").fetchone()[0]
         con.execute(f"copy ({select}) to '{target / 'part-0.parquet'}' (format parquet)")
-    return Export(authority, int(children), int(by_nhs), rows, int(not_keyed))
+    return Export(authority, int(children), int(by_nhs), rows, int(not_keyed), sharing)
 
 
 def member_keys(paths: Paths, key: PseudonymKey) -> tuple[pd.DataFrame, pd.DataFrame]:

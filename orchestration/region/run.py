@@ -94,7 +94,8 @@ def demo(root: Path, *, scales: tuple[float, ...], seed: int, engines: tuple[str
         sent = export_member(Paths(member_home(root, member)), member.la_number, root / "inbox", key)
         print(
             f"  {'':<24}      sent {sent.children:,} children ({sent.by_nhs_number:,} keyed by NHS number,"
-            f" {sent.not_keyed:,} not keyable), {sent.rows['fct_child_outcomes_by_year']:,} child-years",
+            f" {sent.sharing_a_key:,} described alike under one key, {sent.not_keyed:,} not keyable),"
+            f" {sent.rows['fct_child_outcomes_by_year']:,} child-years",
             flush=True,
         )
     if failed:

@@ -4,7 +4,13 @@
 -- when its descriptions lead to exactly one NHS key (two children described alike are never joined through
 -- it); failing that, the smallest key among the children of other members described alike.
 with children as (
-    select * from {{ ref('stg_region__children') }}
+    -- a member may send two of its persons under one key: described alike with no NHS number (the member's
+    -- own linkage kept them apart); to the region they are one child
+    select distinct
+        authority,
+        regional_key,
+        keyed_by_nhs_number
+    from {{ ref('stg_region__children') }}
 ),
 
 described as (
