@@ -598,35 +598,51 @@ def _run_in_child(name: str, scale: float, workdir: str, queue: mp.Queue) -> Non
         queue.put({"error": f"{type(exc).__name__}: {exc}"})
 
 
-def run(stages: list[str], scale: float, keep: Path | None = None) -> int:
+def run(stages: list[str], scale: float, keep: Path | None = None, repeat: int = 1) -> int:
+    """Each stage in a process of its own, ``repeat`` times; the median run is judged against the target
+    (and its figures shown), every run's value beside it, with the machine's load before each."""
     print(
         f"Whole Child benchmark: scale {scale} on {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"{platform.machine()}"
+        f"{platform.machine()}" + (f", median of {repeat} runs" if repeat > 1 else "")
     )
     failures = 0
     ctx = mp.get_context("spawn")
     for name in stages:
-        workdir = Path(tempfile.mkdtemp(prefix=f"wholechild-bench-{name}-")) if keep is None else keep
-        queue: mp.Queue = ctx.Queue()
-        proc = ctx.Process(target=_run_in_child, args=(name, scale, str(workdir), queue))
-        started = time.perf_counter()
-        proc.start()
-        out = queue.get()
-        proc.join()
-        wall = time.perf_counter() - started
-        if keep is None:
-            shutil.rmtree(workdir, ignore_errors=True)
+        runs = []
+        for _ in range(repeat):
+            workdir = Path(tempfile.mkdtemp(prefix=f"wholechild-bench-{name}-")) if keep is None else keep
+            queue: mp.Queue = ctx.Queue()
+            proc = ctx.Process(target=_run_in_child, args=(name, scale, str(workdir), queue))
+            load = os.getloadavg()[0]
+            started = time.perf_counter()
+            proc.start()
+            out = queue.get()
+            proc.join()
+            out["wall"], out["load"] = time.perf_counter() - started, load
+            if keep is None:
+                shutil.rmtree(workdir, ignore_errors=True)
+            runs.append(out)
         print(f"\n{name}")
-        if "error" in out:
-            print(f"  FAILED: {out['error']}")
+        failed = [r for r in runs if "error" in r]
+        if failed:
+            print(f"  FAILED: {failed[0]['error']}")
             failures += 1
             continue
+        values = sorted(r.get("value", r["seconds"]) for r in runs)
+        median = values[len(values) // 2]
+        out = next(r for r in runs if r.get("value", r["seconds"]) == median)
         label, limit, meaning = out["target"]
-        value, unit = out.get("value", out["seconds"]), out.get("unit", "s")
-        verdict = "" if limit is None else (" (within target)" if value <= limit else " (OVER target)")
-        shown = f"{value:.2f}{unit}" if unit == "x" else f"{value:.1f} {unit}"
-        print(f"  {label:<24} {shown}{verdict}   target: {meaning}")
-        print(f"  {'process wall time':<24} {wall:.1f} s (including start-up)")
+        unit = out.get("unit", "s")
+
+        def shown(v: float, unit: str = unit) -> str:
+            return f"{v:.2f}{unit}" if unit == "x" else f"{v:.1f} {unit}"
+
+        verdict = "" if limit is None else (" (within target)" if median <= limit else " (OVER target)")
+        print(f"  {label:<24} {shown(median)}{verdict}   target: {meaning}")
+        if repeat > 1:
+            each = ", ".join(f"{shown(r.get('value', r['seconds']))} (load {r['load']:.1f})" for r in runs)
+            print(f"  {'each run':<24} {each}")
+        print(f"  {'process wall time':<24} {out['wall']:.1f} s (including start-up)")
         print(f"  {'peak memory':<24} {out['peak_memory'] / 2**30:.2f} GiB")
         for key, value in out["figures"]:
             print(f"  {key:<24} {value}")
