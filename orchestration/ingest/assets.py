@@ -9,7 +9,7 @@ from orchestration.ingest.archive import receive, sightings_of
 from orchestration.ingest.contracts import Contract, ContractVersions, load_contract_versions, load_contracts
 from orchestration.ingest.load import ensure_raw_tables
 from orchestration.ingest.manifest import STATUS_RECEIVED, ensure_manifest
-from orchestration.ingest.service import describe, load_pending
+from orchestration.ingest.service import describe, keep_log_while_loading, load_pending
 from orchestration.resources import WAREHOUSE_POOL, Warehouse
 
 DELIVERIES = dg.AssetKey(["ingest", "deliveries"])
@@ -139,6 +139,7 @@ def build_raw_assets(all_versions: list[ContractVersions]) -> dg.AssetsDefinitio
             idle = [v for v in selected if v.dataset not in waiting]
             ensure_raw_tables(con, *idle)  # a dataset with nothing new still has its tables
             loaded: dict[str, list] = {v.dataset: [] for v in idle}
+            keep_log_while_loading(con)
             for versions in selected:
                 if versions.dataset not in waiting:
                     continue

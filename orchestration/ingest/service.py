@@ -88,6 +88,14 @@ class IngestResult:
 INGEST_CHECKPOINT_THRESHOLD = "4GB"
 
 
+def keep_log_while_loading(con: duckdb.DuckDBPyConnection) -> None:
+    """Each delivery commits on its own (a file is loaded whole or not at all), but DuckDB would also
+    checkpoint the database into its file whenever its log passes 16 MB: several times over a whole
+    authority's files, each rewriting what changed. The log is kept until the connection closes (or a
+    copy is taken), as a crash replays it: about 7% of a whole landing folder's load (docs/scale.md)."""
+    con.execute(f"set checkpoint_threshold = '{INGEST_CHECKPOINT_THRESHOLD}'")
+
+
 def ingest(
     con: duckdb.DuckDBPyConnection, paths: Paths, files: list[Path] | None = None, period: str | None = None
 ) -> IngestResult:
@@ -95,11 +103,7 @@ def ingest(
     waiting to be loaded."""
     contracts = load_contracts()
     versions = load_contract_versions()
-    # each delivery commits on its own (a file is loaded whole or not at all), but DuckDB would also
-    # checkpoint the database into its file whenever the log passes 16 MB: several times over a whole
-    # authority's files, each rewriting what changed. The log is kept until the connection closes (or a
-    # copy is taken), as a crash replays it: about 8% of a whole landing folder's load (docs/scale.md)
-    con.execute(f"set checkpoint_threshold = '{INGEST_CHECKPOINT_THRESHOLD}'")
+    keep_log_while_loading(con)
     sightings = None if files is None else sightings_of(files, paths.landing)
     receipts = receive(con, paths.landing, paths.archive, contracts, sightings, paths.feedback, period)
     ensure_raw_tables(con, *versions.values())  # every dataset has its raw tables, delivered yet or not
