@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from orchestration.region.synthetic import MEMBERS, Member, member_home
@@ -21,12 +21,6 @@ class MemberRun:
     seconds: float
     returncode: int
     log: Path
-
-
-@dataclass
-class RegionRun:
-    members: list[MemberRun] = field(default_factory=list)
-    seconds: dict[str, float] = field(default_factory=dict)
 
 
 def run_member(root: Path, member: Member, *, demo: bool = True) -> MemberRun:
@@ -46,10 +40,6 @@ def run_member(root: Path, member: Member, *, demo: bool = True) -> MemberRun:
             check=False,
         )
     return MemberRun(member, time.perf_counter() - started, proc.returncode, log)
-
-
-def members() -> tuple[Member, ...]:
-    return MEMBERS
 
 
 def demo(root: Path, *, scales: tuple[float, ...], seed: int, engines: tuple[str, ...] = ("duckdb",)) -> int:
