@@ -552,3 +552,62 @@ def test_every_rule_that_fails_inside_the_validator_has_a_pre_check_standing_in(
     assert {STANDS_IN[r] for r in crashed} <= {rule for rule, *_ in _checks(2027)}
     page = report_files(validation)["validation.html"].decode()
     assert all(f"pre-check {STANDS_IN[r]})" in page for r in crashed), page
+
+
+CIN_GROUPS_CHECK = """
+import sys
+import xml.etree.ElementTree as ET
+
+import pandas as pd
+from cin_validator import cin_validator
+
+sys.path.insert(0, sys.argv[1])
+import run_cin
+
+root = ET.parse(sys.argv[2]).getroot()
+whole = cin_validator.convert_data(root)
+for size in (1, 2, 4, 100):
+    grouped = run_cin.convert_in_groups(root, size)
+    assert list(grouped) == list(whole)
+    for name, table in whole.items():
+        pd.testing.assert_frame_equal(grouped[name], table, check_index_type=True)
+print(len(whole["ChildIdentifiers"]), len(whole["CINdetails"]), len(whole["Disabilities"]))
+"""
+
+
+def test_the_cin_validator_reads_a_census_in_groups_of_children_into_the_tables_it_reads_whole(tmp_path):
+    """run_cin.py runs the validator's own XML reader a group of children at a time (it grows as the square
+    of the children read at once): the tables must be the very tables of the whole file, for children with
+    and without each block, several CIN episodes and none, groups of every size, and one group."""
+    import copy
+    import subprocess
+    import xml.etree.ElementTree as ET
+    from pathlib import Path
+
+    from orchestration.returns.validation import SCRIPTS, dfe_python
+
+    corpus = Path(__file__).parents[1] / "corpus" / "social_care" / "cin_census" / "CIN_Census.xml"
+    root = ET.parse(corpus).getroot()
+    children = root.find("Children")
+    full = children.find("Child")
+    for n in range(2, 8):
+        child = copy.deepcopy(full)
+        child.find("ChildIdentifiers/LAchildID").text = f"DfEX000000{n}"
+        if n % 2 == 0:  # no disabilities, and a second CIN episode
+            child.find("ChildCharacteristics").remove(child.find("ChildCharacteristics/Disabilities"))
+            child.append(copy.deepcopy(child.find("CINdetails")))
+        if n % 3 == 0:  # no assessment, plan, enquiry or protection plan
+            details = child.find("CINdetails")
+            for tag in ("Assessments", "CINPlanDates", "Section47", "ChildProtectionPlans"):
+                details.remove(details.find(tag))
+        if n == 7:  # known only by who they are
+            for details in child.findall("CINdetails"):
+                child.remove(details)
+        children.append(child)
+    census = tmp_path / "census.xml"
+    ET.ElementTree(root).write(census, encoding="utf-8")
+    done = subprocess.run(
+        [str(dfe_python()), "-c", CIN_GROUPS_CHECK, str(SCRIPTS), str(census)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == ["7", "9", "8"], done.stdout  # every child, episode and disability read

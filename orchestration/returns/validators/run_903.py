@@ -29,29 +29,41 @@ import sys
 from pathlib import Path
 
 
+def _fresh(value):
+    """A deep copy of a table, of a dict of them (the store's metadata), or the value itself."""
+    import pandas as pd
+
+    if isinstance(value, pd.DataFrame):
+        return value.copy(deep=True)
+    if isinstance(value, dict):
+        return {key: _fresh(v) for key, v in value.items()}
+    return value
+
+
 class Pristine:
-    """The return as the validator reads it, read again and never handed to a rule: each store made from
-    it is a deep copy. The validator passes each rule a shallow copy of one shared store, so a rule that
+    """The return as the validator reads it, read again and never handed to a rule: each store a rule gets
+    is a deep copy of it. The validator passes each rule a shallow copy of one shared store, so a rule that
     writes into a table changes what every later rule reads (rule 365 writes 31 March into every open
-    episode's DEC, in place): corrected copies and the isolated re-runs read a store no rule has touched."""
+    episode's DEC, in place): corrected copies and the isolated re-runs read a store no rule has touched.
+
+    The validator's ``create_datastore`` is run once, on its own deep copy of what was read, and each store
+    handed out is a deep copy of its result: the same tables as making the store again each time, without
+    matching every episode's two postcodes against the national postcode list again for each rule (about 5 s
+    a store for a Dudley-sized return)."""
 
     def __init__(self, files, metadata: dict) -> None:
         from lac_validator.ingress import read_from_text
 
         self.dfs, extras = read_from_text(raw_files=files)
         self.metadata = {**metadata, **extras}
+        self._made: dict | None = None
 
     def store(self) -> dict:
-        import pandas as pd
         from lac_validator.datastore import create_datastore
 
-        def fresh(value):
-            return value.copy(deep=True) if isinstance(value, pd.DataFrame) else value
-
-        return create_datastore(
-            {name: frame.copy(deep=True) for name, frame in self.dfs.items()},
-            {key: fresh(value) for key, value in self.metadata.items()},
-        )
+        if self._made is None:
+            self._made = create_datastore(_fresh(self.dfs), _fresh(self.metadata))
+        return _fresh(self._made)
 
 
 def _rows(result: dict) -> dict:
