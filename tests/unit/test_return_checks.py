@@ -611,3 +611,35 @@ def test_the_cin_validator_reads_a_census_in_groups_of_children_into_the_tables_
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.split() == ["7", "9", "8"], done.stdout  # every child, episode and disability read
+
+
+def test_the_903_xml_puts_each_childs_rows_under_that_child_in_the_tables_order():
+    from lxml import etree
+
+    from orchestration.returns.ssda903.build import to_xml
+
+    tables = _return(
+        header=[
+            _header("1", "01/05/2008", _upn("332200812001")),
+            _header("2", "01/05/2009", _upn("332200912002")),
+        ],
+        episodes=[
+            _episode("2", "03/06/2024", "01/09/2024", rec="X1"),
+            _episode("1", "03/06/2023"),
+            _episode("2", "01/09/2024", place="U6"),
+        ],
+        missing=[
+            {"CHILD": "2", "DOB": "01/05/2009", "MISSING": "M", "MIS_START": "05/07/2024", "MIS_END": ""}
+        ],
+    )
+    root = etree.fromstring(to_xml(tables))
+    children = root.findall("CHILD")
+    assert [c.findtext("HEADER/CHILDID") for c in children] == ["1", "2"]
+    assert [e.findtext("DECOM") for e in children[0].findall("EPISODE")] == ["03/06/2023"]
+    assert [(e.findtext("DECOM"), e.findtext("PL")) for e in children[1].findall("EPISODE")] == [
+        ("03/06/2024", "U4"),
+        ("01/09/2024", "U6"),
+    ]
+    assert children[0].find("HEADER/AMISSING") is None
+    assert children[1].findtext("HEADER/AMISSING/MIS_START") == "05/07/2024"
+    assert children[1].find("HEADER/AMISSING/MIS_END").text is None  # blank: an empty tag
