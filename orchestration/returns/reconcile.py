@@ -22,6 +22,7 @@ import json
 import os
 import pickle
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -29,7 +30,12 @@ import pandas as pd
 
 from orchestration.cells import safe_frame
 from orchestration.duckdb_files import connect
-from orchestration.returns.common import Authority, latest_ended_collection_year, returns_connection
+from orchestration.returns.common import (
+    Authority,
+    extract_date,
+    latest_ended_collection_year,
+    returns_connection,
+)
 from orchestration.returns.figures import (
     COLUMNS,
     MEASURES,
@@ -287,22 +293,41 @@ def _vault_state(vault_db: Path) -> list:
     return state
 
 
+SSD_TIMEFRAME_YEARS = 6  # the dbt var ssd_timeframe_years' default: the SSD extract's look-back window
+
+
+def years_the_marts_complete(vault_db: Path, latest_ended: int) -> list[int]:
+    """The collection years the marts will call complete (int_collection_year_completeness): those wholly
+    inside the latest SSD extract's look-back window that have ended by its date. A first run's guess at
+    what its reconciliation compares, before the marts exist; a year guessed wrong is built when asked for."""
+    extract = extract_date(vault_db)
+    try:
+        window_start = extract.replace(year=extract.year - SSD_TIMEFRAME_YEARS)
+    except ValueError:  # 29 February, as DuckDB's interval arithmetic takes it
+        window_start = extract.replace(year=extract.year - SSD_TIMEFRAME_YEARS, day=28)
+    return [
+        y
+        for y in range(latest_ended - SSD_TIMEFRAME_YEARS, latest_ended + 1)
+        if date(y - 1, 4, 1) >= window_start
+    ]
+
+
 def build_ahead(vault_db: Path, quality: Path) -> Path | None:
     """Build the returns of the years the last reconciliation covered (quality/reconciliation_with_returns
     .json) and of a year ended since, with what the reconciliation works out from them, and keep them beside
     the vault, with the vault's state, for the reconciliation that follows the marts: the returns' own process
     does it (returns/due.py) while the run goes on with dbt. A year it did not guess is built when asked for
     (and the figures worked out again), and nothing built from a vault that has changed since is used."""
+    latest = latest_ended_collection_year(vault_db)
     try:
         years = json.loads((quality / "reconciliation_with_returns.json").read_text(encoding="utf-8"))[
             "years"
         ]
     except (OSError, ValueError, KeyError):
-        return None  # no reconciliation yet: nothing to go on
+        years = years_the_marts_complete(vault_db, latest)  # no reconciliation yet: the marts' own rule
     if not years:
         return None
     # and the year that has ended since, if the extract now reaches it (a March extract completes a year)
-    latest = latest_ended_collection_year(vault_db)
     years = sorted({*years, latest} if latest > max(years) else years)
     state = _vault_state(vault_db)
     con = returns_connection(vault_db)

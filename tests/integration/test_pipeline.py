@@ -230,6 +230,17 @@ def test_returns_built_ahead_reconcile_exactly_as_built_on_demand(pipeline, monk
     assert sorted(built) == [min(years) - 1, *years] and worked_out == [1] and not kept.exists()
 
 
+def test_a_first_runs_guess_at_the_years_reconciled_is_what_the_marts_call_complete(pipeline):
+    """With no reconciliation before it, the returns' process builds ahead the years the marts will call
+    complete (their rule, read in Python from the vault before the marts exist): the very years reconciled."""
+    from orchestration.returns.common import latest_ended_collection_year
+    from orchestration.returns.reconcile import years_the_marts_complete
+
+    paths, _ = pipeline
+    years = json.loads((paths.quality / "reconciliation_with_returns.json").read_text())["years"]
+    assert years_the_marts_complete(paths.vault_db, latest_ended_collection_year(paths.vault_db)) == years
+
+
 def test_every_delivery_adds_up(pipeline):
     paths, _ = pipeline
     broken = vault_scalar(
