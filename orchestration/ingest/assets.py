@@ -9,7 +9,7 @@ from orchestration.ingest.archive import receive, sightings_of
 from orchestration.ingest.contracts import Contract, ContractVersions, load_contract_versions, load_contracts
 from orchestration.ingest.load import ensure_raw_tables
 from orchestration.ingest.manifest import STATUS_RECEIVED, ensure_manifest
-from orchestration.ingest.service import describe, keep_log_while_loading, load_pending
+from orchestration.ingest.service import describe, keep_log_while_loading, load_datasets
 from orchestration.resources import WAREHOUSE_POOL, Warehouse
 
 DELIVERIES = dg.AssetKey(["ingest", "deliveries"])
@@ -140,16 +140,21 @@ def build_raw_assets(all_versions: list[ContractVersions]) -> dg.AssetsDefinitio
             ensure_raw_tables(con, *idle)  # a dataset with nothing new still has its tables
             loaded: dict[str, list] = {v.dataset: [] for v in idle}
             keep_log_while_loading(con)
+            outcomes = load_datasets(
+                con,
+                [v for v in selected if v.dataset in waiting],
+                warehouse.paths.warehouse,
+                warehouse.paths.feedback,
+            )
             for versions in selected:
-                if versions.dataset not in waiting:
-                    continue
-                try:
-                    loaded[versions.dataset] = load_pending(
-                        con, versions, warehouse.paths.warehouse, warehouse.paths.feedback
+                outcome = outcomes.get(versions.dataset)
+                if isinstance(outcome, Exception):  # one dataset's fault must not hide what the others loaded
+                    context.log.error(
+                        f"{versions.dataset}: loading failed: {type(outcome).__name__}: {outcome}"
                     )
-                except Exception as exc:  # one dataset's fault must not hide what the others loaded
-                    context.log.error(f"{versions.dataset}: loading failed: {type(exc).__name__}: {exc}")
                     broken_datasets.append(versions.dataset)
+                elif outcome is not None:
+                    loaded[versions.dataset] = outcome
             contracts = [v.latest for v in selected if v.dataset in loaded]
             rows = (
                 dict(

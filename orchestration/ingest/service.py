@@ -71,6 +71,48 @@ def load_pending(
     return out
 
 
+LOAD_THREADS = 2  # the machine's two cores: each file's load is mostly DuckDB's, outside Python's lock
+
+
+def load_datasets(
+    con: duckdb.DuckDBPyConnection,
+    datasets: list[ContractVersions],
+    scratch: Path,
+    feedback: Path | None = None,
+    threads: int | None = None,
+) -> dict[str, list[tuple[str, LoadOutcome]] | Exception]:
+    """Every waiting delivery of each dataset loaded (``load_pending``), the datasets shared among
+    ``threads`` threads, each loading on a connection of its own to the same database, the largest
+    datasets first. One dataset's deliveries are loaded by one thread, in order, so that a later delivery
+    supersedes an earlier one as it would alone; each delivery is still its own transaction, and two
+    datasets' write different rows. Returns each dataset's outcomes, or the error that stopped it (one
+    dataset's fault does not stop the others')."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    sizes = dict(
+        con.execute(
+            "select dataset, sum(size_bytes) from ingest.deliveries where status = ? group by dataset",
+            [STATUS_RECEIVED],
+        ).fetchall()
+    )
+    ordered = sorted(datasets, key=lambda v: -(sizes.get(v.dataset) or 0))
+    threads = LOAD_THREADS if threads is None else threads
+
+    def load(versions: ContractVersions) -> list[tuple[str, LoadOutcome]] | Exception:
+        cursor = con.cursor()
+        try:
+            return load_pending(cursor, versions, scratch, feedback)
+        except Exception as exc:  # said by the caller, beside what the others loaded
+            return exc
+        finally:
+            cursor.close()
+
+    if threads <= 1 or len(ordered) <= 1:
+        return {v.dataset: load(v) for v in ordered}
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="load") as pool:
+        return dict(zip((v.dataset for v in ordered), pool.map(load, ordered), strict=True))
+
+
 def describe(file_name: str, outcome: LoadOutcome) -> str:
     text = (
         f"{file_name}: {outcome.status}; {outcome.rows_in_file} rows = {outcome.rows_loaded} loaded"
@@ -115,6 +157,10 @@ def ingest(
         ).fetchall()
     ]
     loads = []
-    for dataset in waiting:
-        loads += load_pending(con, versions[dataset], paths.warehouse, paths.feedback)
+    loaded = load_datasets(con, [versions[d] for d in waiting], paths.warehouse, paths.feedback)
+    for dataset in waiting:  # said in the datasets' order, whichever thread finished first
+        outcome = loaded[dataset]
+        if isinstance(outcome, Exception):
+            raise outcome
+        loads += outcome
     return IngestResult(receipts, loads)

@@ -2,6 +2,7 @@
 process killed in the middle of an ingest."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -237,3 +238,44 @@ def test_a_run_killed_part_way_is_marked_failed_and_frees_the_warehouse(tmp_path
         removed = clear_unfinished_releases(published, instance)
         assert [p.name.rsplit("-", 1)[-1] for p in removed] == [dead.run_id.replace("-", "")[:8]]
         assert len(list(published.glob(".building-*"))) == 1  # the live run's is left alone
+
+
+def test_datasets_loaded_side_by_side_end_exactly_as_loaded_one_after_another(tmp_path, monkeypatch):
+    """The load shares the datasets between two threads, each on its own connection: every delivery,
+    quarantined cell and raw row must be what one thread loading them in turn gives."""
+    from datetime import date
+
+    from orchestration.duckdb_files import connect
+    from orchestration.ingest import service
+    from orchestration.settings import Paths
+    from orchestration.synthetic import generate
+
+    generate(tmp_path / "landing", scale=0.01, seed=3, as_of=date(2026, 3, 31), truth_out=tmp_path / "truth")
+    states, datasets = [], []
+    for threads in (1, 2):
+        monkeypatch.setattr(service, "LOAD_THREADS", threads)
+        paths = Paths(tmp_path / f"home{threads}").ensure()
+        shutil.copytree(tmp_path / "landing", paths.landing, dirs_exist_ok=True)
+        with connect(paths.vault_db) as con:
+            result = service.ingest(con, paths)
+        datasets.append({o.delivery_id for _, o in result.loads})
+        with duckdb.connect(str(paths.vault_db), read_only=True) as con:
+            raw = [
+                t
+                for (t,) in con.execute(
+                    "select table_name from duckdb_tables() where schema_name = 'raw'"
+                ).fetchall()
+            ]
+            states.append(
+                {
+                    "deliveries": con.execute(
+                        "select * exclude (received_at, loaded_at, archive_path, landing_path)"
+                        " from ingest.deliveries order by delivery_id"
+                    ).fetchall(),
+                    "quarantine": con.execute("select * from ingest.quarantine order by all").fetchall(),
+                    **{t: con.execute(f"select * from raw.{t} order by all").fetchall() for t in raw},
+                }
+            )
+    assert len(datasets[0]) > 20 and datasets[0] == datasets[1]
+    assert len(states[0]["quarantine"]) > 0  # the demo's faults, caught either way
+    assert states[0] == states[1]
