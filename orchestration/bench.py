@@ -409,6 +409,204 @@ def _wholechild_run(home: Path, *extra: str) -> tuple[float, str]:
     return seconds, done.stdout
 
 
+def _link_floor_seconds(vault: Path, workdir: Path) -> tuple[float, int]:
+    """Splink's own scoring of the run's descriptions (the same model, blocking rules and threshold), on a
+    copy of the vault: what the link stage does beyond it is reading records, the strong identifiers and
+    the clustering."""
+    from orchestration.duckdb_files import connect
+    from orchestration.identity import model as linkage_model
+    from orchestration.identity.linkage import _contested_identifiers, _deterministic_groups, _profiles
+
+    copy = workdir / "floor_link" / "vault.duckdb"
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(vault, copy)
+    model = linkage_model.load_model()
+    with connect(copy) as con:  # the link stage's steps before Splink, as it takes them
+        _contested_identifiers(con)
+        _deterministic_groups(con)
+        profiles = _profiles(con)
+    started = time.perf_counter()
+    pairs = linkage_model.predict(profiles, model, threshold=model["wholechild"]["review_threshold"])
+    return time.perf_counter() - started, len(pairs)
+
+
+def _dbt_floor_seconds(analytics: Path, workdir: Path) -> tuple[float, dict[str, int]]:
+    """The SQL dbt ran, compiled by dbt, run straight on a copy of the analytics file: every table and view
+    made in dependency order, every data test's query counted. Leaves out what dbt does around it (its
+    start, parsing, rendering each node, recording results), the seeds (small CSVs dbt loads) and the unit
+    tests (dbt's own fixtures)."""
+    import json
+    import subprocess
+
+    import duckdb
+
+    from orchestration.returns.common import Authority
+    from orchestration.settings import DBT_PROJECT_DIR
+    from orchestration.transform.assets import dbt_executable
+
+    copy = workdir / "floor_dbt" / analytics.name  # the same file name: the same catalogue in the SQL
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(analytics, copy)
+    target = workdir / "floor_dbt" / "target"
+    env = os.environ | {"WHOLECHILD_ANALYTICS_DB": str(copy), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    command = [dbt_executable(), "compile", "--quiet", "--target-path", str(target)]
+    command += ["--vars", json.dumps(Authority.from_env().dbt_vars())]
+    done = subprocess.run(command, cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"dbt compile failed: {done.stdout[-2000:]}")
+    nodes = json.loads((target / "manifest.json").read_text())["nodes"]
+    models = {u: n for u, n in nodes.items() if n["resource_type"] == "model"}
+    order: list[str] = []
+    seen: set[str] = set()
+
+    def visit(uid: str) -> None:
+        if uid in seen or uid not in models:
+            return
+        seen.add(uid)
+        for parent in models[uid]["depends_on"]["nodes"]:
+            visit(parent)
+        order.append(uid)
+
+    for uid in sorted(models):
+        visit(uid)
+    tests = [n for n in nodes.values() if n["resource_type"] == "test"]
+    con = duckdb.connect(str(copy))
+    started = time.perf_counter()
+    for uid in order:
+        node = models[uid]
+        kind = "view" if node["config"]["materialized"] == "view" else "table"
+        con.execute(f"create or replace {kind} {node['relation_name']} as {node['compiled_code']}")
+    for node in tests:
+        con.execute(f"select count(*) from ({node['compiled_code']}) as t").fetchall()
+    seconds = time.perf_counter() - started
+    con.close()
+    counts = {"models": len(order), "tests": len(tests)}
+    counts["seeds"] = sum(1 for n in nodes.values() if n["resource_type"] == "seed")
+    return seconds, counts
+
+
+VALIDATORS_AS_SHIPPED = """
+import contextlib, io, json, logging, sys, time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+logging.disable(logging.CRITICAL)
+year, la, csv_folder, xml = sys.argv[1:5]
+with contextlib.redirect_stdout(io.StringIO()):
+    from lac_validator.lac_validator import LacValidator
+    from lac_validator.rules.ruleset_utils import get_year_ruleset as ruleset_903
+    from lac_validator.utils import process_uploaded_files
+    from cin_validator import cin_validator
+    from cin_validator.rules.ruleset_utils import get_year_ruleset as ruleset_cin
+
+    started = time.perf_counter()
+    files = process_uploaded_files({"This year": sorted(str(p) for p in Path(csv_folder).glob("*.csv"))})
+    LacValidator(metadata={"collectionYear": year, "localAuthority": la}, files=files, registry=ruleset_903(year))
+    ssda903 = time.perf_counter() - started
+    started = time.perf_counter()
+    tables = cin_validator.process_data(cin_validator.convert_data(ET.parse(xml).getroot()))
+    cin_validator.CinValidator(tables, ruleset_cin(year), selected_rules=None)
+    cin = time.perf_counter() - started
+print(json.dumps({"ssda903": ssda903, "cin": cin}))
+"""
+
+
+def _validators_floor_seconds(home: Path, year: str) -> dict[str, float]:
+    """The DfE's two validators as they ship, once each, on this year's published return: the SSDA903's
+    tables (without last year's, which the run also gives it) and the CIN census XML read whole."""
+    import json
+    import subprocess
+
+    from orchestration.returns.common import Authority
+    from orchestration.returns.validation import dfe_python
+
+    returns = home / "published" / "returns"
+    ssda903 = returns / "ssda903" / year / "last_attempt"
+    cin = next((returns / "cin" / year / "last_attempt").glob("*.xml"))
+    done = subprocess.run(
+        [
+            str(dfe_python()),
+            "-c",
+            VALIDATORS_AS_SHIPPED,
+            year,
+            Authority.from_env().ons_code,
+            str(ssda903),
+            str(cin),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"the validators failed: {done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def stage_run(scale: float, workdir: Path) -> dict[str, Any]:
+    """A whole authority from landing to published, returns included: ``wholechild run --demo`` in a new
+    home, as a person runs it, in a process of its own (its peak memory is the largest process it started).
+    Each stage's time is printed beside its floor, measured here on the same data after the run: DuckDB's
+    own read of the same CSVs (loading), Splink's own scoring of the same descriptions (linking), the SQL dbt
+    ran, run straight (dbt), and the DfE's validators as they ship (the returns)."""
+    import json
+
+    from orchestration.cli import STAGES as RUN_STAGES
+    from orchestration.cli import TIMINGS_FILE
+    from orchestration.synthetic import generate
+
+    home = workdir / "home"
+    generate(home / "landing", scale=scale, seed=42, as_of=BENCH_AS_OF, truth_out=home / "ground_truth")
+    csvs = sorted((home / "landing").rglob("*.csv"))
+    load_floor = _csv_floor_seconds(csvs, workdir)
+    seconds, _ = _wholechild_run(home, "--demo")
+    # the largest process the run started or was (the command, its dbt, its returns, the validators): none
+    # had been started from here before it
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    timings = json.loads((home / "logs" / TIMINGS_FILE).read_text())
+    if not timings["succeeded"]:
+        raise RuntimeError("the run did not succeed")
+    link_floor, pairs = _link_floor_seconds(home / "warehouse" / "vault.duckdb", workdir)
+    dbt_floor, nodes = _dbt_floor_seconds(home / "warehouse" / "analytics.duckdb", workdir)
+    year = next(r["year"] for r in timings["returns"] if r["return"] == "ssda903")
+    validators = _validators_floor_seconds(home, year)
+    floors = {
+        RUN_STAGES[1][0]: (load_floor, f"DuckDB's read of the {len(csvs)} CSVs (XML and workbooks: none)"),
+        RUN_STAGES[2][0]: (link_floor, f"Splink's own scoring of the same descriptions ({pairs:,} pairs)"),
+        RUN_STAGES[4][0]: (
+            dbt_floor,
+            f"the SQL dbt ran, run straight ({nodes['models']} models, {nodes['tests']} tests; "
+            f"not its {nodes['seeds']} seeds or unit tests)",
+        ),
+    }
+    rows = []
+    for name, took in timings["stages"].items():
+        floor = floors.get(name)
+        beside = f", {took / floor[0]:.1f}x the floor: {floor[0]:.1f} s, {floor[1]}" if floor else ""
+        rows.append((name, f"{took:.1f} s{beside}"))
+    rows.append(("start-up and between", f"{timings['start_up_seconds']:.1f} s"))
+    rows.append(("run, landing to published", f"{timings['run_seconds']:.1f} s"))
+    for r in timings["returns"]:
+        floor = validators.get(r["return"])
+        beside = f"; the DfE validator as it ships, alone: {floor:.1f} s" if floor is not None else ""
+        rows.append((f"return {r['return']} {r['year']}", f"{r['seconds']:.1f} s ({r['status']}){beside}"))
+    rows.append(("whole command", f"{seconds:.1f} s, returns included (the returns run beside the stages)"))
+    rows.append(
+        (
+            "peak memory, target",
+            "at most 2 GiB in any one process" + (" (within)" if peak <= 2**31 else " (OVER)"),
+        )
+    )
+    return {
+        "peak_memory": peak,
+        "figures": rows,
+        "seconds": seconds,
+        "target": (
+            "landing to published",
+            60.0 if scale >= 1.0 else None,
+            "a whole authority, returns included, in at most 60 s",
+        ),
+    }
+
+
 def _attempts(home: Path) -> int:
     return sum(1 for p in (home / "published" / "returns").glob("*/*/2*") if p.is_dir())
 
@@ -582,6 +780,7 @@ STAGES: dict[str, Callable[[float, Path], dict[str, Any]]] = {
     "generate": stage_generate,
     "ingest": stage_ingest,
     "authority": stage_authority,
+    "run": stage_run,
     "link": stage_link,
     "transform": stage_transform,
     "rerun": stage_rerun,
@@ -592,7 +791,7 @@ STAGES: dict[str, Callable[[float, Path], dict[str, Any]]] = {
 def _run_in_child(name: str, scale: float, workdir: str, queue: mp.Queue) -> None:
     try:
         out = STAGES[name](scale, Path(workdir))
-        out["peak_memory"] = _peak_memory_bytes()
+        out.setdefault("peak_memory", _peak_memory_bytes())  # a stage that runs a command gives the command's
         queue.put(out)
     except BaseException as exc:  # reported by the parent
         queue.put({"error": f"{type(exc).__name__}: {exc}"})
@@ -638,12 +837,13 @@ def run(stages: list[str], scale: float, keep: Path | None = None, repeat: int =
             return f"{v:.2f}{unit}" if unit == "x" else f"{v:.1f} {unit}"
 
         verdict = "" if limit is None else (" (within target)" if median <= limit else " (OVER target)")
-        print(f"  {label:<24} {shown(median)}{verdict}   target: {meaning}")
+        width = max(24, *(len(key) for key, _ in out["figures"]))
+        print(f"  {label:<{width}} {shown(median)}{verdict}   target: {meaning}")
         if repeat > 1:
             each = ", ".join(f"{shown(r.get('value', r['seconds']))} (load {r['load']:.1f})" for r in runs)
-            print(f"  {'each run':<24} {each}")
-        print(f"  {'process wall time':<24} {out['wall']:.1f} s (including start-up)")
-        print(f"  {'peak memory':<24} {out['peak_memory'] / 2**30:.2f} GiB")
+            print(f"  {'each run':<{width}} {each}")
+        print(f"  {'process wall time':<{width}} {out['wall']:.1f} s (including start-up)")
+        print(f"  {'peak memory':<{width}} {out['peak_memory'] / 2**30:.2f} GiB")
         for key, value in out["figures"]:
-            print(f"  {key:<24} {value}")
+            print(f"  {key:<{width}} {value}")
     return 1 if failures else 0

@@ -258,6 +258,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"\nReturns not built: what they read failed ({', '.join(vault_failures)}).")
 
     after = current_release(paths.published)
+    _write_timings(paths, result.run_id, result.success, elapsed, durations, counts, returns, started)
     run_state.record_run(
         paths,
         read if result.success else None,
@@ -295,6 +296,42 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"{paths.ground_truth / 'faults.csv'}: a return NOT ready is them being caught)"
         )
     return 0 if result.success else 1
+
+
+TIMINGS_FILE = "last_run_timings.json"  # in the home's logs folder: where the last run's time went
+
+
+def _write_timings(
+    paths: Paths,
+    run_id: str,
+    succeeded: bool,
+    run_seconds: float,
+    durations: dict[str, float],
+    counts: dict[str, int],
+    returns: list,
+    started: float,
+) -> None:
+    """The last run's time, stage by stage, for a person asking where it went and for ``wholechild bench``:
+    each stage's wall time (its steps' start to end), the returns' own, and the whole command's so far."""
+    import json
+
+    record = {
+        "run_id": run_id,
+        "succeeded": succeeded,
+        "stages": {
+            name: round(durations[name], 3) for name, _ in [*STAGES, ("other", None)] if counts.get(name)
+        },
+        "start_up_seconds": round(run_seconds - sum(durations.values()), 3),
+        "run_seconds": round(run_seconds, 3),
+        "returns": [
+            {"return": name, "year": year, "seconds": round(seconds, 3), "status": status}
+            for name, year, seconds, _, status in returns
+        ],
+        "whole_seconds": round(time.perf_counter() - started, 3),
+    }
+    logs = paths.home / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    (logs / TIMINGS_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
 
 
 def _report_pages(paths: Paths) -> list[tuple[str, Path]]:

@@ -1,5 +1,7 @@
-"""The benchmark's whole-authority ingest against DuckDB's own read of the same files (small scale: the
-figures themselves come from `wholechild bench`)."""
+"""The benchmark's whole-authority ingest against DuckDB's own read of the same files, and its whole run
+beside each stage's floor (small scale: the figures themselves come from `wholechild bench`)."""
+
+import re
 
 
 def test_the_authority_stage_sets_ingest_beside_its_floor_for_the_same_files(tmp_path, monkeypatch):
@@ -18,3 +20,31 @@ def test_the_authority_stage_sets_ingest_beside_its_floor_for_the_same_files(tmp
         abs(out["value"] - out["seconds"] / floor) < 0.05 * out["value"] + 0.1
     )  # the floor as printed, rounded
     assert out["target"][1] == 2.0 and out["unit"] == "x"
+
+
+def test_the_run_stage_sets_each_stage_of_a_whole_run_beside_its_floor(tmp_path, monkeypatch):
+    """A whole run of a small authority, as a person starts it: every stage's time from the run's own
+    record, the floors measured on the same data after it, the returns beside the DfE validators alone."""
+    import json
+
+    from orchestration.bench import stage_run
+    from orchestration.cli import STAGES, TIMINGS_FILE
+    from orchestration.identity.pseudonyms import DEMO_ENV
+
+    monkeypatch.setenv(DEMO_ENV, "1")
+    out = stage_run(0.02, tmp_path)
+    figures = dict(out["figures"])
+    timings = json.loads((tmp_path / "home" / "logs" / TIMINGS_FILE).read_text())
+    assert timings["succeeded"] and set(timings["stages"]) <= {name for name, _ in STAGES} | {"other"}
+    for name, _ in STAGES:  # every stage ran, and is shown with the time the run recorded
+        assert figures[name].startswith(f"{timings['stages'][name]:.1f} s"), name
+    for name in ("load raw tables (rows accounted for)", "link persons", "dbt build (models and tests)"):
+        took, floor = figures[name].split("x the floor: ")
+        ratio, floor_seconds = float(took.split(", ")[-1]), float(floor.split()[0])
+        assert floor_seconds > 0 and abs(ratio - timings["stages"][name] / floor_seconds) < 0.06 * ratio + 0.1
+    assert re.search(r"\(\d{2,} models, \d{3,} tests", figures["dbt build (models and tests)"])
+    assert {r["return"] for r in timings["returns"]} == {"ssda903", "cin", "annex_a"}
+    cin = next(r for r in timings["returns"] if r["return"] == "cin")
+    assert "the DfE validator as it ships, alone" in figures[f"return cin {cin['year']}"]
+    assert out["seconds"] >= timings["run_seconds"] > sum(timings["stages"].values())
+    assert 0 < out["peak_memory"] < 8 * 2**30
