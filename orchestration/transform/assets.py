@@ -129,7 +129,11 @@ def whole_child_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, ware
     if plan.builds:
         # dbt's JSON artifacts of the build (a 1.6 MB manifest, run results) are never read: its target folder
         # is removed below, and its results reach Dagster as the events streamed here
-        build = dbt.cli(["build", "--no-write-json", *_authority_vars(), *plan.arguments], context=context)
+        # dbt's unit tests read fixtures, not data, so they judge the code, and run with the test suite
+        # (tests/integration/test_pipeline.py), not on every build of the data: as dbt advises, and 31 nodes
+        # (about 3 s) less of a whole build
+        arguments = plan.arguments or ["--exclude", UNIT_TESTS]
+        build = dbt.cli(["build", "--no-write-json", *_authority_vars(), *arguments], context=context)
         from orchestration.quality import gx
         from orchestration.reports import packs
 
@@ -180,6 +184,7 @@ def whole_child_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, ware
 
 
 DOCS_STAMP = ".written_for"
+UNIT_TESTS = "resource_type:unit_test"
 
 
 def _authority_vars() -> list[str]:
@@ -331,7 +336,7 @@ def plan_build(con, manifest: dict, now: dict[str, str], code: str) -> BuildPlan
         # selection empty: a test is left out only when named, so the tests on a view kept run, and so does a
         # relationship between a changed mart and an unchanged seed (dbt's default would leave out both). Unit
         # tests read fixtures, not data: with the code unchanged they pass as they did
-        ["--exclude", " ".join(["resource_type:unit_test", *left, *views]), "--indirect-selection", "empty"],
+        ["--exclude", " ".join([UNIT_TESTS, *left, *views]), "--indirect-selection", "empty"],
         f"dbt builds what is downstream of {len(changed)} changed sources ({names}); {len(left)} models, seeds "
         f"and tests read nothing that changed; {len(kept)} views downstream are kept as they are (the same "
         "definition), their tests run",

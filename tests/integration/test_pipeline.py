@@ -230,6 +230,43 @@ def test_returns_built_ahead_reconcile_exactly_as_built_on_demand(pipeline, monk
     assert sorted(built) == [min(years) - 1, *years] and worked_out == [1] and not kept.exists()
 
 
+def test_the_dbt_unit_tests_pass_here_as_the_runs_leave_them_out(pipeline, tmp_path):
+    """The pipeline's builds leave dbt's unit tests out (they read fixtures: they judge the code, not the
+    data), so the suite runs every one of them, on a copy of the demo's analytics file (they read its
+    models' columns)."""
+
+    from orchestration.returns.common import Authority
+    from orchestration.settings import DBT_PROJECT_DIR
+    from orchestration.transform.assets import dbt_executable
+
+    paths, _ = pipeline
+    copy = tmp_path / paths.analytics_db.name
+    shutil.copyfile(paths.analytics_db, copy)
+    target = tmp_path / "target"
+    dbt_vars = json.dumps(Authority.from_env().dbt_vars())
+    done = subprocess.run(
+        [
+            dbt_executable(),
+            "test",
+            "--select",
+            "test_type:unit",
+            "--target-path",
+            str(target),
+            "--vars",
+            dbt_vars,
+        ],
+        cwd=DBT_PROJECT_DIR,
+        env=os.environ | {"WHOLECHILD_ANALYTICS_DB": str(copy), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout[-4000:]
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    unit = [r for r in results if r["unique_id"].startswith("unit_test.")]
+    manifest = json.loads((target / "manifest.json").read_text())
+    assert len(unit) == len(manifest["unit_tests"]) >= 30 and all(r["status"] == "pass" for r in unit)
+
+
 def test_a_first_runs_guess_at_the_years_reconciled_is_what_the_marts_call_complete(pipeline):
     """With no reconciliation before it, the returns' process builds ahead the years the marts will call
     complete (their rule, read in Python from the vault before the marts exist): the very years reconciled."""
