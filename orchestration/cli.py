@@ -54,12 +54,13 @@ def _bounded(kind, low, high, what: str):
     return parse
 
 
+DBT_STAGE = "dbt build (models and tests)"
 STAGES = [  # (stage, how to recognise its steps), in pipeline order
     ("receive deliveries", lambda k: k.startswith("ingest__deliveries")),
     ("load raw tables (rows accounted for)", lambda k: k.startswith("raw__")),
     ("link persons", lambda k: k.startswith("identity__")),
     ("pseudonymise to analytics", lambda k: k.startswith("pseudonymised__")),
-    ("dbt build (models and tests)", lambda k: "dbt" in k),
+    (DBT_STAGE, lambda k: "dbt" in k),
     ("quality gates (Great Expectations)", lambda k: "gx_" in k),
     ("reconcile marts with the returns", lambda k: "reconciles_with_returns" in k),
     ("publish reports", lambda k: k.startswith("reports__")),
@@ -152,6 +153,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from orchestration.definitions import defs
     from orchestration.recovery import REBUILD_TAG, clear_unfinished_releases, recover_dead_runs, run_tags
+    from orchestration.transform.assets import DOCS_AFTER_RUN, DOCS_TAG, start_docs
 
     instance = dg.DagsterInstance.get()
     for dead in recover_dead_runs(instance):  # a run killed part-way would hold the warehouse for ever
@@ -194,7 +196,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             result = job.execute_in_process(
                 instance=instance,
                 # --force builds everything again, whatever did or did not change
-                tags=run_tags() | ({REBUILD_TAG: "all"} if args.force else {}),
+                tags=run_tags()
+                | ({REBUILD_TAG: "all"} if args.force else {})
+                | {DOCS_TAG: DOCS_AFTER_RUN},  # written below, beside the returns
                 raise_on_error=False,
                 run_id=run_id,
                 run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
@@ -203,6 +207,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - started
 
     durations, counts, failed_steps = _stage_timings(instance, result.run_id)
+    # the documentation site of the models just built, written while the returns are finished (it only reads
+    # the analytics file), when the code changed since it was last written
+    built = counts.get(DBT_STAGE) and not any(_stage_of(s) == DBT_STAGE for s in failed_steps)
+    docs = start_docs(paths, None if args.verbose else log) if built else None
     check_failures = [
         e.asset_check_evaluation_data
         for e in result.all_events
@@ -257,6 +265,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         from_the_vault.cancel()
         print(f"\nReturns not built: what they read failed ({', '.join(vault_failures)}).")
 
+    if docs is not None:
+        written = docs.finish()
+        print(
+            f"\ndbt docs {'written' if written else 'NOT written (the next run tries again)'}: "
+            f"{paths.dbt_docs / 'index.html'}" + ("" if written else f"; why: {log}")
+        )
     after = current_release(paths.published)
     _write_timings(paths, result.run_id, result.success, elapsed, durations, counts, returns, started)
     run_state.record_run(

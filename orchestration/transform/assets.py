@@ -165,25 +165,78 @@ def whole_child_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, ware
     # the documentation site of what was just built (models, columns, tests, lineage), served by make dev.
     # It describes the code (models, their columns and types, tests, lineage), not the rows: written again
     # only when the code or dbt changed since it was last written here (about 6 s saved on every other run)
-    built_for = docs_key
-    stamp = paths.dbt_docs / DOCS_STAMP
-    if (paths.dbt_docs / "index.html").exists() and stamp.exists() and stamp.read_text() == built_for:
+    if not docs_stale(paths, docs_key):
         context.log.info(
             f"dbt docs unchanged (the same code as when written): {paths.dbt_docs / 'index.html'}"
         )
         return
-    stamp.unlink(missing_ok=True)
+    if context.run.tags.get(DOCS_TAG) == DOCS_AFTER_RUN:
+        # wholechild run writes them once the run is over, beside the returns it waits for: not in the way
+        # of the gates and the reports
+        context.log.info("dbt docs are written after the run, beside the returns")
+        return
     docs = dbt.cli(
         ["docs", "generate", *_authority_vars()],
         target_path=paths.dbt_docs,
         manifest=dbt_project.manifest_path,
     )
     docs.wait()
-    stamp.write_text(built_for)
+    (paths.dbt_docs / DOCS_STAMP).write_text(docs_key)
     context.log.info(f"dbt docs written to {paths.dbt_docs / 'index.html'}")
 
 
 DOCS_STAMP = ".written_for"
+# a run tagged so leaves the docs to whoever started it, who writes them once the run is over (start_docs)
+DOCS_TAG = "wholechild/dbt_docs"
+DOCS_AFTER_RUN = "after-run"
+
+
+def docs_stale(paths, docs_key: str | None = None) -> bool:
+    """Whether the documentation site was written for other code (or not at all)."""
+    stamp = paths.dbt_docs / DOCS_STAMP
+    fresh = (paths.dbt_docs / "index.html").exists() and stamp.exists()
+    return not (fresh and stamp.read_text() == (docs_key or _docs_key()))
+
+
+@dataclass
+class DocsWriting:
+    process: Any  # subprocess.Popen
+    key: str
+    folder: Path
+    log: Any  # the file its lines go to, or None (the terminal)
+
+    def finish(self) -> bool:
+        """Wait for it; the stamp is written only when it succeeded (else the next run writes them)."""
+        try:
+            if self.process.wait() != 0:
+                return False
+        finally:
+            if self.log is not None:
+                self.log.close()
+        (self.folder / DOCS_STAMP).write_text(self.key)
+        return True
+
+
+def start_docs(paths, log: Path | None = None) -> DocsWriting | None:
+    """``dbt docs generate`` of the analytics file as it now stands, in a process of its own, reading the file
+    beside its other readers (the profile's docs target opens it read-only), when the docs are stale; None
+    when they are current or there is nothing built to describe. Its lines go to ``log`` (appended), or
+    the terminal."""
+    import subprocess
+
+    key = _docs_key()
+    if not docs_stale(paths, key) or not paths.analytics_db.exists():
+        return None
+    (paths.dbt_docs / DOCS_STAMP).unlink(missing_ok=True)
+    command = [dbt_executable(), "--log-level-file", "warn", "docs", "generate", "--target", "docs"]
+    command += ["--target-path", str(paths.dbt_docs), *_authority_vars()]
+    out = log.open("a", encoding="utf-8") if log is not None else None
+    process = subprocess.Popen(
+        command, cwd=dbt_project.project_dir, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
+    )
+    return DocsWriting(process, key, paths.dbt_docs, out)
+
+
 UNIT_TESTS = "resource_type:unit_test"
 
 

@@ -267,6 +267,18 @@ def test_the_dbt_unit_tests_pass_here_as_the_runs_leave_them_out(pipeline, tmp_p
     assert len(unit) == len(manifest["unit_tests"]) >= 30 and all(r["status"] == "pass" for r in unit)
 
 
+def test_the_dbt_docs_describe_the_models_built_and_are_not_written_again_for_the_same_code(pipeline):
+    """A run started from Dagster (untagged) writes the documentation site in its dbt step; its stamp says
+    which code it describes, so a later run with the same code leaves it as it is."""
+    from orchestration.transform.assets import DOCS_STAMP, _docs_key, docs_stale
+
+    paths, _ = pipeline
+    catalog = json.loads((paths.dbt_docs / "catalog.json").read_text())
+    assert "model.whole_child.fct_child_outcomes_by_year" in catalog["nodes"] and not catalog["errors"]
+    assert (paths.dbt_docs / "index.html").exists()
+    assert (paths.dbt_docs / DOCS_STAMP).read_text() == _docs_key() and not docs_stale(paths)
+
+
 def test_a_first_runs_guess_at_the_years_reconciled_is_what_the_marts_call_complete(pipeline):
     """With no reconciliation before it, the returns' process builds ahead the years the marts will call
     complete (their rule, read in Python from the vault before the marts exist): the very years reconciled."""
@@ -861,6 +873,10 @@ def test_commands_started_during_a_run_wait_for_it_and_all_finish(pipeline, tmp_
     shutil.copytree(FIRST_RUN["landing"], home / "landing")
     code, out = _finish(_start(home, "run"))
     assert code == 0, out
+    # the documentation site, written after the run beside the returns (reading the analytics file with them)
+    assert "dbt docs written:" in out, out
+    catalog = json.loads((home / "dbt_docs" / "catalog.json").read_text())
+    assert any(k.startswith("model.whole_child.fct_") for k in catalog["nodes"]) and not catalog["errors"]
     analyst = duckdb.connect(str(home / "analysts" / "analytics.duckdb"), read_only=True)
     rows = analyst.execute(f"select count(*) from {MART}").fetchall()[0][0]
     with duckdb.connect(str(home / "warehouse" / "vault.duckdb"), read_only=True) as con:
