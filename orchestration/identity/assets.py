@@ -10,7 +10,7 @@ from orchestration.identity.linkage import link
 from orchestration.identity.pseudonymise import (
     ANALYTICS_SCHEMA,
     inputs_by_dataset,
-    publish_to_analytics,
+    publish_datasets,
     written_from,
 )
 from orchestration.ingest.assets import raw_key
@@ -113,20 +113,22 @@ def build_pseudonymised_assets(all_versions: list[ContractVersions]) -> dg.Asset
                 con, [v for _, v in selected], f"{code_fingerprint()} {settings_fingerprint()}"
             )
             before = written_from(con)
+            again = rebuild_everything(context)
+            todo = [
+                (versions, inputs[versions.dataset])
+                for _, versions in selected
+                if again or before.get(versions.dataset, (None,))[0] != inputs[versions.dataset]
+            ]
+            written = dict(zip((v.dataset for v, _ in todo), publish_datasets(con, todo), strict=True))
             for key, versions in selected:
                 made_from = inputs[versions.dataset]
-                if before.get(versions.dataset, (None,))[0] == made_from and not rebuild_everything(context):
-                    rows = before[versions.dataset][1]
-                    yield dg.MaterializeResult(
-                        asset_key=key,
-                        metadata={"rows": rows, "written_again": False},
-                        data_version=dg.DataVersion(made_from[:16]),
-                    )
-                    continue
-                rows = publish_to_analytics(con, versions, inputs=made_from)
+                rows = written.get(versions.dataset)
                 yield dg.MaterializeResult(
                     asset_key=key,
-                    metadata={"rows": rows, "written_again": True},
+                    metadata={
+                        "rows": before[versions.dataset][1] if rows is None else rows,
+                        "written_again": rows is not None,
+                    },
                     data_version=dg.DataVersion(made_from[:16]),
                 )
 

@@ -99,6 +99,37 @@ def publish_to_analytics(
     return rows
 
 
+PUBLISH_THREADS = 2  # the machine's two cores: DuckDB's work, outside Python's lock
+
+
+def publish_datasets(
+    con: duckdb.DuckDBPyConnection,
+    todo: list[tuple[ContractVersions, str | None]],
+    vault_alias: str = "vault",
+) -> list[int]:
+    """``publish_to_analytics`` of each (versions, inputs), two datasets at a time, each thread on a
+    connection of its own to the same analytics file (the vault attached to it is attached to both): each
+    dataset writes its own tables and its own row of the state table, in its own transaction. Returns the
+    rows written, in ``todo``'s order; the first error is raised once every dataset has been tried."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    con.execute(f"create schema if not exists {ANALYTICS_SCHEMA}")  # once, before the threads
+    _ensure_state(con)
+
+    def publish(item: tuple[ContractVersions, str | None]) -> int:
+        cursor = con.cursor()
+        try:
+            return publish_to_analytics(cursor, item[0], vault_alias, inputs=item[1])
+        finally:
+            cursor.close()
+
+    if len(todo) <= 1 or PUBLISH_THREADS <= 1:
+        return [publish(item) for item in todo]
+    with ThreadPoolExecutor(max_workers=PUBLISH_THREADS, thread_name_prefix="pseudonymise") as pool:
+        futures = [pool.submit(publish, item) for item in todo]
+    return [f.result() for f in futures]
+
+
 # what each dataset's analytics tables were last written from, kept in the analytics file beside them (a
 # file made again from nothing has none, and every table is written)
 STATE_TABLE = "pipeline_state.pseudonymised_from"
