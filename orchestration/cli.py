@@ -183,11 +183,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             else contextlib.nullcontext()
         )
         from orchestration.returns.due import WhenStepsSucceed
-        from orchestration.returns.reconcile import AHEAD_FILE
+        from orchestration.returns.reconcile import AHEAD_FILE, BUILDING_FILE
 
         # returns a run built ahead and never used (it failed before its reconciliation) are not kept: they
         # are as identifiable as the vault, and made again from it when wanted
         paths.vault_db.with_name(AHEAD_FILE).unlink(missing_ok=True)
+        paths.vault_db.with_name(BUILDING_FILE).unlink(missing_ok=True)  # left by a returns' process killed
 
         vault_steps = [node.name for node in job.graph.nodes if _stage_of(node.name) in VAULT_STAGES]
         vault_complete = WhenStepsSucceed(instance, run_id, vault_steps, from_the_vault.start)

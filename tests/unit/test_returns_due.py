@@ -106,3 +106,28 @@ def test_the_returns_process_leaves_with_nothing_built_when_the_vault_failed(tmp
     assert log.read_text().splitlines() == ["importing", "told stop"]
     from_the_vault.start()  # told once: a late go changes nothing
     assert log.read_text().splitlines() == ["importing", "told stop"]
+
+
+def test_the_reconciliation_waits_for_returns_being_built_ahead_but_never_for_a_dead_process(tmp_path):
+    """While the returns' process builds the returns ahead (its pid in a marker beside the vault), the
+    reconciliation waits for it rather than build them again; a marker whose process is gone, or a wait
+    past its limit, does not hold it."""
+    import os
+    import subprocess
+    import threading
+
+    from orchestration.returns.reconcile import BUILDING_FILE, _wait_for_building
+
+    vault = tmp_path / "vault.duckdb"
+    marker = vault.with_name(BUILDING_FILE)
+    assert _wait_for_building(vault, limit=5) < 0.5  # nothing being built
+    marker.write_text(str(os.getpid()))
+    threading.Timer(0.6, marker.unlink).start()  # the build finishes
+    waited = _wait_for_building(vault, limit=5)
+    assert 0.5 <= waited < 3
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    marker.write_text(str(gone.pid))  # a returns' process killed part-way
+    assert _wait_for_building(vault, limit=5) < 0.5
+    marker.write_text(str(os.getpid()))  # alive, but too slow: the limit holds
+    assert 0.4 <= _wait_for_building(vault, limit=0.4) < 2
