@@ -13,11 +13,16 @@ import shutil
 import sys
 import time
 import weakref
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 
 DEFAULT_WAIT_SECONDS = 600.0
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class WarehouseBusyError(RuntimeError):
@@ -99,3 +104,32 @@ def first_time(con: duckdb.DuckDBPyConnection, what: object) -> bool:
         return False
     done.add(what)
     return True
+
+
+def on_cursors(
+    con: duckdb.DuckDBPyConnection,
+    items: Sequence[T],
+    work: Callable[[duckdb.DuckDBPyConnection, T], R],
+    threads: int,
+    name: str,
+) -> list[R | Exception]:
+    """``work(cursor, item)`` for every item, ``threads`` at a time, each on a cursor of its own (a
+    connection to the same database, sharing its catalogue, attachments and cache). A query runs outside
+    Python's lock, so two threads keep two cores busy where one query alone would not. Returns each item's
+    result, or the exception it raised, in the items' order: every item is tried, whatever another's fate,
+    and the caller says what failed."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def run(item: T) -> R | Exception:
+        cursor = con.cursor()
+        try:
+            return work(cursor, item)
+        except Exception as exc:  # returned, for the caller to say beside what the others did
+            return exc
+        finally:
+            cursor.close()
+
+    if threads <= 1 or len(items) <= 1:
+        return [run(item) for item in items]
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix=name) as pool:
+        return list(pool.map(run, items))

@@ -46,6 +46,22 @@ def share_analytics() -> bool:
     raise ValueError(f"{SHARE_ANALYTICS_ENV} must be 'group' or 'no', not {value!r}")
 
 
+THREADS_ENV = "WHOLECHILD_THREADS"
+DEFAULT_THREADS = 2  # the 2-core machine the figures in docs/scale.md were measured on
+
+
+def work_threads() -> int:
+    """How many datasets are loaded, and published to analytics, side by side (``WHOLECHILD_THREADS``,
+    default 2). Each thread's work is DuckDB's, outside Python's lock, so a thread a core is the most
+    that helps; 1 does them one after another."""
+    value = os.environ.get(THREADS_ENV, "").strip()
+    if not value:
+        return DEFAULT_THREADS
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{THREADS_ENV} must be a whole number of threads, 1 or more, not {value!r}")
+    return int(value)
+
+
 def share_tree(folder: Path) -> None:
     """Open a published release to readers: folders 0755, files 0644, except anything under a folder
     named ``restricted`` (0700/0600)."""

@@ -13,8 +13,10 @@ import hashlib
 
 import duckdb
 
+from orchestration.duckdb_files import on_cursors
 from orchestration.identity.pseudonyms import hmac_sql, install_hmac
 from orchestration.ingest.contracts import Contract, ContractVersions, Table
+from orchestration.settings import work_threads
 
 ANALYTICS_SCHEMA = "pseudonymised"
 RECORD_ID_HEX = 32  # 128 bits of the HMAC: no two ids of one kind meet by chance
@@ -99,35 +101,28 @@ def publish_to_analytics(
     return rows
 
 
-PUBLISH_THREADS = 2  # the machine's two cores: DuckDB's work, outside Python's lock
-
-
 def publish_datasets(
     con: duckdb.DuckDBPyConnection,
     todo: list[tuple[ContractVersions, str | None]],
     vault_alias: str = "vault",
 ) -> list[int]:
-    """``publish_to_analytics`` of each (versions, inputs), two datasets at a time, each thread on a
-    connection of its own to the same analytics file (the vault attached to it is attached to both): each
-    dataset writes its own tables and its own row of the state table, in its own transaction. Returns the
-    rows written, in ``todo``'s order; the first error is raised once every dataset has been tried."""
-    from concurrent.futures import ThreadPoolExecutor
-
+    """``publish_to_analytics`` of each (versions, inputs), ``WHOLECHILD_THREADS`` datasets at a time
+    (``on_cursors``: the vault attached to the analytics file is attached for every cursor): each dataset
+    writes its own tables and its own row of the state table, in its own transaction. Returns the rows
+    written, in ``todo``'s order; the first error is raised once every dataset has been tried."""
     con.execute(f"create schema if not exists {ANALYTICS_SCHEMA}")  # once, before the threads
     _ensure_state(con)
-
-    def publish(item: tuple[ContractVersions, str | None]) -> int:
-        cursor = con.cursor()
-        try:
-            return publish_to_analytics(cursor, item[0], vault_alias, inputs=item[1])
-        finally:
-            cursor.close()
-
-    if len(todo) <= 1 or PUBLISH_THREADS <= 1:
-        return [publish(item) for item in todo]
-    with ThreadPoolExecutor(max_workers=PUBLISH_THREADS, thread_name_prefix="pseudonymise") as pool:
-        futures = [pool.submit(publish, item) for item in todo]
-    return [f.result() for f in futures]
+    written = on_cursors(
+        con,
+        todo,
+        lambda cur, item: publish_to_analytics(cur, item[0], vault_alias, inputs=item[1]),
+        work_threads(),
+        "pseudonymise",
+    )
+    for result in written:
+        if isinstance(result, Exception):
+            raise result
+    return written
 
 
 # what each dataset's analytics tables were last written from, kept in the analytics file beside them (a

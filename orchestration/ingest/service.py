@@ -8,6 +8,7 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.duckdb_files import on_cursors
 from orchestration.ingest.archive import Receipt, receive, sightings_of
 from orchestration.ingest.contracts import (
     Contract,
@@ -19,7 +20,7 @@ from orchestration.ingest.contracts import (
 from orchestration.ingest.load import LoadOutcome, ensure_raw_tables, load_delivery
 from orchestration.ingest.manifest import STATUS_RECEIVED, ensure_manifest
 from orchestration.ingest.report import write_error_report
-from orchestration.settings import CONTRACTS_DIR, Paths
+from orchestration.settings import CONTRACTS_DIR, Paths, work_threads
 
 
 def xsd_for(contract: Contract, period: str | None, contracts_dir: Path = CONTRACTS_DIR) -> Path | None:
@@ -71,24 +72,17 @@ def load_pending(
     return out
 
 
-LOAD_THREADS = 2  # the machine's two cores: each file's load is mostly DuckDB's, outside Python's lock
-
-
 def load_datasets(
     con: duckdb.DuckDBPyConnection,
     datasets: list[ContractVersions],
     scratch: Path,
     feedback: Path | None = None,
-    threads: int | None = None,
 ) -> dict[str, list[tuple[str, LoadOutcome]] | Exception]:
     """Every waiting delivery of each dataset loaded (``load_pending``), the datasets shared among
-    ``threads`` threads, each loading on a connection of its own to the same database, the largest
-    datasets first. One dataset's deliveries are loaded by one thread, in order, so that a later delivery
-    supersedes an earlier one as it would alone; each delivery is still its own transaction, and two
-    datasets' write different rows. Returns each dataset's outcomes, or the error that stopped it (one
-    dataset's fault does not stop the others')."""
-    from concurrent.futures import ThreadPoolExecutor
-
+    ``WHOLECHILD_THREADS`` threads (``on_cursors``), the largest datasets first. One dataset's deliveries
+    are loaded by one thread, in order, so that a later delivery supersedes an earlier one as it would
+    alone; each delivery is still its own transaction, and two datasets write different rows. Returns each
+    dataset's outcomes, or the error that stopped it (one dataset's fault does not stop the others')."""
     sizes = dict(
         con.execute(
             "select dataset, sum(size_bytes) from ingest.deliveries where status = ? group by dataset",
@@ -96,21 +90,10 @@ def load_datasets(
         ).fetchall()
     )
     ordered = sorted(datasets, key=lambda v: -(sizes.get(v.dataset) or 0))
-    threads = LOAD_THREADS if threads is None else threads
-
-    def load(versions: ContractVersions) -> list[tuple[str, LoadOutcome]] | Exception:
-        cursor = con.cursor()
-        try:
-            return load_pending(cursor, versions, scratch, feedback)
-        except Exception as exc:  # said by the caller, beside what the others loaded
-            return exc
-        finally:
-            cursor.close()
-
-    if threads <= 1 or len(ordered) <= 1:
-        return {v.dataset: load(v) for v in ordered}
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="load") as pool:
-        return dict(zip((v.dataset for v in ordered), pool.map(load, ordered), strict=True))
+    outcomes = on_cursors(
+        con, ordered, lambda cur, v: load_pending(cur, v, scratch, feedback), work_threads(), "load"
+    )
+    return dict(zip((v.dataset for v in ordered), outcomes, strict=True))
 
 
 def describe(file_name: str, outcome: LoadOutcome) -> str:

@@ -96,6 +96,13 @@ def test_every_option_says_what_it_is_and_its_default(capsys):
         ("ingest", "WHOLECHILD_MAX_ROWS", "ten", "WHOLECHILD_MAX_ROWS must be a number, not 'ten'"),
         ("deliveries", "WHOLECHILD_RUN_WAIT_SECONDS", "soon", "WHOLECHILD_RUN_WAIT_SECONDS must be a number"),
         ("deliveries", "WHOLECHILD_SHARE_ANALYTICS", "world", "must be 'group' or 'no'"),
+        (
+            "ingest",
+            "WHOLECHILD_THREADS",
+            "0",
+            "WHOLECHILD_THREADS must be a whole number of threads, 1 or more",
+        ),
+        ("ingest", "WHOLECHILD_THREADS", "two", "WHOLECHILD_THREADS must be a whole number of threads"),
         ("deliveries", "WHOLECHILD_STATISTICAL_NEIGHBOURS", "332,Dudley", "Dudley is not an LA code"),
         ("deliveries", "WHOLECHILD_REGION_CODE", "West Midlands", "is not a region's ONS code"),
     ],

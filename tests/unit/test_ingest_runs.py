@@ -253,7 +253,7 @@ def test_datasets_loaded_side_by_side_end_exactly_as_loaded_one_after_another(tm
     generate(tmp_path / "landing", scale=0.01, seed=3, as_of=date(2026, 3, 31), truth_out=tmp_path / "truth")
     states, datasets = [], []
     for threads in (1, 2):
-        monkeypatch.setattr(service, "LOAD_THREADS", threads)
+        monkeypatch.setenv("WHOLECHILD_THREADS", str(threads))
         paths = Paths(tmp_path / f"home{threads}").ensure()
         shutil.copytree(tmp_path / "landing", paths.landing, dirs_exist_ok=True)
         with connect(paths.vault_db) as con:
@@ -279,3 +279,26 @@ def test_datasets_loaded_side_by_side_end_exactly_as_loaded_one_after_another(tm
     assert len(datasets[0]) > 20 and datasets[0] == datasets[1]
     assert len(states[0]["quarantine"]) > 0  # the demo's faults, caught either way
     assert states[0] == states[1]
+
+
+def test_work_shared_among_threads_keeps_each_items_result_or_error_in_order(tmp_path):
+    """One item's failure is returned in its place, not raised over the others': every other item's work
+    is done and committed, each on a cursor of its own."""
+    from orchestration.duckdb_files import on_cursors
+
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+
+        def write(cursor, n):
+            if n == 3:
+                raise ValueError("three is refused")
+            cursor.execute(f"create table t{n} as select range as x from range({n})")
+            return cursor.execute(f"select sum(x) from t{n}").fetchone()[0]
+
+        for threads in (1, 2):
+            con.execute("select 1")  # the same connection, used again after its cursors closed
+            results = on_cursors(con, [5, 3, 4, 1], write, threads, "test")
+            assert results[0] == 10 and results[2] == 6 and results[3] == 0
+            assert isinstance(results[1], ValueError) and "three" in str(results[1])
+            assert sorted(r[0] for r in con.execute("show tables").fetchall()) == ["t1", "t4", "t5"]
+            for n in (5, 4, 1):
+                con.execute(f"drop table t{n}")
