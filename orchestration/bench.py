@@ -394,21 +394,6 @@ def stage_transform(scale: float, workdir: Path) -> dict[str, Any]:
     }
 
 
-def _wholechild_run(home: Path, *extra: str) -> tuple[float, str]:
-    import subprocess
-    import sys
-
-    env = os.environ | {"WHOLECHILD_HOME": str(home), "WHOLECHILD_DEMO": "1"}
-    started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "orchestration.cli", "run", *extra], env=env, capture_output=True, text=True
-    )
-    seconds = time.perf_counter() - started
-    if done.returncode != 0:
-        raise RuntimeError(f"wholechild run failed: {(done.stdout + done.stderr)[-3000:]}")
-    return seconds, done.stdout
-
-
 def _link_floor_seconds(vault: Path, workdir: Path) -> tuple[float, int]:
     """Splink's own scoring of the run's descriptions (the same model, blocking rules and threshold), on a
     copy of the vault: what the link stage does beyond it is reading records, the strong identifiers and
@@ -566,7 +551,7 @@ def stage_run(scale: float, workdir: Path) -> dict[str, Any]:
     prepare.join()
     if prepare.exitcode != 0:
         raise RuntimeError("generating the authority failed")
-    seconds, _, peak = _wholechild_run_measured(home, "--demo")
+    seconds, _, peak = _wholechild_run(home, "--demo")
     csvs = sorted((home / "landing").rglob("*.csv"))  # as landed: the run archives copies
     load_floor = _csv_floor_seconds(csvs, workdir)
     timings = json.loads((home / "logs" / TIMINGS_FILE).read_text())
@@ -615,10 +600,11 @@ def stage_run(scale: float, workdir: Path) -> dict[str, Any]:
     }
 
 
-def _wholechild_run_measured(home: Path, *extra: str) -> tuple[float, str, int]:
-    """``_wholechild_run``, and the peak memory of its largest process (the command or any process it
-    waited for: its dbt, its returns, the validators), from the kernel's account of that one child: not
-    this process's other children (the generator), as getrusage would mix in."""
+def _wholechild_run(home: Path, *extra: str) -> tuple[float, str, int]:
+    """``wholechild run`` on the demo home ``home``: its wall time, what it said, and the peak memory of
+    its largest process (the command or any process it waited for: its dbt, its returns, the validators),
+    from the kernel's account of that one child: not this process's other children (the generator), as
+    getrusage would mix in."""
     import subprocess
     import sys
 
@@ -692,15 +678,15 @@ def stage_rerun(scale: float, workdir: Path) -> dict[str, Any]:
     march = workdir / "next_month"
     shutil.move(ssd / BENCH_AS_OF.isoformat(), march)
     new_children = _month_before(march, ssd / date(2026, 2, 28).isoformat())
-    full, _ = _wholechild_run(home)
+    full, _, _ = _wholechild_run(home)
     release = current_release(home / "published")
     attempts = _attempts(home)
-    idle, said = _wholechild_run(home)
+    idle, said, _ = _wholechild_run(home)
     idle_ok = "Nothing new since release" in said and current_release(home / "published") == release
     idle_ok = idle_ok and _attempts(home) == attempts
     extract = ssd / BENCH_AS_OF.isoformat()
     shutil.move(march, extract)
-    monthly, _ = _wholechild_run(home)
+    monthly, _, _ = _wholechild_run(home)
     republished = current_release(home / "published") != release
     return {
         "figures": [
@@ -764,7 +750,7 @@ def stage_region(scale: float, workdir: Path) -> dict[str, Any]:
     if prepare.exitcode != 0:
         raise RuntimeError("generating the member failed")
     os.environ.update(member.env())
-    member_seconds, _, member_peak = _wholechild_run_measured(home, "--demo")
+    member_seconds, _, member_peak = _wholechild_run(home, "--demo")
     key = regional_key(root, demo=True)
     t = time.perf_counter()
     sent = export_member(Paths(home), member.la_number, root / "sent", key)
