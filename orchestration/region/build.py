@@ -92,20 +92,25 @@ def build(root: Path, target: str = "duckdb") -> subprocess.CompletedProcess:
         )  # fmt: skip
 
 
-def open_region(root: Path, engine: str = "duckdb") -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection with a view of each table the regional models built on ``engine``: the
-    region's DuckDB file, or the parquet files Spark wrote."""
-    con = duckdb.connect()
+def open_region(
+    root: Path, engine: str = "duckdb", con: duckdb.DuckDBPyConnection | None = None, schema: str = "main"
+) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection (``con``, or a new one) with a view in ``schema`` of each table the regional
+    models built on ``engine``: the region's DuckDB file, or the parquet files Spark wrote."""
+    con = con or duckdb.connect()
+    con.execute(f"create schema if not exists {schema}")
     if engine == "duckdb":
-        con.execute(f"attach '{root / 'region.duckdb'}' as region (read_only)")
+        con.execute(f"attach '{root / 'region.duckdb'}' as region_{schema} (read_only)")
         tables = [t for (t,) in con.execute(
-            "select table_name from duckdb_tables() where database_name = 'region'"
+            f"select table_name from duckdb_tables() where database_name = 'region_{schema}'"
         ).fetchall()]  # fmt: skip
         for table in tables:
-            con.execute(f"create view {table} as select * from region.main.{table}")
+            con.execute(f"create view {schema}.{table} as select * from region_{schema}.main.{table}")
     else:
         for folder in sorted((root / "spark" / "warehouse" / "region.db").iterdir()):
-            con.execute(f"create view {folder.name} as select * from read_parquet('{folder}/*.parquet')")
+            con.execute(
+                f"create view {schema}.{folder.name} as select * from read_parquet('{folder}/*.parquet')"
+            )
     return con
 
 
@@ -140,23 +145,21 @@ def compare_engines(root: Path) -> dict[str, tuple[int, int]]:
     files), row for row: per table, (rows on DuckDB, rows that differ either way). Each value is compared
     as text, so that DuckDB's 128-bit sums equal Spark's 64-bit ones."""
     out = {}
-    with duckdb.connect() as con:
-        con.execute(f"attach '{root / 'region.duckdb'}' as duck (read_only)")
+    with open_region(root, "duckdb", schema="duck") as con:
+        open_region(root, "spark", con, schema="spark")
         tables = [
             t
             for (t,) in con.execute(
-                "select table_name from duckdb_tables() where database_name = 'duck' order by 1"
+                "select view_name from duckdb_views() where schema_name = 'duck' order by 1"
             ).fetchall()
         ]
         for table in tables:
             columns = [
-                c for (c,) in con.execute(f"select column_name from (describe duck.main.{table})").fetchall()
+                c for (c,) in con.execute(f"select column_name from (describe duck.{table})").fetchall()
             ]
             as_text = ", ".join(f'cast("{c}" as varchar) as "{c}"' for c in columns)
-            spark = f"read_parquet('{root / 'spark' / 'warehouse' / 'region.db' / table}/*.parquet')"
-            ours = f"select {as_text} from duck.main.{table}"
-            theirs = f"select {as_text} from {spark}"
-            rows = con.execute(f"select count(*) from duck.main.{table}").fetchone()[0]
+            ours, theirs = f"select {as_text} from duck.{table}", f"select {as_text} from spark.{table}"
+            rows = con.execute(f"select count(*) from duck.{table}").fetchone()[0]
             differ = con.execute(
                 f"select (select count(*) from ({ours} except all {theirs}))"
                 f" + (select count(*) from ({theirs} except all {ours}))"

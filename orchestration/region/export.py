@@ -84,39 +84,43 @@ def export_member(paths: Paths, authority: str, out: Path, key: PseudonymKey) ->
     keys, descriptions = member_keys(paths, key)
     children, by_nhs = len(keys), int(keys.keyed_by_nhs_number.sum())
     sharing = int(keys.regional_key.duplicated(keep=False).sum())
-    rows, not_keyed = {}, 0
+    rows = {}
     with connect(paths.analyst_copy, read_only=True) as con:
         con.register("_keys", keys)
         con.register("_descriptions", descriptions)
         for mart, partitions in SENT.items():
-            target = out / mart / f"authority={authority}"
-            shutil.rmtree(target, ignore_errors=True)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            select = (
+            rows[mart] = _write_parquet(
+                con,
                 f"select _keys.regional_key, _keys.keyed_by_nhs_number, mart.* exclude (person_key)"
-                f" from marts.{mart} as mart inner join _keys using (person_key)"
+                f" from marts.{mart} as mart inner join _keys using (person_key)",
+                out / mart / f"authority={authority}",
+                partitions,
             )
-            rows[mart] = con.execute(f"select count(*) from ({select})").fetchone()[0]
-            if mart == "dim_children":
-                not_keyed = con.execute(f"select count(*) from marts.{mart}").fetchone()[0] - rows[mart]
-            if partitions:
-                con.execute(
-                    f"copy ({select}) to '{target}' (format parquet, partition_by ({', '.join(partitions)}),"
-                    " overwrite_or_ignore true)"
-                )
-            else:
-                target.mkdir()
-                con.execute(f"copy ({select}) to '{target / 'part-0.parquet'}' (format parquet)")
-        target = out / "child_descriptions" / f"authority={authority}"
-        shutil.rmtree(target, ignore_errors=True)
-        target.mkdir(parents=True)
-        select = (
-            "select distinct _keys.regional_key, _descriptions.description_key from _descriptions"
-            " inner join _keys using (person_key) inner join marts.dim_children using (person_key)"
+        not_keyed = (
+            con.execute("select count(*) from marts.dim_children").fetchone()[0] - rows["dim_children"]
         )
-        rows["child_descriptions"] = con.execute(f"select count(*) from ({select})").fetchone()[0]
-        con.execute(f"copy ({select}) to '{target / 'part-0.parquet'}' (format parquet)")
+        rows["child_descriptions"] = _write_parquet(
+            con,
+            "select distinct _keys.regional_key, _descriptions.description_key from _descriptions"
+            " inner join _keys using (person_key) inner join marts.dim_children using (person_key)",
+            out / "child_descriptions" / f"authority={authority}",
+        )
     return Export(authority, int(children), int(by_nhs), rows, int(not_keyed), sharing)
+
+
+def _write_parquet(con, select: str, target: Path, partitions: tuple[str, ...] = ()) -> int:
+    """``select`` written as parquet under ``target`` (in a folder per value of ``partitions``, or as one
+    part), in place of what was there; returns its rows (COPY's own count)."""
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    if partitions:
+        done = con.execute(
+            f"copy ({select}) to '{target}' (format parquet, partition_by ({', '.join(partitions)}),"
+            " overwrite_or_ignore true)"
+        )
+    else:
+        done = con.execute(f"copy ({select}) to '{target / 'part-0.parquet'}' (format parquet)")
+    return int(done.fetchone()[0])
 
 
 def member_keys(paths: Paths, key: PseudonymKey) -> tuple[pd.DataFrame, pd.DataFrame]:
