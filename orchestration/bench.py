@@ -14,6 +14,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -21,18 +22,38 @@ from typing import Any
 BENCH_AS_OF = date(2026, 3, 31)
 
 
+@dataclass
+class Measured:
+    """One run of a stage: what is judged against its target, and the figures shown beside it."""
+
+    figures: list[tuple[str, str]]  # (what, how much), printed in this order
+    seconds: float  # the stage's own time
+    target: tuple[
+        str, float | None, str
+    ]  # (what is judged, its limit or None for none at this scale, meaning)
+    value: float | None = None  # what is judged, where it is not ``seconds`` (a ratio)
+    unit: str = "s"  # of the value: "s", or "x" for a ratio
+    peak_memory: int | None = None  # bytes; a stage that runs a command gives the command's
+    wall: float = 0.0  # the stage's process, start-up included (set by ``run``)
+    load: float = 0.0  # the machine's load average before it (set by ``run``)
+
+    @property
+    def judged(self) -> float:
+        return self.seconds if self.value is None else self.value
+
+
 def _peak_memory_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
 
 
-def stage_generate(scale: float, workdir: Path) -> dict[str, Any]:
+def stage_generate(scale: float, workdir: Path) -> Measured:
     from orchestration.synthetic import generate
 
     started = time.perf_counter()
     result = generate(workdir / "landing", scale=scale, seed=42, as_of=BENCH_AS_OF)
     seconds = time.perf_counter() - started
-    return {
-        "figures": [
+    return Measured(
+        figures=[
             ("children simulated", f"{result.children:,}"),
             ("files written", f"{len(result.files):,}"),
             ("rows written", f"{result.rows:,}"),
@@ -40,13 +61,13 @@ def stage_generate(scale: float, workdir: Path) -> dict[str, Any]:
             ("rows per second", f"{result.rows / seconds:,.0f}"),
             ("by step", ", ".join(f"{k} {v:.1f} s" for k, v in result.stage_seconds.items())),
         ],
-        "seconds": seconds,
-        "target": (
+        seconds=seconds,
+        target=(
             "wall time",
             120.0 if scale >= 1.0 else None,
             "a whole authority (scale 1.0) in under two minutes",
         ),
-    }
+    )
 
 
 def _health_extract(path: Path, rows: int, bad_share: float = 0.0) -> Path:
@@ -114,7 +135,7 @@ def _ingest_seconds(csv: Path, workdir: Path) -> tuple[float, Any, float]:
     return seconds, result.loads[0][1], setup_seconds
 
 
-def stage_ingest(scale: float, workdir: Path) -> dict[str, Any]:
+def stage_ingest(scale: float, workdir: Path) -> Measured:
     import statistics
 
     from orchestration.ingest.contracts import load_contract_versions, load_contracts
@@ -137,8 +158,8 @@ def stage_ingest(scale: float, workdir: Path) -> dict[str, Any]:
     faulty_seconds, faulty_outcome, _ = _ingest_seconds(faulty, workdir)
     faulty_floor = _floor_seconds(faulty, workdir)
     ratio = ingested / floor
-    return {
-        "figures": [
+    return Measured(
+        figures=[
             ("file", f"{rows:,} rows, {clean.stat().st_size / 2**20:.0f} MiB (health assessments, UK dates)"),
             ("DuckDB read_csv floor", f"{floor:.2f} s (median of {', '.join(f'{x:.2f}' for x in floors)})"),
             ("wholechild ingest", f"{ingested:.2f} s (median of {', '.join(f'{x:.2f}' for x in ingests)})"),
@@ -161,11 +182,11 @@ def stage_ingest(scale: float, workdir: Path) -> dict[str, Any]:
                 " (not in the figures above)",
             ),
         ],
-        "seconds": ingested,
-        "value": ratio,
-        "target": ("ingest / read_csv floor", 2.0, "within 2x DuckDB's own plain read_csv into a table"),
-        "unit": "x",
-    }
+        seconds=ingested,
+        value=ratio,
+        target=("ingest / read_csv floor", 2.0, "within 2x DuckDB's own plain read_csv into a table"),
+        unit="x",
+    )
 
 
 def _csv_floor_seconds(files: list[Path], workdir: Path) -> float:
@@ -214,7 +235,7 @@ def _landing_ingest_seconds(landing: Path, workdir: Path, name: str) -> tuple[fl
     return time.perf_counter() - started, result, setup_seconds
 
 
-def stage_authority(scale: float, workdir: Path) -> dict[str, Any]:
+def stage_authority(scale: float, workdir: Path) -> Measured:
     """A whole authority's landing folder, received and loaded with every row accounted for, beside
     DuckDB's own read of the same files: the CSVs (231 files at any scale, most of the rows) against
     their floor, then everything (the CIN census XML and the Annex A workbooks too, which DuckDB cannot
@@ -236,8 +257,8 @@ def stage_authority(scale: float, workdir: Path) -> dict[str, Any]:
     rows = sum(o.rows_in_file or 0 for _, o in csv_result.loads)
     size = sum(f.stat().st_size for f in files) / 2**20
     ratio = csv_seconds / floor
-    return {
-        "figures": [
+    return Measured(
+        figures=[
             ("CSV files", f"{len(files)} files, {size:.0f} MiB, {rows:,} rows"),
             ("DuckDB read_csv floor", f"{floor:.1f} s (each file into a table of one database, closed)"),
             ("wholechild ingest, CSVs", f"{csv_seconds:.1f} s, {ratio:.2f}x the floor"),
@@ -248,11 +269,11 @@ def stage_authority(scale: float, workdir: Path) -> dict[str, Any]:
             ),
             ("deliveries", f"{len(all_result.loads)} loaded or reported"),
         ],
-        "seconds": csv_seconds,
-        "value": ratio,
-        "target": ("ingest / read_csv floor", 2.0, "a whole authority's CSVs within 2x DuckDB's own read"),
-        "unit": "x",
-    }
+        seconds=csv_seconds,
+        value=ratio,
+        target=("ingest / read_csv floor", 2.0, "a whole authority's CSVs within 2x DuckDB's own read"),
+        unit="x",
+    )
 
 
 def _prepare_authority(scale: float, workdir: str) -> None:
@@ -268,7 +289,7 @@ def _prepare_authority(scale: float, workdir: str) -> None:
         ingest(con, paths)
 
 
-def stage_link(scale: float, workdir: Path) -> dict[str, Any]:
+def stage_link(scale: float, workdir: Path) -> Measured:
     from orchestration.duckdb_files import connect
     from orchestration.identity.evaluate import evaluate
     from orchestration.identity.linkage import _profiles, link
@@ -291,8 +312,8 @@ def stage_link(scale: float, workdir: Path) -> dict[str, Any]:
         seconds = time.perf_counter() - started
         blocked = blocked_pairs(_profiles(con))  # after the timing: counting them is not linkage's work
     quality = evaluate(paths.vault_db, paths.ground_truth, contracts).overall.iloc[0]
-    return {
-        "figures": [
+    return Measured(
+        figures=[
             ("records", f"{summary.records:,} describing a child, from every partner"),
             (
                 "strong-identifier groups",
@@ -314,13 +335,13 @@ def stage_link(scale: float, workdir: Path) -> dict[str, Any]:
             ),
             ("generate and ingest", f"{prepared:.0f} s (a separate process, not in the figures above)"),
         ],
-        "seconds": seconds,
-        "target": (
+        seconds=seconds,
+        target=(
             "link wall time",
             120.0 if scale >= 1.0 else None,
             "a whole authority in under two minutes",
         ),
-    }
+    )
 
 
 def _prepare_analytics(scale: float, workdir: str) -> None:
@@ -342,7 +363,7 @@ def _prepare_analytics(scale: float, workdir: str) -> None:
             publish_to_analytics(con, versions)
 
 
-def stage_transform(scale: float, workdir: Path) -> dict[str, Any]:
+def stage_transform(scale: float, workdir: Path) -> Measured:
     import json
     import subprocess
 
@@ -375,8 +396,8 @@ def stage_transform(scale: float, workdir: Path) -> dict[str, Any]:
 
     with duckdb.connect(str(analytics), read_only=True) as con:
         rows = con.execute("select count(*) from marts.fct_child_outcomes_by_year").fetchall()[0][0]
-    return {
-        "figures": [
+    return Measured(
+        figures=[
             ("nodes built and tested", ", ".join(f"{n} {k}s" for k, n in sorted(kinds.items()))),
             ("outcome rows", f"{rows:,} child-years"),
             (
@@ -385,13 +406,13 @@ def stage_transform(scale: float, workdir: Path) -> dict[str, Any]:
             ),
             ("prepare", f"{prepared:.0f} s: generate, ingest, link, pseudonymise (not in the figures above)"),
         ],
-        "seconds": seconds,
-        "target": (
+        seconds=seconds,
+        target=(
             "dbt build wall time",
             30.0 if scale >= 1.0 else None,
             "a whole authority in under 30 seconds",
         ),
-    }
+    )
 
 
 def _link_floor_seconds(vault: Path, workdir: Path) -> tuple[float, int]:
@@ -533,7 +554,7 @@ def _generate(scale: float, home: str) -> None:
     generate(landing, scale=scale, seed=42, as_of=BENCH_AS_OF, truth_out=landing.parent / "ground_truth")
 
 
-def stage_run(scale: float, workdir: Path) -> dict[str, Any]:
+def stage_run(scale: float, workdir: Path) -> Measured:
     """A whole authority from landing to published, returns included: ``wholechild run --demo`` in a new
     home, as a person runs it, in a process of its own (its peak memory is the largest process it started).
     Each stage's time is printed beside its floor, measured here on the same data after the run: DuckDB's
@@ -588,16 +609,16 @@ def stage_run(scale: float, workdir: Path) -> dict[str, Any]:
             "at most 2 GiB in any one process" + (" (within)" if peak <= 2**31 else " (OVER)"),
         )
     )
-    return {
-        "peak_memory": peak,
-        "figures": rows,
-        "seconds": seconds,
-        "target": (
+    return Measured(
+        peak_memory=peak,
+        figures=rows,
+        seconds=seconds,
+        target=(
             "landing to published",
             60.0 if scale >= 1.0 else None,
             "a whole authority, returns included, in at most 60 s",
         ),
-    }
+    )
 
 
 def _wholechild_run(home: Path, *extra: str) -> tuple[float, str, int]:
@@ -660,7 +681,7 @@ def _month_before(extract: Path, earlier: Path, share: float = 0.03) -> int:
     return len(newest)
 
 
-def stage_rerun(scale: float, workdir: Path) -> dict[str, Any]:
+def stage_rerun(scale: float, workdir: Path) -> Measured:
     """``wholechild run`` as an authority runs it, through the command: a full run from empty; the same
     again with nothing new; then the next month's SSD extract (every SSD table, as the extract is a
     snapshot) dropped into landing, and a run for it."""
@@ -688,8 +709,8 @@ def stage_rerun(scale: float, workdir: Path) -> dict[str, Any]:
     shutil.move(march, extract)
     monthly, _, _ = _wholechild_run(home)
     republished = current_release(home / "published") != release
-    return {
-        "figures": [
+    return Measured(
+        figures=[
             ("full run", f"{full:.1f} s (landing to published, returns included)"),
             (
                 "idle rerun",
@@ -702,11 +723,11 @@ def stage_rerun(scale: float, workdir: Path) -> dict[str, Any]:
                 "since the month before; " + ("a new release" if republished else "NO new release"),
             ),
         ],
-        "seconds": monthly,
-        "value": monthly / full,
-        "unit": "x",
-        "target": ("new extract / full run", 0.5, "one new monthly SSD extract in under half a full run"),
-    }
+        seconds=monthly,
+        value=monthly / full,
+        unit="x",
+        target=("new extract / full run", 0.5, "one new monthly SSD extract in under half a full run"),
+    )
 
 
 # the twelve West Midlands authorities a regional bench's members take the codes of
@@ -726,7 +747,7 @@ def _generate_member(scale: float, home: str) -> None:
     )  # fmt: skip
 
 
-def stage_region(scale: float, workdir: Path) -> dict[str, Any]:
+def stage_region(scale: float, workdir: Path) -> Measured:
     """A region of twelve authorities of the given scale, built on DuckDB from what its members send. One
     member is generated and run through its own pipeline (`wholechild run`), and exports its marts under
     the regional key; the other eleven are that export under their own codes, each child's keys made
@@ -797,8 +818,8 @@ def stage_region(scale: float, workdir: Path) -> dict[str, Any]:
     dbt_peak = f"{after / 2**30:.2f} GiB" if after > before else f"at most {before / 2**30:.2f} GiB"
     with duckdb.connect(str(root / "region.duckdb"), read_only=True) as con:
         shared = con.execute("select count(*) from region_children where authorities > 1").fetchone()[0]
-    return {
-        "figures": [
+    return Measured(
+        figures=[
             ("one member's own run", f"{member_seconds:.1f} s (wholechild run, scale {scale}: on its own machine)"),
             ("one member's export", f"{export_seconds:.1f} s: {sent.children:,} children, "
                                     f"{sent.rows['fct_child_outcomes_by_year']:,} child-years"),
@@ -808,12 +829,12 @@ def stage_region(scale: float, workdir: Path) -> dict[str, Any]:
             ("peak memory, by process",
              f"the member's run {member_peak / 2**30:.2f} GiB; the region's dbt build {dbt_peak}"),
         ],
-        "seconds": build_seconds,
-        "target": ("the region's dbt build", 600.0, "twelve authorities' marts built in at most 10 minutes"),
-    }  # fmt: skip
+        seconds=build_seconds,
+        target=("the region's dbt build", 600.0, "twelve authorities' marts built in at most 10 minutes"),
+    )  # fmt: skip
 
 
-STAGES: dict[str, Callable[[float, Path], dict[str, Any]]] = {
+STAGES: dict[str, Callable[[float, Path], Measured]] = {
     "generate": stage_generate,
     "ingest": stage_ingest,
     "authority": stage_authority,
@@ -828,10 +849,11 @@ STAGES: dict[str, Callable[[float, Path], dict[str, Any]]] = {
 def _run_in_child(name: str, scale: float, workdir: str, queue: mp.Queue) -> None:
     try:
         out = STAGES[name](scale, Path(workdir))
-        out.setdefault("peak_memory", _peak_memory_bytes())  # a stage that runs a command gives the command's
+        if out.peak_memory is None:
+            out.peak_memory = _peak_memory_bytes()
         queue.put(out)
     except BaseException as exc:  # reported by the parent
-        queue.put({"error": f"{type(exc).__name__}: {exc}"})
+        queue.put(f"{type(exc).__name__}: {exc}")
 
 
 def run(stages: list[str], scale: float, keep: Path | None = None, repeat: int = 1) -> int:
@@ -854,33 +876,33 @@ def run(stages: list[str], scale: float, keep: Path | None = None, repeat: int =
             proc.start()
             out = queue.get()
             proc.join()
-            out["wall"], out["load"] = time.perf_counter() - started, load
+            if isinstance(out, Measured):
+                out.wall, out.load = time.perf_counter() - started, load
             if keep is None:
                 shutil.rmtree(workdir, ignore_errors=True)
             runs.append(out)
         print(f"\n{name}")
-        failed = [r for r in runs if "error" in r]
+        failed = [r for r in runs if not isinstance(r, Measured)]
         if failed:
-            print(f"  FAILED: {failed[0]['error']}")
+            print(f"  FAILED: {failed[0]}")
             failures += 1
             continue
-        values = sorted(r.get("value", r["seconds"]) for r in runs)
-        median = values[len(values) // 2]
-        out = next(r for r in runs if r.get("value", r["seconds"]) == median)
-        label, limit, meaning = out["target"]
-        unit = out.get("unit", "s")
+        median = sorted(r.judged for r in runs)[len(runs) // 2]
+        out = next(r for r in runs if r.judged == median)
+        label, limit, meaning = out.target
+        unit = out.unit
 
         def shown(v: float, unit: str = unit) -> str:
             return f"{v:.2f}{unit}" if unit == "x" else f"{v:.1f} {unit}"
 
         verdict = "" if limit is None else (" (within target)" if median <= limit else " (OVER target)")
-        width = max(24, *(len(key) for key, _ in out["figures"]))
+        width = max(24, *(len(key) for key, _ in out.figures))
         print(f"  {label:<{width}} {shown(median)}{verdict}   target: {meaning}")
         if repeat > 1:
-            each = ", ".join(f"{shown(r.get('value', r['seconds']))} (load {r['load']:.1f})" for r in runs)
+            each = ", ".join(f"{shown(r.judged)} (load {r.load:.1f})" for r in runs)
             print(f"  {'each run':<{width}} {each}")
-        print(f"  {'process wall time':<{width}} {out['wall']:.1f} s (including start-up)")
-        print(f"  {'peak memory':<{width}} {out['peak_memory'] / 2**30:.2f} GiB")
-        for key, value in out["figures"]:
+        print(f"  {'process wall time':<{width}} {out.wall:.1f} s (including start-up)")
+        print(f"  {'peak memory':<{width}} {out.peak_memory / 2**30:.2f} GiB")
+        for key, value in out.figures:
             print(f"  {key:<{width}} {value}")
     return 1 if failures else 0

@@ -10,16 +10,14 @@ def test_the_authority_stage_sets_ingest_beside_its_floor_for_the_same_files(tmp
 
     monkeypatch.setenv(DEMO_ENV, "1")
     out = stage_authority(0.01, tmp_path)
-    figures = dict(out["figures"])
+    figures = dict(out.figures)
     files = int(figures["CSV files"].split()[0])
     assert files > 200  # every table of every partner, at any scale
     assert figures["deliveries"].startswith(f"{files + 2} ")  # and the CIN XML and Annex A workbook
     floor = float(figures["DuckDB read_csv floor"].split()[0])
-    assert floor > 0 and f"{out['value']:.2f}x the floor" in figures["wholechild ingest, CSVs"]
-    assert (
-        abs(out["value"] - out["seconds"] / floor) < 0.05 * out["value"] + 0.1
-    )  # the floor as printed, rounded
-    assert out["target"][1] == 2.0 and out["unit"] == "x"
+    assert floor > 0 and f"{out.value:.2f}x the floor" in figures["wholechild ingest, CSVs"]
+    assert abs(out.value - out.seconds / floor) < 0.05 * out.value + 0.1  # the floor as printed, rounded
+    assert out.target[1] == 2.0 and out.unit == "x"
 
 
 def test_the_run_stage_sets_each_stage_of_a_whole_run_beside_its_floor(tmp_path, monkeypatch):
@@ -33,7 +31,7 @@ def test_the_run_stage_sets_each_stage_of_a_whole_run_beside_its_floor(tmp_path,
 
     monkeypatch.setenv(DEMO_ENV, "1")
     out = stage_run(0.02, tmp_path)
-    figures = dict(out["figures"])
+    figures = dict(out.figures)
     timings = json.loads((tmp_path / "home" / "logs" / TIMINGS_FILE).read_text())
     assert timings["succeeded"] and set(timings["stages"]) <= {name for name, _ in STAGES} | {"other"}
     for name, _ in STAGES:  # every stage ran, and is shown with the time the run recorded
@@ -49,5 +47,5 @@ def test_the_run_stage_sets_each_stage_of_a_whole_run_beside_its_floor(tmp_path,
     assert {r["return"] for r in timings["returns"]} == {"ssda903", "cin", "annex_a"}
     cin = next(r for r in timings["returns"] if r["return"] == "cin")
     assert "the DfE validator as it ships, alone" in figures[f"return cin {cin['year']}"]
-    assert out["seconds"] >= timings["run_seconds"] > sum(timings["stages"].values())
-    assert 0 < out["peak_memory"] < 8 * 2**30
+    assert out.seconds >= timings["run_seconds"] > sum(timings["stages"].values())
+    assert 0 < out.peak_memory < 8 * 2**30
