@@ -566,8 +566,8 @@ import run_cin
 
 root = ET.parse(sys.argv[2]).getroot()
 whole = cin_validator.convert_data(root)
-for size in (1, 2, 4, 100):
-    grouped = run_cin.convert_in_groups(root, size)
+for size, workers in ((1, 1), (2, 1), (4, 1), (100, 1), (1, 2), (2, 3)):
+    grouped = run_cin.convert_in_groups(root, size, workers)
     assert list(grouped) == list(whole)
     for name, table in whole.items():
         pd.testing.assert_frame_equal(grouped[name], table, check_index_type=True)
