@@ -919,13 +919,14 @@ def _check_settings(command: str) -> str | None:
     """A setting the command would trip over part-way, said before it starts."""
     from orchestration.ingest.limits import Limits
     from orchestration.returns.common import Authority
-    from orchestration.settings import share_analytics, work_threads
+    from orchestration.settings import duckdb_memory_limit, share_analytics, work_threads
 
     try:
         if command in WRITERS:
             Limits.from_env()
             work_threads()
         share_analytics()
+        duckdb_memory_limit()
         Authority.from_env()  # its region and statistical neighbours: read by the models and the returns
     except ValueError as exc:
         return str(exc)

@@ -66,8 +66,16 @@ def connect(
     path: Path, read_only: bool = False, wait_seconds: float | None = None
 ) -> duckdb.DuckDBPyConnection:
     """``duckdb.connect``, waiting (up to ``WHOLECHILD_LOCK_WAIT_SECONDS``, default 600) while another
-    process holds the file's lock."""
-    return _waiting(path, wait_seconds, lambda: duckdb.connect(str(path), read_only=read_only))
+    process holds the file's lock, with DuckDB's memory for the file bounded (``WHOLECHILD_DUCKDB_MEMORY``)."""
+    from orchestration.settings import duckdb_memory_limit
+
+    limit = duckdb_memory_limit()
+    con = _waiting(path, wait_seconds, lambda: duckdb.connect(str(path), read_only=read_only))
+    # set on the database once open, not passed as its configuration: another connection to the same file
+    # in this process (a test's, a plain duckdb.connect) then shares it instead of being refused for asking
+    # with another configuration
+    con.execute(f"set memory_limit = '{limit}'")
+    return con
 
 
 def attach_read_only(

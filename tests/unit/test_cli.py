@@ -102,6 +102,12 @@ def test_every_option_says_what_it_is_and_its_default(capsys):
             "0",
             "WHOLECHILD_THREADS must be a whole number of threads, 1 or more",
         ),
+        (
+            "deliveries",
+            "WHOLECHILD_DUCKDB_MEMORY",
+            "lots",
+            "WHOLECHILD_DUCKDB_MEMORY must be an amount of memory",
+        ),
         ("ingest", "WHOLECHILD_THREADS", "two", "WHOLECHILD_THREADS must be a whole number of threads"),
         ("deliveries", "WHOLECHILD_STATISTICAL_NEIGHBOURS", "332,Dudley", "Dudley is not an LA code"),
         ("deliveries", "WHOLECHILD_REGION_CODE", "West Midlands", "is not a region's ONS code"),
