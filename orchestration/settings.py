@@ -74,7 +74,7 @@ def duckdb_memory_limit() -> str:
     import re
 
     value = os.environ.get(MEMORY_ENV, "").strip() or DEFAULT_MEMORY
-    if not re.fullmatch(r"[0-9]+(\.[0-9]+)?\s*(MB|GB|MiB|GiB)", value):
+    if not re.fullmatch(r"[0-9]+(\.[0-9]+)?\s*(MB|GB|TB|MiB|GiB|TiB)", value, flags=re.IGNORECASE):
         raise ValueError(f"{MEMORY_ENV} must be an amount of memory such as 1GB or 1500MB, not {value!r}")
     return value
 

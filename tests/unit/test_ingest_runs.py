@@ -302,3 +302,17 @@ def test_work_shared_among_threads_keeps_each_items_result_or_error_in_order(tmp
             assert sorted(r[0] for r in con.execute("show tables").fetchall()) == ["t1", "t4", "t5"]
             for n in (5, 4, 1):
                 con.execute(f"drop table t{n}")
+
+
+def test_duckdb_holds_at_most_the_memory_it_is_given_for_a_warehouse_file(tmp_path, monkeypatch):
+    """Every warehouse file opened through ``connect`` has DuckDB's memory bounded by the setting (not 80%
+    of the machine, DuckDB's own default), and a plain connection to the same file in the process shares it
+    rather than being refused for asking with another configuration."""
+    from orchestration.duckdb_files import connect
+
+    for setting, shown in (("", "953.6 MiB"), ("1.5gb", "1.3 GiB"), ("512MiB", "512.0 MiB")):
+        monkeypatch.setenv("WHOLECHILD_DUCKDB_MEMORY", setting)
+        with connect(tmp_path / f"w{len(setting)}.duckdb") as con:
+            assert con.execute("select current_setting('memory_limit')").fetchone()[0] == shown
+            with duckdb.connect(str(tmp_path / f"w{len(setting)}.duckdb")) as other:
+                assert other.execute("select current_setting('memory_limit')").fetchone()[0] == shown
