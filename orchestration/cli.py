@@ -894,6 +894,12 @@ def _scales(text: str) -> tuple[float, ...]:
     return scales
 
 
+def _jobs(text: str) -> int:
+    if not text.strip().isdigit() or not 1 <= int(text) <= 16:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of runs side by side, from 1 to 16")
+    return int(text)
+
+
 def cmd_region(args: argparse.Namespace) -> int:
     from orchestration.region.export import RegionalKeyError
     from orchestration.region.run import demo
@@ -909,7 +915,9 @@ def cmd_region(args: argparse.Namespace) -> int:
     root = Path(args.root).resolve() if args.root else Paths.from_env().home / "region"
     try:
         engines = ("duckdb", "spark") if args.engine == "both" else (args.engine,)
-        return demo(root, scales=args.scales or DEFAULT_SCALES, seed=args.seed, engines=engines)
+        return demo(
+            root, scales=args.scales or DEFAULT_SCALES, seed=args.seed, engines=engines, jobs=args.jobs
+        )
     except RegionalKeyError as exc:
         print(f"wholechild region: {exc}", file=sys.stderr)
         return 2
@@ -1167,6 +1175,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="each member's size, comma separated, one per member (default 0.3,0.1,0.15,0.2,0.5)",
     )
     region.add_argument("--seed", type=int, default=42, help="random seed of the first member (default 42)")
+    region.add_argument(
+        "--jobs",
+        type=_jobs,
+        default=2,
+        help="how many members' own runs go side by side, each a whole pipeline in its own process (default"
+        " 2: one a core; each run's DuckDB files hold at most WHOLECHILD_DUCKDB_MEMORY)",
+    )
     region.add_argument(
         "--engine",
         choices=("duckdb", "spark", "both"),

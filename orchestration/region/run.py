@@ -4,13 +4,19 @@ marts under the regional key, and the region builds and publishes its cross-auth
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestration.region.synthetic import MEMBERS, Member, member_home
+from orchestration.region import build as region_build
+from orchestration.region.evaluate import cross_linkage, member_truth, scan_inbox
+from orchestration.region.export import export_member, regional_key
+from orchestration.region.synthetic import MEMBERS, Member, generate_members, member_home
+from orchestration.settings import Paths
 
 MARKER = ".wholechild-region"
 
@@ -42,17 +48,18 @@ def run_member(root: Path, member: Member, *, demo: bool = True) -> MemberRun:
     return MemberRun(member, time.perf_counter() - started, proc.returncode, log)
 
 
-def demo(root: Path, *, scales: tuple[float, ...], seed: int, engines: tuple[str, ...] = ("duckdb",)) -> int:
+def demo(
+    root: Path,
+    *,
+    scales: tuple[float, ...],
+    seed: int,
+    engines: tuple[str, ...] = ("duckdb",),
+    jobs: int = 2,
+) -> int:
     """The regional demo end to end, said step by step; 0 when the region's tables are published, its
-    linkage across members is measured and the scan finds nothing."""
-    import shutil
-
-    from orchestration.region import build as region_build
-    from orchestration.region.evaluate import cross_linkage, member_truth, scan_inbox
-    from orchestration.region.export import export_member, regional_key
-    from orchestration.region.synthetic import generate_region
-    from orchestration.settings import Paths
-
+    linkage across members is measured and the scan finds nothing. The members' own runs go ``jobs`` at a
+    time, each starting as soon as its member is generated: they are separate authorities' pipelines, each
+    a process of its own, and much of a small member's run is one core's work (dbt, the returns)."""
     started = time.perf_counter()
     if root.exists() and any(root.iterdir()):
         if not (root / MARKER).exists():  # never remove a folder the demo did not make
@@ -66,28 +73,35 @@ def demo(root: Path, *, scales: tuple[float, ...], seed: int, engines: tuple[str
     root.mkdir(parents=True, exist_ok=True)
     (root / MARKER).write_text("A regional demo's folder: `wholechild region --demo` makes it again whole.\n")
     print(f"A synthetic region of {len(MEMBERS)} authorities under {root}", flush=True)
-    held = generate_region(root, scales=scales, seed=seed)
-    print(
-        f"  generated      {sum(held.values()):,} children (scales {', '.join(map(str, scales))};"
-        f" members share some) in {time.perf_counter() - started:.0f} s",
-        flush=True,
-    )
     key = regional_key(root, demo=True)
-    failed = []
-    for member in MEMBERS:
-        ran = run_member(root, member)
-        said = "published" if ran.returncode == 0 else f"FAILED (see {ran.log})"
-        print(f"  {member.name:<24} {member.la_number}  its own run {ran.seconds:5.1f} s, {said}", flush=True)
-        if ran.returncode != 0:
-            failed.append(member)
-            continue
-        sent = export_member(Paths(member_home(root, member)), member.la_number, root / "inbox", key)
+    held, runs, failed = {}, [], []
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        for member, children in generate_members(root, scales=scales, seed=seed):
+            held[member.la_number] = children
+            runs.append(pool.submit(run_member, root, member))
         print(
-            f"  {'':<24}      sent {sent.children:,} children ({sent.by_nhs_number:,} keyed by NHS number,"
-            f" {sent.sharing_a_key:,} described alike under one key, {sent.not_keyed:,} not keyable),"
-            f" {sent.rows['fct_child_outcomes_by_year']:,} child-years",
+            f"  generated      {sum(held.values()):,} children (scales {', '.join(map(str, scales))};"
+            f" members share some) in {time.perf_counter() - started:.0f} s; their own runs go {jobs} at"
+            " a time",
             flush=True,
         )
+        for member, run in zip(MEMBERS, runs, strict=True):
+            ran = run.result()
+            said = "published" if ran.returncode == 0 else f"FAILED (see {ran.log})"
+            print(
+                f"  {member.name:<24} {member.la_number}  its own run {ran.seconds:5.1f} s, {said}",
+                flush=True,
+            )
+            if ran.returncode != 0:
+                failed.append(member)
+                continue
+            sent = export_member(Paths(member_home(root, member)), member.la_number, root / "inbox", key)
+            print(
+                f"  {'':<24}      sent {sent.children:,} children ({sent.by_nhs_number:,} keyed by NHS"
+                f" number, {sent.sharing_a_key:,} described alike under one key, {sent.not_keyed:,} not"
+                f" keyable), {sent.rows['fct_child_outcomes_by_year']:,} child-years",
+                flush=True,
+            )
     if failed:
         print(f"Not built: {', '.join(m.name for m in failed)} did not publish.", file=sys.stderr)
         return 1

@@ -4,6 +4,7 @@ folder with its own ground truth, the region-wide true child of every child besi
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -49,7 +50,7 @@ def member_home(root: Path, member: Member) -> Path:
     return root / "members" / member.la_number
 
 
-def generate_region(
+def generate_members(
     root: Path,
     *,
     scales: tuple[float, ...] = DEFAULT_SCALES,
@@ -57,14 +58,14 @@ def generate_region(
     overlap: float = DEFAULT_OVERLAP,
     faults: float = 0.02,
     as_of: date | None = None,
-) -> dict[str, int]:
-    """Write every member's landing folder and ground truth under ``root/members/<LA number>``; returns the
-    children each member holds. Member k (after the first) shares ``overlap`` of its children with member
-    k-1 and, as many again, with the first member (the region's largest placer across borders)."""
+) -> Iterator[tuple[Member, int]]:
+    """Write every member's landing folder and ground truth under ``root/members/<LA number>``, one member
+    at a time: each member and the children it holds are yielded once they are written, so its pipeline can
+    start while the next is generated. Member k (after the first) shares ``overlap`` of its children with
+    member k-1 and, as many again, with the first member (the region's largest placer across borders)."""
     if len(scales) != len(MEMBERS):
         raise ValueError(f"give {len(MEMBERS)} scales, one per member; got {len(scales)}")
     as_of = as_of or default_as_of()
-    children: dict[str, int] = {}
     truths: list[pd.DataFrame] = []
     for k, (member, scale) in enumerate(zip(MEMBERS, scales, strict=True)):
         shared = None
@@ -92,9 +93,8 @@ def generate_region(
                 shared,
             ),
         )  # fmt: skip
-        children[member.la_number] = result.children
         truths.append(pd.read_csv(home / "ground_truth" / "children.csv", dtype=str, keep_default_na=False))
-    return children
+        yield member, result.children
 
 
 def _known_in_window(truth: pd.DataFrame, as_of: date) -> pd.DataFrame:

@@ -4,7 +4,7 @@ on Spark (every dbt test passing on each, every table the same row for row), pub
 disclosure control, joins the same child across members against the ground truth, and holds none of a
 member's private values."""
 
-from datetime import date
+from types import SimpleNamespace
 
 import duckdb
 import pandas as pd
@@ -106,15 +106,10 @@ def test_the_published_regional_tables_are_disclosure_controlled_and_add_up(regi
     assert forward.sort_index().equals(backward.sort_index())
 
 
-def test_a_shared_child_has_one_nhs_number_in_the_region_and_members_draw_apart(tmp_path):
-    from orchestration.region.synthetic import generate_region
-
-    generate_region(
-        tmp_path, scales=(0.01, 0.01, 0.01, 0.01, 0.01), seed=7, faults=0, as_of=date(2026, 3, 31)
-    )
+def test_a_shared_child_has_one_nhs_number_in_the_region_and_members_draw_apart(region):
     truths = pd.concat(
         [
-            pd.read_csv(member_home(tmp_path, m) / "ground_truth" / "children.csv", dtype=str).assign(
+            pd.read_csv(member_home(region, m) / "ground_truth" / "children.csv", dtype=str).assign(
                 member=m.la_number
             )
             for m in MEMBERS
@@ -127,3 +122,36 @@ def test_a_shared_child_has_one_nhs_number_in_the_region_and_members_draw_apart(
     assert (per_child.numbers == 1).all()  # one child, one NHS number, in every member
     per_number = truths.groupby("nhs_number").region_child.nunique()
     assert (per_number == 1).all()  # and no two children share one by chance
+
+
+def test_a_member_that_does_not_publish_is_named_and_nothing_regional_is_built(tmp_path, monkeypatch, capsys):
+    from orchestration.region import run
+
+    def generated(root, **_):
+        yield from ((member, 100) for member in MEMBERS)
+
+    ran, sent = [], []
+
+    def member_run(root, member, *, demo=True):
+        ran.append(member)
+        return run.MemberRun(
+            member, 0.0, 1 if member == MEMBERS[2] else 0, member_home(root, member) / "run.log"
+        )
+
+    monkeypatch.setattr(run, "generate_members", generated)
+    monkeypatch.setattr(run, "run_member", member_run)
+
+    def export(paths, la_number, *_):
+        sent.append(la_number)
+        return SimpleNamespace(
+            children=1, by_nhs_number=1, sharing_a_key=0, not_keyed=0, rows={"fct_child_outcomes_by_year": 1}
+        )
+
+    monkeypatch.setattr(run, "export_member", export)
+    monkeypatch.setattr(run.region_build, "build", lambda *_: pytest.fail("the region was built"))
+    assert demo(tmp_path / "r", scales=(0.01,) * 5, seed=1, jobs=3) == 1
+    assert sorted(ran, key=MEMBERS.index) == list(MEMBERS)  # every member ran, three at a time
+    assert sent == [m.la_number for m in MEMBERS if m != MEMBERS[2]]
+    out, err = capsys.readouterr()
+    assert f"Not built: {MEMBERS[2].name} did not publish." in err
+    assert "FAILED (see" in out and "3 at a time" in out
