@@ -167,6 +167,34 @@ def test_every_validator_error_on_a_faulty_authority_traces_to_an_injected_fault
     assert not outcome.passed  # and the return is held back
 
 
+def test_the_903_validator_finds_the_same_with_the_postcodes_the_return_mentions_as_with_all(
+    faulty, monkeypatch, tmp_path
+):
+    """run_903 cuts the national postcode list to the postcodes the return mentions (only_postcodes_read);
+    the validator's whole report, run as shipped on the whole list, is byte for byte the same."""
+    import json
+
+    from orchestration.returns import validation
+
+    real, reports = validation._run, {}
+
+    def both(args: list[str]) -> None:
+        real(args)
+        reports["cut"] = Path(args[args.index("--out") + 1]).read_bytes()
+        whole = [*args, "--all-postcodes"]
+        whole[whole.index("--out") + 1] = str(tmp_path / "whole.json")
+        real(whole)
+        reports["whole"] = (tmp_path / "whole.json").read_bytes()
+
+    monkeypatch.setattr(validation, "_run", both)
+    service.ssda903(faulty, 2026, again=True)
+    assert reports["cut"] == reports["whole"]
+    # the postcodes matter here: with none matched, the placement location and distance rules (392c, 229)
+    # would flag thousands of episodes that pass on this return
+    issues = json.loads(reports["cut"])["issues"]
+    assert len(issues) > 50 and {"392c", "229"}.isdisjoint(i["rule"] for i in issues)
+
+
 def test_a_return_that_fails_is_published_for_the_team_but_not_promoted(faulty):
     outcome = service.cin(faulty, 2026)
     base = outcome.folder.parent

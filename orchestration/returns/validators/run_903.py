@@ -66,6 +66,49 @@ class Pristine:
         return _fresh(self._made)
 
 
+POSTCODE = re.compile(r"[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][A-Z]{2}$")
+
+
+def _strings(value) -> set[str]:
+    """Every text in a table, a dict of them (the store's metadata) or a list, upper case without spaces:
+    the form the validator matches a postcode in (``merge_postcodes``)."""
+    import pandas as pd
+
+    if isinstance(value, pd.DataFrame):
+        found: set[str] = set()
+        for column in value.columns:
+            texts = value[column][value[column].map(type).eq(str)].astype(object)
+            if len(texts):
+                found |= set(texts.str.upper().str.replace(" ", "", regex=False))
+        return found
+    if isinstance(value, dict):
+        return set().union(*(_strings(v) for v in value.values()))
+    if isinstance(value, (list, tuple)):
+        return set().union(*(_strings(v) for v in value))
+    return set()
+
+
+def only_postcodes_read(*returns: "Pristine") -> int:
+    """Cut the national postcode list the validator holds to the postcodes these returns mention, and say
+    how many it keeps.
+
+    The validator matches each episode's home and placement postcodes (and each Ofsted provider's) against
+    the national list by a left merge, once for every store it makes: with every letter the return's
+    postcodes begin with, 2.7 million rows, about 2 s a merge and 6.7 s of a small return's 9.7 s. A left
+    merge finds the same rows, in the same order, in the list cut to the keys it could match; the cut keeps
+    every postcode among all the texts of every table read (a superset of those matched), after loading
+    each letter they begin with, so no later merge loads a letter whole again. ``--all-postcodes`` runs
+    the validator on the whole list, as shipped: a test compares the two."""
+    from lac_validator.datastore import postcodes
+
+    wanted = set().union(*(_strings(r.dfs) | _strings(r.metadata) for r in returns))
+    # the letters of what looks like a postcode: one the validator meets that does not is loaded by it then
+    postcodes.load_postcodes({text[0] for text in wanted if POSTCODE.match(text)})
+    whole = postcodes.dataframe
+    postcodes._df = whole[whole["pcd_abbr"].isin(wanted)].reset_index(drop=True)
+    return len(postcodes._df)
+
+
 def _rows(result: dict) -> dict:
     return {table: sorted(int(i) for i in rows) for table, rows in result.items()}
 
@@ -140,6 +183,11 @@ def main() -> int:
     parser.add_argument("--not-supplied", default="", help="why the provider lists are not given")
     parser.add_argument("--xml", help="the same return as XML, for the rules that apply only to XML")
     parser.add_argument("--out", required=True)
+    parser.add_argument(
+        "--all-postcodes",
+        action="store_true",
+        help="match against the whole national postcode list, as the validator ships (see only_postcodes_read)",
+    )
     args = parser.parse_args()
     logging.disable(logging.CRITICAL)
 
@@ -156,6 +204,11 @@ def main() -> int:
     metadata = {"collectionYear": str(args.year), "localAuthority": args.la}
     with contextlib.redirect_stdout(io.StringIO()):  # some rules print debug output
         files = process_uploaded_files(uploads)
+        # the return as read (never handed to a rule), and the same return as XML, for the rules only XML has
+        pristine = Pristine(files, metadata)
+        as_xml = Pristine(process_uploaded_files({"This year": [args.xml]}), metadata) if args.xml else None
+        if not args.all_postcodes:
+            only_postcodes_read(pristine, *([as_xml] if as_xml else []))
         registry = get_year_ruleset(str(args.year))
         validator = LacValidator(metadata=dict(metadata), files=files, registry=registry)
         report = Report(validator.ds_results, registry)
@@ -182,16 +235,13 @@ def main() -> int:
         }
         for r in issues.itertuples()
     ]
-    pristine = Pristine(files, metadata)
     corrected = run_corrected(pristine, str(args.year))
     isolated = run_isolated(pristine, by_code, {f["rule"] for f in found})
     rules_run, failed = len(validator.dones), list(validator.fails)
 
     # rules that only apply to a return sent as XML run on the XML form of the same return
     on_xml = [code for code, why in skipped.items() if why.startswith("applies to a return sent as XML")]
-    if args.xml and on_xml:
-        with contextlib.redirect_stdout(io.StringIO()):
-            as_xml = Pristine(process_uploaded_files({"This year": [args.xml]}), metadata)
+    if as_xml and on_xml:
         store = as_xml.store()  # where a finding's child is read: no rule runs on it
         for code in on_xml:
             rule = by_code[code]
