@@ -17,6 +17,7 @@ from orchestration import cli
         (["region", "--scales", "0.1,0.2"], "argument --scales: '0.1,0.2': give 5 scales from 0.005 to 2.0"),
         (["region", "--scales", "big"], "argument --scales: 'big' is not a list of scales"),
         (["region", "--engine", "oracle"], "argument --engine: invalid choice: 'oracle'"),
+        (["region", "--jobs", "0"], "argument --jobs: '0': give a whole number of runs side by side"),
     ],
 )
 def test_impossible_arguments_are_one_line_errors(argv, said, capsys):
