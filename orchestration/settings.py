@@ -51,8 +51,8 @@ DEFAULT_THREADS = 2  # the 2-core machine the figures in docs/scale.md were meas
 
 
 def work_threads() -> int:
-    """How many datasets are loaded, and published to analytics, side by side, and how many processes
-    read the CIN census for its validator (``WHOLECHILD_THREADS``, default 2). Each thread's work is
+    """How many datasets are loaded, and published to analytics, side by side (``WHOLECHILD_THREADS``,
+    default 2). Each thread's work is
     DuckDB's, outside Python's lock, so one a core is the most that helps; 1 does them one after another."""
     value = os.environ.get(THREADS_ENV, "").strip()
     if not value:

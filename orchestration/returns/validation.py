@@ -24,7 +24,6 @@ import pandas as pd
 
 from orchestration.cells import safe_frame
 from orchestration.returns.ssda903.providers import ProviderLists
-from orchestration.settings import work_threads
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = Path(__file__).resolve().parent / "validators"
@@ -334,8 +333,6 @@ def validate_cin(xml: bytes, year: int, workdir: Path) -> Validation:
             str(path),
             "--out",
             str(out),
-            "--workers",
-            str(work_threads()),
         ]
     )
     result = json.loads(out.read_text(encoding="utf-8"))

@@ -195,6 +195,31 @@ def test_the_903_validator_finds_the_same_with_the_postcodes_the_return_mentions
     assert len(issues) > 50 and {"392c", "229"}.isdisjoint(i["rule"] for i in issues)
 
 
+def test_the_cin_validator_finds_the_same_with_each_table_made_once_as_with_its_reader_as_shipped(
+    faulty, monkeypatch, tmp_path
+):
+    """run_cin.py makes each of the reader's tables once (read_census); the validator's whole report on the
+    faulty authority's census, read as shipped (a child at a time), is byte for byte the same."""
+    import json
+
+    from orchestration.returns import validation
+
+    real, reports = validation._run, {}
+
+    def both(args: list[str]) -> None:
+        real(args)
+        reports["once"] = Path(args[args.index("--out") + 1]).read_bytes()
+        shipped = [*args, "--reader", "shipped"]
+        shipped[shipped.index("--out") + 1] = str(tmp_path / "shipped.json")
+        real(shipped)
+        reports["shipped"] = (tmp_path / "shipped.json").read_bytes()
+
+    monkeypatch.setattr(validation, "_run", both)
+    service.cin(faulty, 2026, again=True)
+    assert reports["once"] == reports["shipped"]
+    assert len(json.loads(reports["once"])["issues"]) > 20  # the faults are found, the same way both times
+
+
 def test_a_return_that_fails_is_published_for_the_team_but_not_promoted(faulty):
     outcome = service.cin(faulty, 2026)
     base = outcome.folder.parent

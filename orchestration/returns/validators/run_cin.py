@@ -7,13 +7,11 @@ Runs inside the validators' own virtual environment (.venv-dfe), importing nothi
 Writes JSON: {"issues": [{child, table, columns, row, rule, message, type}], "la_level": [{rule, message}],
 "rules_run", "rules_passed"}. QUERY rules (codes ending Q) are reported with type "QUERY".
 
-The validator's own reader (``XMLtoCSV``) is run as shipped, on the children a hundred at a time: it
-appends each child to every table with ``pd.concat``, which grows as the square of the children (35 s of a
-Dudley-sized census, most of the validator's time). Its tables are the same whichever way the children are
-grouped (each child's ids count from one within the child); ``tests/unit/test_return_checks.py`` holds the
-grouped tables equal to the whole file's, column for column and type for type. Even grouped, the reader
-costs about 3.5 ms a child, whatever the group's size (20 s of 22 s at scale 1): the groups are read by
-``--workers`` processes at once (default 2), each forked with the parsed census in hand.
+The validator's own reader (``XMLtoCSV``) reads the census, with one change of how, not what: it appends
+each child's rows to every table with ``pd.concat``, which grows as the square of the children (51 s of a
+Dudley-sized census, most of the validator's time); here each table's rows are put together once, when
+the census is read (0.4 s), by ``read_census``. ``--reader shipped`` reads as the validator ships, and
+``tests/unit/test_return_checks.py`` holds the tables of both equal, column for column and type for type.
 """
 
 import argparse
@@ -31,7 +29,12 @@ def main() -> int:
     parser.add_argument("--year", required=True)
     parser.add_argument("--xml", required=True)
     parser.add_argument("--out", required=True)
-    parser.add_argument("--workers", type=int, default=2, help="processes reading the children's groups")
+    parser.add_argument(
+        "--reader",
+        choices=("whole-tables", "shipped"),
+        default="whole-tables",
+        help="make each table once (read_census), or append a child at a time, as the validator ships",
+    )
     args = parser.parse_args()
     logging.disable(logging.CRITICAL)
 
@@ -40,7 +43,8 @@ def main() -> int:
 
     with contextlib.redirect_stdout(io.StringIO()):
         root = ET.parse(args.xml).getroot()  # noqa: S314 (our own generated return, not untrusted input)
-        tables = cin_validator.process_data(convert_in_groups(root, workers=args.workers))
+        read = cin_validator.convert_data(root) if args.reader == "shipped" else read_census(root)
+        tables = cin_validator.process_data(read)
         ruleset = get_year_ruleset(str(args.year))
         validator = cin_validator.CinValidator(tables, ruleset, selected_rules=None)
     issues = validator.full_issue_df
@@ -71,57 +75,94 @@ def main() -> int:
     return 0
 
 
-CHILDREN_AT_A_TIME = 100
+class _Rows(list):
+    """What the reader makes of one child's block (``pd.DataFrame(records)``, ``pd.DataFrame.from_dict``):
+    its records, as they are."""
 
-_GROUPS: list = []  # the groups' censuses, set before the workers fork: each reads its own by number
-
-
-def _convert(index: int) -> dict:
-    import contextlib
-    import io
-
-    from cin_validator import cin_validator
-
-    with contextlib.redirect_stdout(io.StringIO()):
-        return cin_validator.convert_data(_GROUPS[index])
+    def __getitem__(self, key):
+        if isinstance(key, str):  # a column, as the reader takes the assessment's factors
+            return _Values(record.get(key) for record in self)
+        return list.__getitem__(self, key)
 
 
-def convert_in_groups(root: ET.Element, size: int = CHILDREN_AT_A_TIME, workers: int = 1) -> dict:
-    """The validator's ``convert_data`` on the census's children ``size`` at a time, each group under the
-    census's own header, read by ``workers`` processes, the groups' tables then put end to end in order:
-    the tables ``convert_data`` gives the whole file, in a time that grows with the children rather than
-    their square."""
-    import multiprocessing
+class _Values(list):
+    def tolist(self) -> list:
+        return list(self)
 
+
+class _Table:
+    """A table the reader appends a child's rows to (``pd.concat([table, rows], ignore_index=True)``): the
+    rows are kept in order, and made into the table once, when the census is read."""
+
+    def __init__(self, empty) -> None:
+        self.empty, self.columns, self.rows = empty, empty.columns, []
+
+    def frame(self):
+        import pandas as pd
+
+        if not self.rows:
+            return self.empty
+        return pd.concat([self.empty, pd.DataFrame(self.rows)], ignore_index=True)
+
+
+class _ReadersPandas:
+    """The names of pandas the validator's reader (``cin_validator.ingress``) uses, its tables kept as rows
+    until the census is read: its own code reads every element, numbers every block and fills every
+    absent value; only the appending is done once a table rather than once a child."""
+
+    def __init__(self, pd) -> None:
+        self.NA = pd.NA
+        self.DataFrame = _DataFrame
+
+    @staticmethod
+    def concat(frames, ignore_index=False):
+        table, rows = frames
+        if not isinstance(table, _Table):
+            table = _Table(table)
+        table.rows.extend(rows)
+        return table
+
+
+class _DataFrame:
+    def __new__(cls, data=None, columns=None):
+        return _Rows(data or [])
+
+    @staticmethod
+    def from_dict(data):
+        return _Rows(data)
+
+
+TABLES = (
+    "Header", "ChildIdentifiers", "ChildCharacteristics", "ChildProtectionPlans", "CINdetails", "CINplanDates",
+    "Reviews", "Section47", "Assessments", "AssessmentFactorsList", "Disabilities",
+)  # fmt: skip
+
+
+def read_census(root: ET.Element) -> dict:
+    """The tables the validator's ``convert_data`` makes of the census, by its own reader (``XMLtoCSV``)
+    with each table's rows put together once, at the end, rather than appended a child at a time with
+    ``pd.concat`` (which grows as the square of the children: 51 s of a Dudley-sized census, 0.4 s read
+    so, and 3.5 ms a child even a hundred at a time). ``--reader shipped`` reads as the validator ships;
+    a test holds the two equal, table for table, column for column and type for type."""
     import pandas as pd
-    from cin_validator import cin_validator
+    from cin_validator import ingress
 
-    children = root.find("Children")
-    if children is None:
-        return cin_validator.convert_data(root)
-    every = children.findall("Child")
-    _GROUPS.clear()
-    for start in range(0, max(len(every), 1), size):
-        part = ET.Element(root.tag, root.attrib)
-        for element in root:
-            if element is not children:
-                part.append(element)
-        held = ET.SubElement(part, children.tag, children.attrib)
-        held.extend(every[start : start + size])
-        _GROUPS.append(part)
+    shipped = ingress.pd
+    ingress.pd = _ReadersPandas(pd)
     try:
-        if workers <= 1 or len(_GROUPS) == 1:
-            groups = [_convert(i) for i in range(len(_GROUPS))]
-        else:
-            with multiprocessing.get_context("fork").Pool(workers) as pool:
-                groups = pool.map(_convert, range(len(_GROUPS)), chunksize=4)
+        read = ingress.XMLtoCSV(root)
     finally:
-        _GROUPS.clear()
-    first = groups[0]
-    return {
-        name: table if name == "Header" else pd.concat([g[name] for g in groups], ignore_index=True)
-        for name, table in first.items()
-    }
+        ingress.pd = shipped
+    tables = {}
+    for name in TABLES:
+        value = getattr(read, name)
+        if isinstance(value, _Table):
+            tables[name] = value.frame()
+        elif isinstance(value, _Rows):  # the header: made once, as from_dict makes it
+            tables[name] = pd.DataFrame.from_dict(list(value))
+        else:  # no child had one: the table as the class declares it
+            tables[name] = value
+    return tables
 
 
 def _rule_type(ruleset, code: str) -> str:
