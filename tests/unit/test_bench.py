@@ -1,7 +1,10 @@
 """The benchmark's whole-authority ingest against DuckDB's own read of the same files, and its whole run
 beside each stage's floor (small scale: the figures themselves come from `wholechild bench`)."""
 
+import os
 import re
+
+import pytest
 
 
 def test_the_authority_stage_sets_ingest_beside_its_floor_for_the_same_files(tmp_path, monkeypatch):
@@ -49,3 +52,8 @@ def test_the_run_stage_sets_each_stage_of_a_whole_run_beside_its_floor(tmp_path,
     assert "the DfE validator as it ships, alone" in figures[f"return cin {cin['year']}"]
     assert out.seconds >= timings["run_seconds"] > sum(timings["stages"].values())
     assert 0 < out.peak_memory < 8 * 2**30
+    # the CPU time: more than the dbt build's time (a process the command waited for, itself about one
+    # core's work), within what the cores could give over the wall time, and the share printed its ratio
+    cpu, busy = re.match(r"([\d.]+) s .* on average ([\d.]+) of", figures["CPU time"]).groups()
+    assert timings["stages"]["dbt build (models and tests)"] < float(cpu) <= out.seconds * os.cpu_count()
+    assert float(busy) == pytest.approx(float(cpu) / out.seconds, abs=0.01)
