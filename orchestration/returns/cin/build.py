@@ -113,12 +113,21 @@ def _frames(con: duckdb.DuckDBPyConnection, year: CollectionYear) -> dict[str, p
         "cp_reviews": f"""select cppr_cp_plan_id as plan_id, cppr_cp_review_date as reviewed from ssd.ssd_cp_reviews
                           where cppr_cp_review_date between {start} and {end}""",
     }
-    return {name: con.execute(sql).df() for name, sql in queries.items()}
+    frames = {name: con.execute(sql).df() for name, sql in queries.items()}
+    # dates as the XML writes them, a column at a time (NaT becomes NaN): the records read below carry text,
+    # not a Timestamp made for each value and written out again
+    for frame in frames.values():
+        for column in frame.columns:
+            if pd.api.types.is_datetime64_any_dtype(frame[column]):
+                frame[column] = frame[column].dt.strftime("%Y-%m-%d")
+    return frames
 
 
 def _date(value) -> str | None:
     if value is None or value is pd.NaT or (isinstance(value, float) and value != value):
         return None
+    if isinstance(value, str):  # written so already (_frames)
+        return value
     return pd.Timestamp(value).strftime("%Y-%m-%d")
 
 
@@ -127,6 +136,17 @@ def _grouped(frame: pd.DataFrame, key: str) -> dict[str, list[dict]]:
     out: dict[str, list[dict]] = {}
     for record in frame.to_dict("records"):
         out.setdefault(record[key], []).append(record)
+    return out
+
+
+def _listed(frame: pd.DataFrame, key: str, value: str, *, distinct: bool) -> dict[str, list]:
+    """Each ``key``'s ``value``s (each once, if ``distinct``), sorted: one pass over the frame sorted so, not
+    a function called for each group."""
+    out: dict[str, list] = {}
+    rows = frame[[key, value]]
+    ordered = (rows.drop_duplicates() if distinct else rows).sort_values([key, value], kind="stable")
+    for k, v in zip(ordered[key].tolist(), ordered[value].tolist(), strict=True):
+        out.setdefault(k, []).append(v)
     return out
 
 
@@ -139,13 +159,13 @@ def build(con: duckdb.DuckDBPyConnection, year: CollectionYear, authority: Autho
     episodes = _grouped(data["episodes"].sort_values(["child", "referral_date", "referral_id"]), "child")
     children = {r["child"]: r for r in data["children"].to_dict("records")}
     former = data["former_upns"].set_index("child").former_upn.to_dict()
-    disabilities = data["disabilities"].groupby("child").code.apply(lambda s: sorted(set(s))).to_dict()
+    disabilities = _listed(data["disabilities"], "child", "code", distinct=True)
     by_referral = {
         name: _grouped(data[name].sort_values("started", kind="stable"), "referral_id")
         for name in ("assessments", "plans", "s47", "cp_plans")
     }
     first_icpc = data["first_icpc"].set_index("referral_id").icpc.to_dict()
-    reviews = data["cp_reviews"].groupby("plan_id").reviewed.apply(sorted).to_dict()
+    reviews = _listed(data["cp_reviews"], "plan_id", "reviewed", distinct=False)
 
     def rows(name: str, referral_id: str) -> list[dict]:
         return by_referral[name].get(referral_id, [])
@@ -181,7 +201,7 @@ def build(con: duckdb.DuckDBPyConnection, year: CollectionYear, authority: Autho
             if not upn:
                 add(ids, "UPNunknown", person["upn_unknown"])
             add(ids, "PersonBirthDate", _date(person["dob"]))
-            if person["dob"] is None or person["dob"] is pd.NaT:
+            if _date(person["dob"]) is None:
                 add(ids, "ExpectedPersonBirthDate", _date(person["expected_dob"]))
             add(ids, sex_element, person["sex"] if person["sex"] in ("M", "F") else "U")
             add(ids, "PersonDeathDate", _date(person["death_date"]))
