@@ -52,8 +52,8 @@ DEFAULT_THREADS = 2  # the 2-core machine the figures in docs/scale.md were meas
 
 def work_threads() -> int:
     """How many datasets are loaded, and published to analytics, side by side (``WHOLECHILD_THREADS``,
-    default 2). Each thread's work is
-    DuckDB's, outside Python's lock, so one a core is the most that helps; 1 does them one after another."""
+    default 2). Each thread's work is DuckDB's, outside Python's lock, so one a core is the most that
+    helps; 1 does them one after another."""
     value = os.environ.get(THREADS_ENV, "").strip()
     if not value:
         return DEFAULT_THREADS

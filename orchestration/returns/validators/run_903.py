@@ -88,9 +88,8 @@ def _strings(value) -> set[str]:
     return set()
 
 
-def only_postcodes_read(*returns: "Pristine") -> int:
-    """Cut the national postcode list the validator holds to the postcodes these returns mention, and say
-    how many it keeps.
+def only_postcodes_read(*returns: "Pristine") -> None:
+    """Cut the national postcode list the validator holds to the postcodes these returns mention.
 
     The validator matches each episode's home and placement postcodes (and each Ofsted provider's) against
     the national list by a left merge, once for every store it makes: with every letter the return's
@@ -106,7 +105,6 @@ def only_postcodes_read(*returns: "Pristine") -> int:
     postcodes.load_postcodes({text[0] for text in wanted if POSTCODE.match(text)})
     whole = postcodes.dataframe
     postcodes._df = whole[whole["pcd_abbr"].isin(wanted)].reset_index(drop=True)
-    return len(postcodes._df)
 
 
 def _rows(result: dict) -> dict:
