@@ -22,7 +22,7 @@ import pandas as pd
 
 from orchestration.duckdb_files import connect
 from orchestration.identity.evaluate import _rows_sql
-from orchestration.identity.privacy_scan import identifier_values
+from orchestration.identity.privacy_scan import hits_by_column, hold, identifier_values
 from orchestration.identity.pseudonyms import PseudonymKey
 from orchestration.identity.records import raw_tables_present
 from orchestration.ingest.contracts import load_contracts
@@ -123,7 +123,9 @@ class RegionScan:
     found: list[tuple[str, int]]  # "<mart>.<column>", distinct private values in it
 
 
-def scan_inbox(root: Path, members: tuple[Member, ...], inbox: Path) -> RegionScan:
+def held_values(root: Path, members: tuple[Member, ...]) -> pd.DataFrame:
+    """Every private value the members hold (column ``v``): each one's identifiers and source record ids
+    (as the privacy scan gathers them), its local person keys, and its NHS number and UPN tokens."""
     held = []
     for member in members:
         paths = Paths(member_home(root, member))
@@ -138,23 +140,31 @@ def scan_inbox(root: Path, members: tuple[Member, ...], inbox: Path) -> RegionSc
                 .df()
                 .v
             )
-    values = pd.DataFrame({"v": pd.concat(held, ignore_index=True).astype(str).drop_duplicates()})
+    return pd.DataFrame({"v": pd.concat(held, ignore_index=True).astype(str).drop_duplicates()})
+
+
+def scan_inbox(
+    root: Path, members: tuple[Member, ...], inbox: Path, values: pd.DataFrame | None = None
+) -> RegionScan:
+    """Every column of every mart in ``inbox`` looked up among the members' private values (``values``, or
+    else gathered here by held_values)."""
+    if values is None:
+        values = held_values(root, members)
     found, scanned = [], 0
     with duckdb.connect() as con:
-        con.register("held", values)
+        hold(con, values, "held")
         for mart in sorted(p.name for p in inbox.iterdir() if p.is_dir()):
             relation = (
                 f"read_parquet('{inbox / mart}/**/*.parquet', hive_partitioning = true,"
                 " hive_types_autocast = false, union_by_name = true)"
             )
-            for (column,) in con.execute(
-                f"select column_name from (describe select * from {relation})"
-            ).fetchall():
-                scanned += 1
-                hits = con.execute(
-                    f'select count(*) from (select distinct trim("{column}"::varchar) as v from {relation})'
-                    " inner join held using (v)"
-                ).fetchone()[0]
-                if hits:
-                    found.append((f"{mart}.{column}", int(hits)))
+            columns = [
+                c
+                for (c,) in con.execute(
+                    f"select column_name from (describe select * from {relation})"
+                ).fetchall()
+            ]
+            scanned += len(columns)
+            hits = hits_by_column(con, relation, "held")
+            found += [(f"{mart}.{c}", int(hits[c])) for c in columns if hits.get(c)]
     return RegionScan(len(values), scanned, found)

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from orchestration.region import build as region_build
-from orchestration.region.evaluate import cross_linkage, member_truth, scan_inbox
+from orchestration.region.evaluate import cross_linkage, held_values, member_truth, scan_inbox
 from orchestration.region.export import regional_key
 from orchestration.region.run import demo
 from orchestration.region.synthetic import MEMBERS, member_home
@@ -67,7 +67,8 @@ def test_every_regional_table_is_the_same_on_duckdb_and_spark_and_a_difference_w
 
 
 def test_no_private_value_of_a_member_reaches_the_region_and_the_scan_would_see_one(region, tmp_path):
-    scan = scan_inbox(region, MEMBERS, region / "inbox")
+    held = held_values(region, MEMBERS)  # gathered once, for both scans
+    scan = scan_inbox(region, MEMBERS, region / "inbox", held)
     assert scan.values_held > 100_000 and scan.columns_scanned > 50
     assert scan.found == []
     for mart in (region / "inbox").iterdir():  # what is sent: the regional keys, never the person_key
@@ -79,7 +80,7 @@ def test_no_private_value_of_a_member_reaches_the_region_and_the_scan_would_see_
     with duckdb.connect(str(Paths(member_home(region, MEMBERS[0])).vault_db), read_only=True) as con:
         local = con.execute("select person_key from identity.record_keys limit 1").fetchone()[0]
     duckdb.sql(f"copy (select '{local}' as regional_key) to '{planted / 'part-0.parquet'}' (format parquet)")
-    assert scan_inbox(region, MEMBERS, tmp_path / "inbox").found == [("dim_children.regional_key", 1)]
+    assert scan_inbox(region, MEMBERS, tmp_path / "inbox", held).found == [("dim_children.regional_key", 1)]
 
 
 def test_the_published_regional_tables_are_disclosure_controlled_and_add_up(region):

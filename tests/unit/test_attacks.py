@@ -669,3 +669,49 @@ def test_a_release_suppresses_a_cell_wherever_another_table_suppresses_it(monkey
         "headline": (alone.tables["headline"], headline.spec),
     }
     assert any("publishes it: 6" in p for p in attack_release(leaky, labels=labels))
+
+
+def test_the_privacy_scan_finds_each_identifier_that_reaches_the_analytics_file(tmp_path):
+    """The scan behind `wholechild privacy-scan`, the pipeline's tests and the region's: an id held only in
+    a landing CSV (delivered with spaces around it, under a heading spelled another way), an NHS number
+    held only in the vault, and nothing else, are found in exactly the columns (of a table and of a view)
+    that hold them. Short values, public names and values of other columns are not ids."""
+    from orchestration.identity.privacy_scan import scan
+
+    landing = tmp_path / "landing" / "health" / "camhs_referrals"
+    landing.mkdir(parents=True)
+    (landing / "camhs_2026-03.csv").write_text(
+        'Referral ID,NHS Number,Outcome\n  REF-70001  ,9990000018,seen\nREF-70002,,"Dudley"\n'
+    )
+    (landing / "notes.csv").write_text("comment,author\nREF-70003,someone\n")  # no id heading: not held
+    vault = tmp_path / "vault.duckdb"
+    with duckdb.connect(str(vault)) as con:
+        con.execute("create schema raw")
+        (table,) = load_contracts()["camhs_referrals"].tables  # the raw table as its contract has it
+        con.execute(
+            "create table raw.camhs_referrals ("
+            + ", ".join(f'"{c.name}" varchar' for c in table.columns)
+            + ")"
+        )
+        con.execute(
+            "insert into raw.camhs_referrals by name"
+            " select * from (values ('REF-1', '9990000026'), (null, '  9990000034')) t(referral_id, nhs_number)"
+        )
+    analytics = tmp_path / "analytics.duckdb"
+    with duckdb.connect(str(analytics)) as con:
+        con.execute("create schema marts")
+        con.execute(
+            "create table marts.leaky as select * from (values"
+            " ('REF-70001', 9990000034, 'seen', 'Dudley', 'REF-70003'),"
+            " ('REF-70002 ', 9990000034, 'REF-1', 'x', 'REF-70003'))"
+            " t(source_id, number, outcome, area, note)"
+        )
+        con.execute("create view marts.leaky_view as select source_id as copied from marts.leaky")
+        con.execute("create table marts.clean as select 'REF-7' as source_id, 42 as n")
+    result = scan(analytics, vault, tmp_path / "landing")
+    assert sorted(result.found) == [
+        ("marts.leaky.number", 1),  # the vault's NHS number, held with a space before it, found as a number
+        ("marts.leaky.source_id", 2),  # both landing ids, one with a space after it
+        ("marts.leaky_view.copied", 2),
+    ]
+    assert result.columns_scanned == 8
