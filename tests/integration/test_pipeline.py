@@ -16,6 +16,7 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
+from types import SimpleNamespace
 
 import dagster as dg
 import duckdb
@@ -52,6 +53,15 @@ def vault_scalar(paths: Paths, sql: str):
 
 
 PSEUDONYM_KEY = "whole-child-test-key-" + secrets.token_hex(16)
+NEIGHBOURS = ("E08000025", "E08000026", "E08000028", "E08000029", "E08000030", "E08000031", "E06000020",
+              "E06000021", "E10000028", "E10000031")  # fmt: skip
+# every run of this module, in process or as a user starts it: the authority's statistical neighbours (the
+# DfE figures dropped in below are compared with them), and a limit of 20 MiB on what a workbook may unpack
+# to (the default is 1 GiB: a stray file below unpacks to 30 MiB)
+SETTINGS = {
+    "WHOLECHILD_STATISTICAL_NEIGHBOURS": ",".join(NEIGHBOURS),
+    "WHOLECHILD_MAX_UNPACKED_BYTES": "20971520",
+}
 FIRST_RUN: dict = {}
 
 
@@ -88,6 +98,8 @@ def pipeline(tmp_path_factory):
     patch = pytest.MonkeyPatch()
     patch.setenv("WHOLECHILD_HOME", str(tmp_path_factory.mktemp("home")))
     patch.setenv(KEY_ENV, PSEUDONYM_KEY)
+    for name, value in SETTINGS.items():
+        patch.setenv(name, value)
     pseudonym_key.cache_clear()
     paths = Paths.from_env().ensure()
     paths.export_env()
@@ -495,10 +507,6 @@ def test_the_reports_are_published_as_html_pdf_and_open_data_agreeing_with_the_m
     assert cells > 0
 
 
-NEIGHBOURS = ("E08000025", "E08000026", "E08000028", "E08000029", "E08000030", "E08000031", "E06000020",
-              "E06000021", "E10000028", "E10000031")  # fmt: skip
-
-
 def _dfe_health_outcomes_file() -> str:
     """A DfE open data file in the layout of "CLA on 31 March for 12 months - conviction and health outcomes
     - by local authority" (Children looked after in England including adoptions, 2025 on): England, the
@@ -529,17 +537,13 @@ def _dfe_health_outcomes_file() -> str:
     return head + "\n" + "\n".join(rows) + "\n"
 
 
-def test_the_dfe_figures_an_authority_drops_in_sit_beside_its_own(pipeline):
+def test_the_dfe_figures_an_authority_drops_in_sit_beside_its_own(dropped_in):
     """A DfE statistics file dropped into landing: its England figures supersede the shipped ones, its
     region's stand beside the authority's, and its neighbours' percentages are averaged (the two suppressed
     left out, said in the label); the first page's key messages put England beside the authority."""
     from orchestration.reports import packs
 
-    paths, _ = pipeline
-    drop = paths.landing / "dfe" / "cla_health_outcomes_la_2026.csv"
-    drop.parent.mkdir(parents=True, exist_ok=True)
-    drop.write_text(_dfe_health_outcomes_file(), encoding="utf-8")
-    done = wholechild_run(paths.home, WHOLECHILD_STATISTICAL_NEIGHBOURS=",".join(NEIGHBOURS))
+    paths, done = dropped_in.paths, dropped_in.done
     assert done.returncode == 0, done.stdout + done.stderr
     assert (
         vault_scalar(paths, "select status from ingest.deliveries where dataset = 'dfe_statistics'")
@@ -567,7 +571,6 @@ def test_the_dfe_figures_an_authority_drops_in_sit_beside_its_own(pipeline):
     messages = page[key : page.index("</table>", key)]
     assert "Development assessments, under 5s (%)" in messages and "87%" in messages
     assert "Statistical neighbours (mean of 8 of 10)" in page and "West Midlands" in page
-    drop.unlink()
 
 
 def _stray_files() -> dict[str, bytes]:
@@ -603,29 +606,48 @@ def _stray_files() -> dict[str, bytes]:
     }
 
 
-def test_stray_files_in_landing_are_findings_not_blockers(pipeline):
-    """An empty file, garbage, an unrelated workbook, a truncated workbook, an XML document with an
-    external entity and a workbook that unpacks past the limit: each is a delivery with its reason, a
-    CSV whose header ends CRLF above LF lines loads, and the next `wholechild run` still publishes and
-    builds the returns."""
+MIXED = "health/dental_checks/dental_checks_2026-02.csv"  # a CSV whose header ends CRLF above LF lines
+
+
+@pytest.fixture(scope="module")
+def dropped_in(pipeline):
+    """One `wholechild run` after files are dropped into landing beside the deliveries: a DfE statistics
+    file (the module's settings name the authority's statistical neighbours), files that are no delivery at
+    all (one unpacks past the module's limit), a link to /etc/passwd, and a health CSV whose header line
+    ends CRLF above LF lines. Taken out of landing again after the run, as the later tests expect it."""
     paths, _ = pipeline
     before = current_release(paths.published)
+    dfe = paths.landing / "dfe" / "cla_health_outcomes_la_2026.csv"
+    dfe.parent.mkdir(parents=True, exist_ok=True)
+    dfe.write_text(_dfe_health_outcomes_file(), encoding="utf-8")
     strays = _stray_files()
-    mixed = "health/dental_checks/dental_checks_2026-02.csv"
     for relative, data in strays.items():
         (paths.landing / relative).parent.mkdir(parents=True, exist_ok=True)
         (paths.landing / relative).write_bytes(data)
     link = paths.landing / "misc" / "passwords.csv"
     link.symlink_to("/etc/passwd")  # refused unread: a link in landing is never followed
-    (paths.landing / mixed).write_bytes(
+    (paths.landing / MIXED).write_bytes(
         b"check_id,nhs_number,forename,surname,date_of_birth,sex,postcode,check_date,practice_code\r\n"
         b"D1,9990000018,Amy,Khan,01/02/2015,F,DY1 4QT,04/02/2026,V12345\n"
         b"D2,9990000026,Ben,Ali,11/12/2014,M,DY2 7DL,05/02/2026,V12345\n"
     )
-    done = wholechild_run(paths.home, WHOLECHILD_MAX_UNPACKED_BYTES="20971520")
+    done = wholechild_run(paths.home)
+    for relative in [*strays, MIXED]:
+        (paths.landing / relative).unlink()
+    link.unlink()
+    dfe.unlink()
+    return SimpleNamespace(paths=paths, done=done, strays=strays, release_before=before)
+
+
+def test_stray_files_in_landing_are_findings_not_blockers(dropped_in):
+    """An empty file, garbage, an unrelated workbook, a truncated workbook, an XML document with an
+    external entity and a workbook that unpacks past the limit: each is a delivery with its reason, a
+    CSV whose header ends CRLF above LF lines loads, and the next `wholechild run` still publishes and
+    builds the returns."""
+    paths, done, strays, mixed = dropped_in.paths, dropped_in.done, dropped_in.strays, MIXED
     shown = done.stdout + done.stderr
     assert done.returncode == 0, shown
-    assert current_release(paths.published) != before
+    assert current_release(paths.published) != dropped_in.release_before
     for name in ("ssda903", "cin", "annex_a"):
         assert re.search(rf"return {name} .*(ready to submit|NOT ready \(see validation)", shown), shown
     with duckdb.connect(str(paths.vault_db), read_only=True) as con:
@@ -655,9 +677,6 @@ def test_stray_files_in_landing_are_findings_not_blockers(pipeline):
     )
     assert (quality.dataset == "not recognised").any()
     assert (quality.dataset == "refused (not read)").any()
-    for relative in [*strays, mixed]:  # leave the landing folder as the later tests expect it
-        (paths.landing / relative).unlink()
-    link.unlink()
 
 
 def test_a_run_with_nothing_new_says_so_and_publishes_nothing(pipeline):
@@ -836,47 +855,61 @@ def _finish(proc: subprocess.Popen) -> tuple[int, str]:
     return proc.returncode, out
 
 
-def _same_marts(home: Path) -> None:
-    theirs = every_mart(home / "warehouse" / "analytics.duckdb")
+def _same_marts(theirs: dict[str, pd.DataFrame]) -> None:
     assert sorted(theirs) == sorted(FIRST_RUN["marts"])
     for table, frame in FIRST_RUN["marts"].items():
         pd.testing.assert_frame_equal(theirs[table], frame, check_dtype=False, obj=table)
 
 
-def test_a_run_killed_during_load_linkage_or_dbt_converges_on_a_plain_rerun(pipeline, tmp_path):
-    """kill -9 (the whole process group) during the raw load, during linkage and during the dbt build;
-    each time a plain `wholechild run` finishes, publishes, and its marts equal an uninterrupted run's."""
-    home = tmp_path / "drill"
+@pytest.fixture(scope="module")
+def drilled(pipeline, tmp_path_factory):
+    """A home of the demo authority that lived through kill -9 (the whole process group) during the raw
+    load, during linkage and during the dbt build, each followed by a plain `wholechild run`: what each of
+    those runs said, and the marts it left. The drill of overlapping commands goes on in the same home."""
+    home = tmp_path_factory.mktemp("drill") / "home"
     shutil.copytree(FIRST_RUN["landing"], home / "landing")
+    after = {}
     for point, args in (
         ("load:inserted", ["run"]),
         ("link:scored", ["run", "--force"]),
         ("dbt:building", ["run", "--force"]),
     ):
-        marker = tmp_path / f"paused-{point.replace(':', '-')}"
+        marker = home.parent / f"paused-{point.replace(':', '-')}"
         proc = _start(home, *args, WHOLECHILD_PAUSE_AT=point, WHOLECHILD_PAUSE_MARKER=str(marker))
         _wait_for(marker, proc, point)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         code, out = _finish(_start(home, "run"))
-        assert code == 0, f"after a kill at {point}: {out}"
-        assert "Nothing new" not in out, "a killed run must not leave the next believing nothing changed"
-        assert not list((home / "published").glob(".building-*"))
-        _same_marts(home)
+        building = list((home / "published").glob(".building-*"))
+        marts = every_mart(home / "warehouse" / "analytics.duckdb") if code == 0 else {}
+        after[point] = SimpleNamespace(code=code, out=out, building=building, marts=marts)
+    return home, after
 
 
-def test_commands_started_during_a_run_wait_for_it_and_all_finish(pipeline, tmp_path):
+def test_a_run_killed_during_load_linkage_or_dbt_converges_on_a_plain_rerun(drilled):
+    """After each kill, a plain `wholechild run` finishes, publishes, and its marts equal an uninterrupted
+    run's."""
+    home, after = drilled
+    for point, rerun in after.items():
+        assert rerun.code == 0, f"after a kill at {point}: {rerun.out}"
+        assert "Nothing new" not in rerun.out, (
+            "a killed run must not leave the next believing nothing changed"
+        )
+        assert rerun.building == [], point
+        _same_marts(rerun.marts)
+    # the first run to finish in this home wrote the documentation site, after the run beside the returns
+    # (reading the analytics file with them)
+    assert "dbt docs written:" in after["load:inserted"].out, after["load:inserted"].out
+    catalog = json.loads((home / "dbt_docs" / "catalog.json").read_text())
+    assert any(k.startswith("model.whole_child.fct_") for k in catalog["nodes"]) and not catalog["errors"]
+
+
+def test_commands_started_during_a_run_wait_for_it_and_all_finish(drilled, tmp_path):
     """While a run is held inside linkage: a second run, an ingest of next month's SSD extract and a
     subject access search are started, and an analyst has the marts open. Every one finishes, none fails;
     the analyst's connection still reads what it opened."""
-    home = tmp_path / "busy"
-    shutil.copytree(FIRST_RUN["landing"], home / "landing")
-    code, out = _finish(_start(home, "run"))
-    assert code == 0, out
-    # the documentation site, written after the run beside the returns (reading the analytics file with them)
-    assert "dbt docs written:" in out, out
-    catalog = json.loads((home / "dbt_docs" / "catalog.json").read_text())
-    assert any(k.startswith("model.whole_child.fct_") for k in catalog["nodes"]) and not catalog["errors"]
+    home, after = drilled
+    assert all(r.code == 0 for r in after.values()), "the drilled home never converged: see the kill drill"
     analyst = duckdb.connect(str(home / "analysts" / "analytics.duckdb"), read_only=True)
     rows = analyst.execute(f"select count(*) from {MART}").fetchall()[0][0]
     with duckdb.connect(str(home / "warehouse" / "vault.duckdb"), read_only=True) as con:
