@@ -84,7 +84,8 @@ lint: $(INSTALLED)  ## ruff on the Python, sqlfluff on the dbt models
 
 # The suite runs in two processes (pytest-xdist), each test file whole in one: a file's tests share its
 # fixtures and some run in order. Much of a test is one core's work (dbt, the returns), so two at a time keep
-# both cores busy: 1,210 s on this 2-core machine, against about 1,500 s one at a time. TEST_WORKERS=0: one.
+# both cores busy: 1,210 s on this 2-core machine (2026-12-01), where one at a time took 1,438 to 1,771 s
+# the same day (before two cuts of about 150 s to the pipeline tests). TEST_WORKERS=0: one at a time.
 TEST_WORKERS ?= 2
 test: $(INSTALLED) $(DFE_INSTALLED) $(SPARK_INSTALLED) $(MANIFEST) lint  ## lint, then the whole test suite
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
