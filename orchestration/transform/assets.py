@@ -16,6 +16,7 @@ from orchestration.pause_points import pause_point
 from orchestration.recovery import rebuild_everything
 from orchestration.resources import WAREHOUSE_POOL, Warehouse
 from orchestration.run_state import settings_fingerprint
+from orchestration.transform.docs import PARSE_FILE, PARSE_STAMP, stamp
 from orchestration.transform.project import dbt_project
 
 
@@ -158,9 +159,13 @@ def whole_child_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, ware
     # dbt parses the project again whenever its profile differs from the last parse's, and the profile
     # names this home's analytics file: the parse this build made is kept in the home (DBT_TARGET_PATH, set
     # by Paths.export_env), so the next build here starts from it instead of parsing everything again
-    fresh = build.target_path / "partial_parse.msgpack"
+    fresh = build.target_path / PARSE_FILE
     if fresh.exists():
-        shutil.copyfile(fresh, paths.dbt_target / "partial_parse.msgpack")
+        # and the docs written after the run start from it too (transform/docs.py): stamped with the code
+        # and vars it was made for, the stamp written last
+        (paths.dbt_target / PARSE_STAMP).unlink(missing_ok=True)
+        shutil.copyfile(fresh, paths.dbt_target / PARSE_FILE)
+        (paths.dbt_target / PARSE_STAMP).write_text(stamp(docs_key, _authority_vars()[1]), encoding="utf-8")
     shutil.rmtree(build.target_path, ignore_errors=True)
     # the documentation site of what was just built (models, columns, tests, lineage), served by make dev.
     # It describes the code (models, their columns and types, tests, lineage), not the rows: written again
@@ -228,8 +233,9 @@ def start_docs(paths, log: Path | None = None) -> DocsWriting | None:
     if not docs_stale(paths, key) or not paths.analytics_db.exists():
         return None
     (paths.dbt_docs / DOCS_STAMP).unlink(missing_ok=True)
-    command = [dbt_executable(), "--log-level-file", "warn", "docs", "generate", "--target", "docs"]
-    command += ["--target-path", str(paths.dbt_docs), *_authority_vars()]
+    # dbt in a process of its own, from the parse the build kept when it serves (transform/docs.py)
+    command = [sys.executable, "-m", "orchestration.transform.docs", "--target-path", str(paths.dbt_docs)]
+    command += ["--vars", _authority_vars()[1], "--parse", str(paths.dbt_target), "--code-key", key]
     out = log.open("a", encoding="utf-8") if log is not None else None
     process = subprocess.Popen(
         command, cwd=dbt_project.project_dir, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT

@@ -291,6 +291,41 @@ def test_the_dbt_docs_describe_the_models_built_and_are_not_written_again_for_th
     assert (paths.dbt_docs / DOCS_STAMP).read_text() == _docs_key() and not docs_stale(paths)
 
 
+def test_the_docs_written_after_a_run_from_its_builds_parse_are_a_full_parses(pipeline, tmp_path):
+    """The docs `wholechild run` writes after the run start from the parse its dbt build kept (stamped with
+    the code and vars it was made for): the catalogue and every node's compiled SQL are what `dbt docs
+    generate` parsing the whole project writes. A stamp for other code is not trusted: dbt parses."""
+    from orchestration.transform import docs
+    from orchestration.transform.assets import _authority_vars, _docs_key, dbt_executable
+
+    paths, _ = pipeline
+    dbt_vars = _authority_vars()[1]
+
+    def written(folder: Path, *command: str) -> tuple[str, dict, dict]:
+        done = subprocess.run(
+            command, cwd=REPO_ROOT / "dbt_project", capture_output=True, text=True, env=os.environ.copy()
+        )
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        catalog = json.loads((folder / "catalog.json").read_text())
+        nodes = json.loads((folder / "manifest.json").read_text())["nodes"]
+        return done.stdout, catalog["nodes"], {k: n.get("compiled_code") for k, n in nodes.items()}
+
+    module = [sys.executable, "-m", "orchestration.transform.docs", "--vars", dbt_vars, "--parse"]
+    said, kept_catalog, kept_sql = written(
+        tmp_path / "kept",
+        *module, str(paths.dbt_target), "--code-key", _docs_key(), "--target-path", str(tmp_path / "kept"),
+    )  # fmt: skip
+    assert "dbt docs from the build's parse" in said
+    full = [dbt_executable(), "docs", "generate", "--target", "docs", "--vars", dbt_vars]
+    _, full_catalog, full_sql = written(tmp_path / "full", *full, "--target-path", str(tmp_path / "full"))
+    assert kept_catalog == full_catalog and len(full_catalog) > 70
+    assert kept_sql == full_sql and sum(sql is not None for sql in full_sql.values()) > 300
+    # the parse kept for other code (or other vars) is not used
+    assert docs.kept_parse(paths.dbt_target, "other code", dbt_vars) is None
+    assert docs.kept_parse(paths.dbt_target, _docs_key(), json.dumps({"other": 1})) is None
+    assert docs.kept_parse(paths.dbt_target, _docs_key(), dbt_vars) is not None
+
+
 def test_a_first_runs_guess_at_the_years_reconciled_is_what_the_marts_call_complete(pipeline):
     """With no reconciliation before it, the returns' process builds ahead the years the marts will call
     complete (their rule, read in Python from the vault before the marts exist): the very years reconciled."""
