@@ -6,7 +6,7 @@ read-only (so that it can read beside the returns), and the profile's settings a
 compares. The build's parse is kept in the home (transform/assets.py); when it was made for the same code,
 dbt and vars, it is handed to dbt here as the project's manifest, and dbt only compiles and reads the
 catalogue. The site it writes is the same: the catalogue and every node's compiled SQL, checked against a
-full parse's (tests/unit/test_partial_builds.py). Anything else (no parse kept, another code's) is a full
+full parse's (tests/integration/test_pipeline.py). Anything else (no parse kept, another code's) is a full
 parse, as before.
 
 Run as ``python -m orchestration.transform.docs`` from the dbt project's folder.
