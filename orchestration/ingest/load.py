@@ -429,10 +429,14 @@ def _load_table(
         for c in present
         if c.check == "nhs_number"
     )
-    layered = (
-        f"(select *{numbers} from (select *{typed} from (select _row, _line, _sheet{texts}{extras},"
-        f" hash({hashed}) as _row_hash from {s.temp})))"
-    )
+
+    def layered_over(source: str) -> str:
+        return (
+            f"(select *{numbers} from (select *{typed} from (select _row, _line, _sheet{texts}{extras},"
+            f" hash({hashed}) as _row_hash from {source})))"
+        )
+
+    layered = layered_over(s.temp)
     columns = [_quote(c.name) for c in present]
     this = f"_delivery_id = {_lit(delivery_id)}"
     inserted = con.execute(
@@ -479,14 +483,17 @@ def _load_table(
     )
     if rejected or warned:
         structs = ", ".join(f"case when {c} then {st} end" for c, st, _ in checks) or "null"
+        # the rows with an error (the rows not loaded) and the rows loaded with a warning, not repeats: only
+        # those are read again, typed and checked, to say each of their issues
+        with_issues = (
+            f"(select * from {s.temp} where _row not in (select _record from {target} where {this}"
+            f" and (_issue_level <> 1 or _record in (select _record from _dups_{tag}))))"
+        )
         con.execute(
             f"""insert into _issues_{tag}
                 select _line, i.c, i.r, i.s, i.v, i.m from (
                     select _row, _line, unnest(list_filter([{structs}], lambda x: x is not null)) as i
-                    from {layered}
-                    where ({errors}) or _row in (
-                        select _record from {target} where {this} and _issue_level = 1
-                        and _record not in (select _record from _dups_{tag})))"""
+                    from {layered_over(with_issues)})"""
         )
     if len(s.cell_issues):
         con.execute(
