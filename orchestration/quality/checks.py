@@ -5,6 +5,7 @@ import json
 from datetime import UTC, datetime
 
 import dagster as dg
+import duckdb
 
 from orchestration.quality.gx import columns_checked, load_suite_spec, validate
 from orchestration.resources import WAREHOUSE_POOL, Warehouse
@@ -43,12 +44,11 @@ def build_gx_check(asset_key: dg.AssetKey, table: str, suite: str) -> dg.AssetCh
         # at scale 1); one it names that the table lacks stays missing, for the suite to say so
         wanted = columns_checked(load_suite_spec(suite))
         with warehouse.analytics(read_only=True) as con:
-            present = [
-                name for (name,) in con.execute(f"select column_name from (describe {table})").fetchall()
-            ]
-            chosen = present if wanted is None else [c for c in present if c in wanted] or present
-            listed = ", ".join('"' + c.replace('"', '""') + '"' for c in chosen)
-            df = con.execute(f"select {listed} from {table}").df()
+            mart = con.table(table)
+            chosen = (
+                mart.columns if wanted is None else [c for c in mart.columns if c in wanted] or mart.columns
+            )
+            df = mart.select(*(duckdb.ColumnExpression(c) for c in chosen)).df()
         result = validate(df, suite)
         out = warehouse.paths.quality / f"{suite}.json"
         baseline = warehouse.paths.quality / f"{suite}.last_passed.json"
