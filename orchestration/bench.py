@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 BENCH_AS_OF = date(2026, 3, 31)
+RUN_TARGET_SECONDS = 60.0  # a whole authority, landing to published with its returns (issue 18)
 
 
 @dataclass
@@ -547,6 +548,120 @@ def _validators_floor_seconds(home: Path, year: str) -> dict[str, float]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def _cpu_seconds(
+    args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
+) -> tuple[float, str]:
+    """CPU time (user and system) of one command and every process it waited for, from the kernel's account
+    of that one child, and the last line it said; a failure is raised with the end of what it said."""
+    import subprocess
+
+    with tempfile.TemporaryFile() as out:
+        proc = subprocess.Popen(args, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        out.seek(0)
+        said = out.read().decode(errors="replace")
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{' '.join(args[:3])} failed: {said[-2000:]}")
+    return usage.ru_utime + usage.ru_stime, (said.strip().splitlines() or [""])[-1]
+
+
+def hmac_record_ids(vault: Path) -> int:
+    """Work out the pseudonym of every source record id in the vault's raw tables, as pseudonymising does
+    (the keyed HMAC, per kind of id), keeping none of them; returns how many there were."""
+    from orchestration.duckdb_files import connect
+    from orchestration.identity.pseudonymise import RECORD_ID_HEX
+    from orchestration.identity.pseudonyms import hmac_sql, install_hmac
+    from orchestration.ingest.contracts import load_contract_versions
+
+    ids = 0
+    with connect(vault, read_only=True) as con:
+        install_hmac(con)
+        for versions in load_contract_versions().values():
+            for table in versions.latest.tables:
+                union = versions.union_table(table.name)
+                columns = [c for c in union.columns if c.privacy == "record_id"]
+                if not columns:
+                    continue
+                quoted = [f'"{c.name}"' for c in columns]
+                pseudonyms = [
+                    f"max(left({hmac_sql(f'trim({q}::varchar)', f'record:{c.id_domain}')}, {RECORD_ID_HEX}))"
+                    for q, c in zip(quoted, columns, strict=True)
+                ]
+                counts = [f"count({q})" for q in quoted]
+                row = con.execute(
+                    f"select {', '.join(counts + pseudonyms)} from {versions.latest.raw_table(union)}"
+                ).fetchall()[0]
+                ids += sum(row[: len(counts)])
+    return ids
+
+
+def _least_cpu(home: Path, workdir: Path, year: str) -> list[tuple[str, float]]:
+    """CPU seconds of what a run cannot do without, each in a process of its own on the run's data: the tools
+    the project is built on doing only their own part (DuckDB reading the landing CSVs, dbt building every
+    model and data test, the DfE's validators, the libraries' own start) and the privacy rule's keyed hash of
+    every record id. Not all of it (Splink's scoring, rendering, the returns' building are left out): the
+    least a run costs on this machine, whatever Whole Child's own code does."""
+    import json
+    import sys
+
+    from orchestration.returns.common import Authority
+    from orchestration.returns.validation import SCRIPTS, dfe_python
+    from orchestration.settings import DBT_PROJECT_DIR
+    from orchestration.transform.assets import UNIT_TESTS, dbt_executable
+    from orchestration.transform.docs import PARSE_FILE
+
+    env = os.environ | {"WHOLECHILD_HOME": str(home), "WHOLECHILD_DEMO": "1"}
+    python = [sys.executable, "-c"]
+    landing, vault = str(home / "landing"), str(home / "warehouse" / "vault.duckdb")
+    read = "import sys; from pathlib import Path; from orchestration.bench import _csv_floor_seconds as f; "
+    read += "f(sorted(Path(sys.argv[1]).rglob('*.csv')), Path(sys.argv[2]))"
+    # dbt as the run calls it (events as JSON lines for Dagster, its log file at warnings), on the run's own
+    # analytics file and from the parse the run kept: the same models built again from the same tables
+    target = workdir / "least_dbt"
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    shutil.copyfile(home / "dbt_target" / PARSE_FILE, target / PARSE_FILE)
+    dbt_env = env | {
+        "WHOLECHILD_ANALYTICS_DB": str(home / "warehouse" / "analytics.duckdb"),
+        "DBT_TARGET_PATH": str(target),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    dbt = [dbt_executable(), "--log-level-file", "warn", "--log-format", "json", "build", "--no-write-json"]
+    dbt += ["--vars", json.dumps(Authority.from_env().dbt_vars()), "--exclude", UNIT_TESTS]
+    returns = home / "published" / "returns"
+    dfe = str(dfe_python())
+    validate_903 = [dfe, str(SCRIPTS / "run_903.py"), "--year", year, "--la", Authority.from_env().ons_code]
+    validate_903 += ["--this", str(returns / "ssda903" / year / "last_attempt")]
+    validate_903 += ["--out", str(workdir / "least_903.json"), "--not-supplied", "the benchmark"]
+    cin_xml = next((returns / "cin" / year / "last_attempt").glob("*.xml"))
+    validate_cin = [dfe, str(SCRIPTS / "run_cin.py"), "--year", year, "--xml", str(cin_xml)]
+    validate_cin += ["--out", str(workdir / "least_cin.json")]
+    hmac = "import sys; from pathlib import Path; from orchestration.bench import hmac_record_ids as h; "
+    hmac += "print(h(Path(sys.argv[1])))"
+    hmac_cpu, ids = _cpu_seconds([*python, hmac, vault], env)
+    return [
+        ("DuckDB's read of the landing CSVs", _cpu_seconds([*python, read, landing, str(workdir)], env)[0]),
+        ("dbt building every model and data test", _cpu_seconds(dbt, dbt_env, cwd=DBT_PROJECT_DIR)[0]),
+        ("the SSDA903 validator (this year)", _cpu_seconds(validate_903, env)[0]),
+        ("the CIN census validator", _cpu_seconds(validate_cin, env)[0]),
+        (f"the keyed hash of each of the {int(ids):,} record ids", hmac_cpu),
+        (
+            "Dagster and the pipeline's definitions loaded",
+            _cpu_seconds([*python, "from orchestration.definitions import defs"], env)[0],
+        ),
+        (
+            "Great Expectations' start (one context)",
+            _cpu_seconds([*python, "import great_expectations as gx; gx.get_context(mode='ephemeral')"], env)[
+                0
+            ],
+        ),
+        (
+            "the renderers' start (matplotlib, fpdf)",
+            _cpu_seconds([*python, "from orchestration.reports import packs; packs.preload()"], env)[0],
+        ),
+    ]
+
+
 def _generate(scale: float, home: str) -> None:
     from orchestration.synthetic import generate
 
@@ -582,6 +697,7 @@ def stage_run(scale: float, workdir: Path) -> Measured:
     dbt_floor, nodes = _dbt_floor_seconds(home / "warehouse" / "analytics.duckdb", workdir)
     year = next(r["year"] for r in timings["returns"] if r["return"] == "ssda903")
     validators = _validators_floor_seconds(home, year)
+    least = _least_cpu(home, workdir, year)
     floors = {
         RUN_STAGES[1][0]: (load_floor, f"DuckDB's read of the {len(csvs)} CSVs (XML and workbooks: none)"),
         RUN_STAGES[2][0]: (link_floor, f"Splink's own scoring of the same descriptions ({pairs:,} pairs)"),
@@ -610,6 +726,17 @@ def stage_run(scale: float, workdir: Path) -> Measured:
             f" {cpu / seconds:.2f} of the machine's {os.cpu_count()} cores busy",
         )
     )
+    # what the tools must do at least, against the CPU the target's 60 s holds on this machine's cores: how
+    # much of it is left for the rest of the run (Whole Child's own work, and what these leave out)
+    least_cpu, budget = sum(cpu for _, cpu in least), RUN_TARGET_SECONDS * (os.cpu_count() or 1)
+    rows.append(
+        (
+            "least CPU a run needs",
+            f"{least_cpu:.1f} s, {least_cpu / budget:.0%} of the {budget:.0f} CPU s that {RUN_TARGET_SECONDS:.0f} s"
+            f" on {os.cpu_count()} cores holds, before any of Whole Child's own work:",
+        )
+    )
+    rows += [(f"  {what}", f"{cpu:.1f} s") for what, cpu in least]
     rows.append(
         (
             "peak memory, target",
@@ -622,7 +749,7 @@ def stage_run(scale: float, workdir: Path) -> Measured:
         seconds=seconds,
         target=(
             "landing to published",
-            60.0 if scale >= 1.0 else None,
+            RUN_TARGET_SECONDS if scale >= 1.0 else None,
             "a whole authority, returns included, in at most 60 s",
         ),
     )

@@ -57,3 +57,16 @@ def test_the_run_stage_sets_each_stage_of_a_whole_run_beside_its_floor(tmp_path,
     cpu, busy = re.match(r"([\d.]+) s .* on average ([\d.]+) of", figures["CPU time"]).groups()
     assert timings["stages"]["dbt build (models and tests)"] < float(cpu) <= out.seconds * os.cpu_count()
     assert float(busy) == pytest.approx(float(cpu) / out.seconds, abs=0.01)
+    # the least CPU a run needs: each part measured (a tool that did nothing would show 0.0), the total their
+    # sum and its share of what the target's 60 s holds on this machine's cores
+    total, share, budget = re.match(
+        r"([\d.]+) s, (\d+)% of the (\d+) CPU s", figures["least CPU a run needs"]
+    ).groups()
+    parts = {what.strip(): float(v.split()[0]) for what, v in out.figures if what.startswith("  ")}
+    assert {"DuckDB's read of the landing CSVs", "dbt building every model and data test"} <= set(parts)
+    assert len(parts) == 8 and min(parts.values()) > 0
+    assert float(total) == pytest.approx(sum(parts.values()), abs=0.05 * len(parts))
+    assert int(budget) == 60 * os.cpu_count() and abs(int(share) - 100 * float(total) / int(budget)) <= 0.55
+    # dbt building the project again costs about what the run's own build did: more than the SQL run straight
+    dbt_floor = float(figures["dbt build (models and tests)"].split("x the floor: ")[1].split()[0])
+    assert parts["dbt building every model and data test"] > dbt_floor
