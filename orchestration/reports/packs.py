@@ -183,9 +183,21 @@ LOOKED_AFTER_BY_AGE = Table(
     name="looked_after_by_age",
     title="Children looked after at 31 March, by age",
     sql=_model("looked_after_by_age"),
-    spec=TableSpec(keys=("time_period", "age_group"), additive=("age_group",), counts=("children",)),
-    labels={"age_group": "Age at 31 March", "children": "Children looked after at 31 March"},
+    spec=TableSpec(
+        keys=("time_period", "age_group"),
+        additive=("age_group",),
+        counts=("children",),
+        # each band's share of the year's children, as the DfE publishes the bands (number and percentage):
+        # the figure an authority compares with England's, whose counts are a thousand times its own
+        rates=(("children_share", "children", "children_all_ages"),),
+    ),
+    labels={
+        "age_group": "Age at 31 March",
+        "children": "Children looked after at 31 March",
+        "children_share": "Share of all children looked after (%)",
+    },
     charts=(Chart("bar", "children", by="age_group", title="Children looked after by age (latest year)"),),
+    hidden=("children_all_ages",),
 )
 
 _KS_COUNTS = ("ks2_pupils", "ks2_expected", "ks4_pupils", "ks4_grade_4")

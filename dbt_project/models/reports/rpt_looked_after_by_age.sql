@@ -1,9 +1,14 @@
 -- Children looked after at 31 March, by age: the figures of the report table `looked_after_by_age`
--- (orchestration/reports/packs.py) before disclosure control, one row per time_period and age_group.
+-- (orchestration/reports/packs.py) before disclosure control, one row per time_period and age_group, with
+-- the year's total beside each band for its share (as the DfE publishes the bands: number and percentage).
 select
     collection_year as time_period,
     coalesce(age_band, 'Total') as age_group,
     count(*) as children,
+    -- every child looked after at 31 March that year: the denominator of each band's share (the total row's)
+    sum(count(*)) filter (where grouping(age_band) = 1) over (
+        partition by collection_year
+    ) as children_all_ages,
     -- youngest band first, the total last (as text, '10 to 15' would sort before '5 to 9')
     row_number() over (
         order by collection_year, grouping(age_band), min(age_at_31_march)
