@@ -699,6 +699,7 @@ def _indicators(table: Table) -> list[str]:
 def metadata(table: Table, published: pd.DataFrame) -> pd.DataFrame:
     """The EES .meta.csv: one row per filter and indicator."""
     indicators = _indicators(table)
+    percentages = {rate for rate, _, _ in table.spec.rates}
     rows = []
     for column in published.columns[10:]:
         is_indicator = column in indicators
@@ -708,10 +709,8 @@ def metadata(table: Table, published: pd.DataFrame) -> pd.DataFrame:
                 "col_type": "Indicator" if is_indicator else "Filter",
                 "label": label_of(table, column),
                 "indicator_grouping": "",
-                "indicator_unit": "%" if column.endswith("_rate") else "",
-                "indicator_dp": (table.spec.decimals if column.endswith("_rate") else 0)
-                if is_indicator
-                else "",
+                "indicator_unit": "%" if column in percentages else "",
+                "indicator_dp": (table.spec.decimals if column in percentages else 0) if is_indicator else "",
                 "filter_hint": "",
                 "filter_grouping_column": "",
             }
@@ -1012,12 +1011,13 @@ def _totals(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
             den = sums[denominator].where(sums[denominator] > 0)
             sums[rate] = (100 * sums[numerator] / den).round(table.spec.decimals)
     out = sums.reset_index()
+    percentages = {rate for rate, _, _ in table.spec.rates}
     for column in out.columns[1:]:
         out[column] = [
             (
                 "x"
                 if pd.isna(v)
-                else (f"{v:.{table.spec.decimals}f}" if column.endswith("_rate") else f"{int(v)}")
+                else (f"{v:.{table.spec.decimals}f}" if column in percentages else f"{int(v)}")
             )
             for v in out[column]
         ]

@@ -196,7 +196,10 @@ def test_every_shipped_dfe_figure_is_cited_and_names_a_published_indicator():
     assert shipped.source_url.str.startswith("https://explore-education-statistics.service.gov.uk/").all()
     assert shipped.publication.notna().all() and shipped.release.str.match(r"Reporting year \d{4}").all()
     assert pd.to_numeric(shipped.value, errors="coerce").notna().all()  # figures, no symbol shipped
-    counts = shipped[~shipped.indicator.str.endswith("_rate")].assign(value=lambda f: f.value.astype(int))
+    tables = {t.name: t for r in packs.REPORTS for t in r.tables}
+    percentages = {(t, rate) for t, table in tables.items() for rate, _, _ in table.spec.rates}
+    is_count = [pair not in percentages for pair in zip(shipped.report_table, shipped.indicator, strict=True)]
+    counts = shipped[is_count].assign(value=lambda f: f.value.astype(int))
     regions = counts[counts.geographic_level.eq("Regional")]
     checked = 0
     for (indicator, period), group in regions.groupby(["indicator", "time_period"]):
@@ -211,7 +214,6 @@ def test_every_shipped_dfe_figure_is_cited_and_names_a_published_indicator():
         checked += 1
     # and each shipped percentage is its own count over its own total, to the DfE's rounding: a figure
     # copied wrongly into the seed breaks one of the two
-    tables = {t.name: t for r in packs.REPORTS for t in r.tables}
     keys = ["report_table", "indicator", "row_value", "time_period", "area_code"]
     figures = shipped.assign(row_value=shipped.row_value.fillna("")).set_index(keys).value
     assert figures.index.is_unique
@@ -276,3 +278,29 @@ def test_a_comparator_for_a_group_the_authority_has_no_row_for_that_year_still_s
         ("202425", "Looked after 12 months", "England", "36"),
     ]
     assert is_comparator.tolist() == [False, True, False, False, True]
+
+
+def test_the_open_data_metadata_marks_every_percentage_and_only_them():
+    """Each table's .meta.csv (the EES layout) says which indicators are percentages (unit %, the table's
+    decimal places) from the table's own spec, whatever a column is called: a share named otherwise than
+    *_rate (children looked after by age) was once published as a whole-number count."""
+    import pandas as pd
+
+    from orchestration.reports import packs
+
+    checked = 0
+    for report in packs.REPORTS:
+        for table in report.tables:
+            filters = [k for k in table.spec.keys if k != "time_period"]
+            columns = [f"geo_{n}" for n in range(10)] + filters + packs._indicators(table)
+            meta = packs.metadata(table, pd.DataFrame(columns=columns)).set_index("col_name")
+            percentages = {rate for rate, _, _ in table.spec.rates}
+            for column in packs._indicators(table):
+                unit, dp = meta.loc[column, ["indicator_unit", "indicator_dp"]]
+                expected = ("%", table.spec.decimals) if column in percentages else ("", 0)
+                assert (unit, dp) == expected, (table.name, column, unit, dp)
+                checked += 1
+            assert (meta.loc[filters, "col_type"] == "Filter").all()
+    assert checked > 40
+    age = next(t for r in packs.REPORTS for t in r.tables if t.name == "looked_after_by_age")
+    assert "children_share" in {rate for rate, _, _ in age.spec.rates}
