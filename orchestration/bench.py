@@ -548,19 +548,30 @@ def _validators_floor_seconds(home: Path, year: str) -> dict[str, float]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def _waited(
+    args: list[str], out: Any, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> tuple[int, Any]:
+    """Run one command, what it says to ``out``, and return its exit code and the kernel's account of that one
+    child (``wait4``: its CPU time and every process it waited for, its largest process's peak memory), not
+    this process's other children, as getrusage would mix in."""
+    import subprocess
+
+    proc = subprocess.Popen(args, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, usage
+
+
 def _cpu_seconds(
     args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
 ) -> tuple[float, str]:
-    """CPU time (user and system) of one command and every process it waited for, from the kernel's account
-    of that one child, and the last line it said; a failure is raised with the end of what it said."""
-    import subprocess
-
+    """CPU time (user and system) of one command and every process it waited for, and the last line it said;
+    a failure is raised with the end of what it said."""
     with tempfile.TemporaryFile() as out:
-        proc = subprocess.Popen(args, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(proc.pid, 0)
+        code, usage = _waited(args, out, env, cwd)
         out.seek(0)
         said = out.read().decode(errors="replace")
-    if os.waitstatus_to_exitcode(status) != 0:
+    if code != 0:
         raise RuntimeError(f"{' '.join(args[:3])} failed: {said[-2000:]}")
     return usage.ru_utime + usage.ru_stime, (said.strip().splitlines() or [""])[-1]
 
@@ -639,6 +650,7 @@ def _least_cpu(home: Path, workdir: Path, year: str) -> list[tuple[str, float]]:
     hmac = "import sys; from pathlib import Path; from orchestration.bench import hmac_record_ids as h; "
     hmac += "print(h(Path(sys.argv[1])))"
     hmac_cpu, ids = _cpu_seconds([*python, hmac, vault], env)
+    gx_start = "import great_expectations as gx; gx.get_context(mode='ephemeral')"
     return [
         ("DuckDB's read of the landing CSVs", _cpu_seconds([*python, read, landing, str(workdir)], env)[0]),
         ("dbt building every model and data test", _cpu_seconds(dbt, dbt_env, cwd=DBT_PROJECT_DIR)[0]),
@@ -649,12 +661,7 @@ def _least_cpu(home: Path, workdir: Path, year: str) -> list[tuple[str, float]]:
             "Dagster and the pipeline's definitions loaded",
             _cpu_seconds([*python, "from orchestration.definitions import defs"], env)[0],
         ),
-        (
-            "Great Expectations' start (one context)",
-            _cpu_seconds([*python, "import great_expectations as gx; gx.get_context(mode='ephemeral')"], env)[
-                0
-            ],
-        ),
+        ("Great Expectations' start (one context)", _cpu_seconds([*python, gx_start], env)[0]),
         (
             "the renderers' start (matplotlib, fpdf)",
             _cpu_seconds([*python, "from orchestration.reports import packs; packs.preload()"], env)[0],
@@ -769,25 +776,17 @@ class Ran(NamedTuple):
 
 def _wholechild_run(home: Path, *extra: str) -> Ran:
     """``wholechild run`` on the demo home ``home``, measured from the kernel's account of that one child
-    (not this process's other children, the generator, as getrusage would mix in)."""
-    import subprocess
+    (not this process's other children, the generator)."""
     import sys
 
     env = os.environ | {"WHOLECHILD_HOME": str(home), "WHOLECHILD_DEMO": "1"}
     said = home.parent / "run.out"
     started = time.perf_counter()
     with said.open("w", encoding="utf-8") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "orchestration.cli", "run", *extra],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        code, usage = _waited([sys.executable, "-m", "orchestration.cli", "run", *extra], out, env)
     seconds = time.perf_counter() - started
     text = said.read_text(encoding="utf-8")
-    if proc.returncode != 0:
+    if code != 0:
         raise RuntimeError(f"wholechild run failed: {text[-3000:]}")
     # Linux reports the peak in KiB
     return Ran(seconds, text, usage.ru_maxrss * 1024, usage.ru_utime + usage.ru_stime)
